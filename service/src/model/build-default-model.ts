@@ -1,0 +1,35 @@
+/**
+ * Builds the project's own models, no Python and no download:
+ *   node build/service/src/model/build-default-model.js [default|mobilenet] [outDir]
+ * `default` → service/models/default (SimpleCNN cats-vs-dogs, 128x128, untrained seeded weights);
+ * `mobilenet` → service/models/mobilenet (MobileNetV2-class 224x224, 1000 classes, for the benchmark).
+ */
+import { join, resolve } from 'node:path';
+import { buildMobileNet, buildSimpleCnn, writeModelDir, type BuiltModel } from './onnx-builder';
+
+const VARIANTS: Record<string, () => BuiltModel> = {
+  default: () => buildSimpleCnn(),
+  mobilenet: () => buildMobileNet(),
+};
+
+function main(argv: readonly string[]): number {
+  const variant = argv[0] ?? 'default';
+  const build = VARIANTS[variant];
+  if (!build) {
+    process.stderr.write(
+      `unknown model variant '${variant}': use one of ${Object.keys(VARIANTS).join(', ')}\n`,
+    );
+    return 2;
+  }
+  // service/src/model (tsx) or build/service/src/model (compiled): the service dir is found either way.
+  const serviceDir = resolve(
+    __dirname,
+    __dirname.includes(`${join('build', 'service')}`) ? '../../../../service' : '../..',
+  );
+  const outDir = resolve(argv[1] ?? join(serviceDir, 'models', variant));
+  const sha = writeModelDir(outDir, build());
+  process.stdout.write(`wrote ${variant} model to ${outDir} (model.onnx sha256 ${sha})\n`);
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

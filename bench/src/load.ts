@@ -1,0 +1,60 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import type { LatencySummary } from './stats';
+
+/** What the load process should do (sent over IPC). */
+export interface LoadRequest {
+  readonly url: string;
+  readonly path: string;
+  readonly connections: number;
+  readonly durationSec: number;
+  /** Requests/s over all connections; unset = as fast as the connections allow (closed loop). */
+  readonly overallRate?: number;
+  readonly timeoutSec: number;
+  /** Bodies, cycled per connection in this order. */
+  readonly images: readonly { contentType: string; bytes: Uint8Array }[];
+}
+
+/** What one load run measured. Latency covers 2xx responses only. */
+export interface LoadResult {
+  readonly durationSec: number;
+  readonly sent: number;
+  readonly completed: number;
+  readonly ok: number;
+  /** Response count per HTTP status. */
+  readonly status: Readonly<Record<string, number>>;
+  /** autocannon's connection errors (incl. timeouts). */
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly reqErrors: number;
+  /** 2xx responses per second. */
+  readonly okPerSec: number;
+  readonly latencyMs: LatencySummary;
+}
+
+/**
+ * Runs autocannon in a separate Node process (compiled `load-worker.js` next to this file, or the
+ * `.ts` through tsx when running from source) and resolves with its summary.
+ */
+export function runLoad(req: LoadRequest): Promise<LoadResult> {
+  const fromSource = __filename.endsWith('.ts');
+  const script = path.join(__dirname, fromSource ? 'load-worker.ts' : 'load-worker.js');
+  const child = fork(script, [], {
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    child.on('message', (msg: { ok: true; result: LoadResult } | { ok: false; error: string }) => {
+      settled = true;
+      if (msg.ok) resolve(msg.result);
+      else reject(new Error(`load process failed: ${msg.error}`));
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (!settled) reject(new Error(`load process exited with ${code} before reporting`));
+    });
+    child.send(req);
+  });
+}

@@ -96,14 +96,22 @@ export class MlflowClient {
     this.backoffMs = options.backoffMs ?? 500;
   }
 
-  /** `GET /health`: resolves when the server answers 200, throws an {@link MlflowError} otherwise. */
+  /**
+   * `GET /health`, one attempt (callers poll it): resolves when the server answers 200, throws an
+   * {@link MlflowError} otherwise.
+   */
   async health(): Promise<void> {
-    await this.withRetries('check MLflow health', async (signal) => {
-      const res = await fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal });
-      await res.arrayBuffer();
-      if (res.status >= 500 || res.status === 429) throw new RetryableError(`HTTP ${res.status}`);
-      if (!res.ok) throw this.httpError('check MLflow health', res.status, '');
-    });
+    await this.withRetries(
+      'check MLflow health',
+      async (signal) => {
+        const res = await fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal });
+        await res.arrayBuffer();
+        if (res.status >= 500 || res.status === 429) throw new RetryableError(`HTTP ${res.status}`);
+        if (!res.ok) throw this.httpError('check MLflow health', res.status, '');
+      },
+      this.timeoutMs,
+      0,
+    );
   }
 
   /** The version an alias points to; `model 'x' has no alias 'y'` when the alias is not set. */
@@ -462,10 +470,11 @@ export class MlflowClient {
     what: string,
     attempt: (signal: AbortSignal) => Promise<T>,
     timeoutMs: number = this.timeoutMs,
+    retries: number = this.retries,
   ): Promise<T> {
     let last = '';
     let unreachable = false;
-    for (let i = 0; i <= this.retries; i++) {
+    for (let i = 0; i <= retries; i++) {
       if (i > 0) await sleep(Math.min(this.backoffMs * 2 ** (i - 1), 8_000));
       try {
         return await attempt(AbortSignal.timeout(timeoutMs));
@@ -485,7 +494,7 @@ export class MlflowClient {
         unreachable = true;
       }
     }
-    const attempts = this.retries + 1;
+    const attempts = retries + 1;
     if (unreachable) {
       throw new MlflowError(
         `${what}: cannot reach MLflow at ${this.baseUrl} after ${attempts} attempts (${last}); ` +

@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fetchModel } from '../../src/commands/model-fetch';
+import { FakeMlflow } from '../support/fake-mlflow';
+import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+
+const NAME = 'cats-dogs-classifier';
+const run = promisify(execFile);
+
+describe('model-fetch', () => {
+  let fake: FakeMlflow;
+  let tmp: string;
+  let digests: { sha256: string; metadataSha256: string };
+  let version: string;
+
+  beforeEach(async () => {
+    fake = await FakeMlflow.start();
+    tmp = mkdtempSync(join(tmpdir(), 'model-fetch-'));
+    digests = writeModel(join(tmp, 'src'), tinyModel());
+    version = await registerInFake(fake, join(tmp, 'src'), NAME);
+  });
+  afterEach(async () => {
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const dest = (): string => join(tmp, 'models', 'current');
+  const fetch = (over: Partial<Parameters<typeof fetchModel>[1]> = {}): ReturnType<typeof fetchModel> =>
+    fetchModel(fakeClient(fake), {
+      name: NAME,
+      version,
+      ...digests,
+      dest: dest(),
+      waitAttempts: 3,
+      waitIntervalMs: 1,
+      log: () => undefined,
+      ...over,
+    });
+
+  it('downloads and verifies the pinned files into the destination', async () => {
+    expect(await fetch()).toBe('fetched');
+    expect(readFileSync(join(dest(), 'model.onnx'))).toEqual(readFileSync(join(tmp, 'src', 'model.onnx')));
+    expect(readdirSync(join(tmp, 'models'))).toEqual(['current']);
+  });
+
+  it('keeps a destination that already holds the pinned files', async () => {
+    await fetch();
+    const before = fake.requests.length;
+    expect(await fetch()).toBe('present');
+    expect(fake.requests.length).toBe(before);
+  });
+
+  it('resolves runs:/ and models:/ sources', async () => {
+    const runId = [...fake.runs.keys()][0];
+    const client = fakeClient(fake);
+    const v2 = await client.createModelVersion(NAME, `runs:/${runId}/model`, runId);
+    expect(await fetch({ version: v2.version })).toBe('fetched');
+    const logged = fake.addLoggedModel('1');
+    for (const [key, data] of fake.artifacts) {
+      fake.artifacts.set(
+        `${logged.artifactUri.slice('mlflow-artifacts:/'.length)}/${key.split('/').pop()}`,
+        data,
+      );
+    }
+    const v3 = await client.createModelVersion(NAME, `models:/${logged.modelId}`, runId);
+    rmSync(dest(), { recursive: true });
+    expect(await fetch({ version: v3.version })).toBe('fetched');
+  });
+
+  it('fails when model.onnx does not match the pinned sha256 and leaves nothing behind', async () => {
+    await expect(fetch({ sha256: 'a'.repeat(64) })).rejects.toThrow(
+      /model.onnx of cats-dogs-classifier version 1 has sha256 [0-9a-f]{64} but the pin expects a{64}/,
+    );
+    expect(readdirSync(join(tmp, 'models'))).toEqual([]);
+  });
+
+  it('fails when model.json does not match the pinned metadata sha256', async () => {
+    await expect(fetch({ metadataSha256: 'b'.repeat(64) })).rejects.toThrow(
+      /model.json .* but the pin expects b{64}/,
+    );
+    expect(readdirSync(join(tmp, 'models'))).toEqual([]);
+  });
+
+  it('fails when the download stays truncated, leaving an existing destination untouched', async () => {
+    writeModel(dest(), tinyModel(7));
+    const old = readFileSync(join(dest(), 'model.onnx'));
+    fake.faults.truncateNext = 100;
+    await expect(fetch()).rejects.toThrow(/failed 3 times, last: (truncated|connection lost)/);
+    expect(readFileSync(join(dest(), 'model.onnx'))).toEqual(old);
+    expect(readdirSync(join(tmp, 'models'))).toEqual(['current']);
+  });
+
+  it('survives one truncated download by retrying', async () => {
+    fake.faults.truncateNext = 1;
+    expect(await fetch()).toBe('fetched');
+  });
+
+  it('waits for MLflow to come up (bounded)', async () => {
+    fake.faults.resetNext = 2;
+    const lines: string[] = [];
+    expect(await fetch({ log: (l) => lines.push(l) })).toBe('fetched');
+    expect(lines.filter((l) => l.includes('waiting for MLflow'))).toHaveLength(2);
+  });
+
+  it('fails when MLflow stays down after the bounded wait', async () => {
+    fake.faults.resetNext = 1000;
+    await expect(fetch({ waitAttempts: 2 })).rejects.toThrow(
+      /MLflow at http:\/\/127.0.0.1:\d+ is not ready after 2 attempts/,
+    );
+    expect(existsSync(dest())).toBe(false);
+  });
+
+  it('fails when the registered artifacts lack model.json', async () => {
+    for (const key of [...fake.artifacts.keys()]) if (key.endsWith('model.json')) fake.artifacts.delete(key);
+    await expect(fetch()).rejects.toThrow(/have no model.json \(found: model.onnx\)/);
+  });
+
+  it('fails when the version does not exist', async () => {
+    await expect(fetch({ version: '9' })).rejects.toThrow(
+      /Model Version \(name=cats-dogs-classifier, version=9\) not found/,
+    );
+  });
+
+  it('fails with 401 when the credentials are rejected', async () => {
+    fake.requiredAuthorization = 'Bearer right';
+    await expect(fetch()).rejects.toThrow(/HTTP 401/);
+  });
+
+  it('runs as a CLI: exit 0 on success, 1 with the reason on a mismatch, 2 on a bad option', async () => {
+    const cli = [require.resolve('tsx/cli'), join(__dirname, '../../src/cli.ts'), 'model-fetch'];
+    const env = { ...process.env, MLFLOW_TRACKING_URI: fake.url };
+    const args = ['--name', NAME, '--version', version, '--sha256', digests.sha256, '--dest', dest()];
+    await run(process.execPath, [...cli, ...args], { env });
+    expect(existsSync(join(dest(), 'model.json'))).toBe(true);
+    rmSync(dest(), { recursive: true });
+    const bad = await run(process.execPath, [...cli, ...args.slice(0, 5), 'c'.repeat(64), '--dest', dest()], {
+      env,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('but the pin expects cccc') });
+    const usage = await run(process.execPath, [...cli, '--name', NAME], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(usage).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("required option '--version <n>'"),
+    });
+  });
+});

@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import pino, { type Logger } from 'pino';
+import { z } from 'zod';
+import { AppError } from './errors';
+import { PredictionMemory } from './feedback';
+import { createMetrics, type ServiceMetrics } from './metrics';
+import { preprocessImage } from './preprocess';
+import { readBody, readImages } from './request-images';
+import { scoreImage, type ImageScores } from './scores';
+import type { LoadedModel, ServiceState } from './state';
+
+/** Limits and timeouts the app enforces (a subset of the service configuration). */
+export interface AppLimits {
+  readonly maxBodyBytes: number;
+  readonly maxImagePixels: number;
+  readonly maxImagesPerRequest: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** Everything {@link createApp} uses; nothing is read from the environment. */
+export interface AppDeps {
+  readonly state: ServiceState;
+  readonly limits: AppLimits;
+  /** @default - a new metrics registry with the process metrics */
+  readonly metrics?: ServiceMetrics;
+  /** @default - pino JSON to stdout at level info */
+  readonly logger?: Logger;
+  /** @default - one hour, 100 000 predictions */
+  readonly feedback?: PredictionMemory;
+}
+
+/** One image's prediction in the /predict response. */
+export interface PredictionBody extends ImageScores {
+  /** Id to send to POST /feedback: the request id, or `<requestId>:<index>` when the request had several images. */
+  readonly id: string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const FeedbackSchema = z
+  .object({
+    requestId: z.string().min(1).max(200),
+    label: z.string().min(1).max(200),
+    predictedLabel: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+const TopKSchema = z
+  .string()
+  .regex(/^[0-9]{1,6}$/, 'must be a whole number')
+  .transform(Number);
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The request id (incoming X-Request-Id when well-formed, else a new UUID). */
+    id: string;
+    /** Epoch ms after which the request gets 504. */
+    deadline: number;
+  }
+}
+
+/**
+ * Builds the Express app: GET /health, /ready, /metrics, /model; POST /predict, /feedback. Never listens.
+ * Every error is JSON `{"error":{"code","message"}}`; 5xx bodies are generic.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { state, limits } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  const logger = deps.logger ?? pino();
+  const memory = deps.feedback ?? new PredictionMemory({ ttlMs: 3_600_000, maxEntries: 100_000 });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.header('x-request-id');
+    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.deadline = Date.now() + limits.requestTimeoutMs;
+    res.setHeader('X-Request-Id', req.id);
+    const model = state.model;
+    if (model) res.setHeader('X-Model-Version', model.version);
+    metrics.inFlight.inc();
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      metrics.inFlight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const labels = { route, method: req.method, status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
+      const line = {
+        requestId: req.id,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        latencyMs: Math.round(seconds * 10000) / 10,
+        modelVersion: model?.version,
+        errorCode: res.locals.errorCode as string | undefined,
+        aborted: !res.writableFinished || undefined,
+      };
+      if (res.statusCode >= 500) logger.warn(line, 'request');
+      else logger.info(line, 'request');
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    next();
+  });
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/ready', (_req, res) => {
+    const reason = state.notReadyReason();
+    if (reason) res.status(503).json({ status: 'not_ready', reason });
+    else res.json({ status: 'ready' });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.type(metrics.registry.contentType).send(text);
+  });
+
+  app.get('/model', (_req, res) => {
+    const model = requireModel(state.model);
+    const { metadata, engine } = model;
+    res.json({
+      name: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      metadataSha256: model.metadataSha256,
+      input: {
+        name: metadata.input.name,
+        shape: [engine.io.fixedBatch ?? 'batch', ...engine.io.imageShape],
+        type: 'float32',
+        layout: metadata.input.layout,
+        channelOrder: metadata.input.channelOrder,
+      },
+      output: { ...metadata.output, classes: engine.io.classes },
+      labels: metadata.labels,
+      preprocessing: metadata.preprocessing,
+      loadedAt: model.loadedAt.toISOString(),
+      loadSeconds: model.loadSeconds,
+    });
+  });
+
+  app.post('/predict', async (req, res) => {
+    if (state.draining)
+      throw new AppError(503, 'not_ready', 'the service is shutting down: retry on another replica');
+    const model = requireModel(state.model);
+    const { metadata, engine } = model;
+    const classes = metadata.labels.length;
+    const topK = parseTopK(req.query.top_k, classes);
+    engine.assertCapacity();
+    const images = await readImages(req, {
+      maxBodyBytes: limits.maxBodyBytes,
+      maxImages: limits.maxImagesPerRequest,
+    });
+    const preStarted = process.hrtime.bigint();
+    const tensors = await Promise.all(
+      images.map((bytes, i) =>
+        preprocessImage(bytes, metadata, { maxPixels: limits.maxImagePixels }).catch((err: unknown) => {
+          if (err instanceof AppError && images.length > 1) {
+            throw new AppError(err.status, err.code, `image ${i}: ${err.message}`, err.headers);
+          }
+          throw err;
+        }),
+      ),
+    );
+    metrics.preprocessDuration.observe(Number(process.hrtime.bigint() - preStarted) / 1e9);
+    if (Date.now() >= req.deadline) {
+      throw new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
+    }
+    const per = tensors[0]?.length ?? 0;
+    const batch = new Float32Array(per * tensors.length);
+    tensors.forEach((t, i) => batch.set(t, i * per));
+    const result = await engine.run(batch, tensors.length, req.deadline);
+    metrics.inferenceDuration.observe(result.seconds);
+    metrics.batchSize.observe(tensors.length);
+    const predictions: PredictionBody[] = tensors.map((_, i) => {
+      const scores = scoreImage(
+        result.scores.subarray(i * classes, (i + 1) * classes),
+        metadata.labels,
+        metadata.output.kind,
+        topK,
+      );
+      const id = tensors.length === 1 ? req.id : `${req.id}:${i}`;
+      memory.remember(id, scores.label, model.version);
+      metrics.predictions.inc({ label: scores.label, model_version: model.version });
+      return { id, ...scores };
+    });
+    res.json({ requestId: req.id, model: { name: model.name, version: model.version }, predictions });
+  });
+
+  app.post('/feedback', async (req, res) => {
+    const model = requireModel(state.model);
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new AppError(
+        415,
+        'unsupported_media_type',
+        'send application/json {"requestId":"...","label":"..."}',
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = FeedbackSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new AppError(
+        400,
+        'invalid_request',
+        `'${issue?.path.join('.') || '(root)'}' ${issue?.message}: expected {"requestId":"...","label":"...","predictedLabel"?:"..."}`,
+      );
+    }
+    const { requestId, label, predictedLabel } = parsed.data;
+    const labels = model.metadata.labels;
+    for (const [field, value] of [
+      ['label', label],
+      ['predictedLabel', predictedLabel],
+    ] as const) {
+      if (value !== undefined && !labels.includes(value)) {
+        const shown = labels.length <= 20 ? labels.join(', ') : `${labels.slice(0, 20).join(', ')}, …`;
+        throw new AppError(
+          400,
+          'unknown_label',
+          `'${field}' '${value}' is not a label of the model (${shown})`,
+        );
+      }
+    }
+    const found = memory.lookup(requestId);
+    if (found.status === 'unknown') {
+      throw new AppError(404, 'prediction_not_found', `no recent prediction has id '${requestId}'`);
+    }
+    if (found.status === 'expired') {
+      throw new AppError(
+        410,
+        'prediction_expired',
+        `prediction '${requestId}' is older than FEEDBACK_TTL_SECONDS`,
+      );
+    }
+    const prediction = found.prediction;
+    if (predictedLabel !== undefined && predictedLabel !== prediction.predictedLabel) {
+      throw new AppError(
+        409,
+        'prediction_mismatch',
+        `prediction '${requestId}' was '${prediction.predictedLabel}', not '${predictedLabel}'`,
+      );
+    }
+    const counted = !prediction.feedbackCounted;
+    if (counted) {
+      prediction.feedbackCounted = true;
+      metrics.feedback.inc({
+        model_version: prediction.modelVersion,
+        true_label: label,
+        predicted_label: prediction.predictedLabel,
+      });
+    }
+    res.json({ requestId, label, predictedLabel: prediction.predictedLabel, counted });
+  });
+
+  app.use((_req, _res, next) => {
+    next(
+      new AppError(
+        404,
+        'not_found',
+        'no such endpoint: see GET /health, /ready, /metrics, /model, POST /predict, /feedback',
+      ),
+    );
+  });
+
+  // One error handler for everything, registered last.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appError = toAppError(err);
+    if (appError.status >= 500 && !(err instanceof AppError)) {
+      logger.error({ requestId: req.id, err }, 'unhandled error');
+    }
+    metrics.errors.inc({ reason: appError.code });
+    res.locals.errorCode = appError.code;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(appError.status).set(appError.headers);
+    const message =
+      appError.status >= 500 && appError.status !== 503 && appError.status !== 504
+        ? 'internal error'
+        : appError.message;
+    res.json({ error: { code: appError.code, message } });
+  });
+
+  return app;
+}
+
+function requireModel(model: LoadedModel | null): LoadedModel {
+  if (!model)
+    throw new AppError(503, 'not_ready', 'the model is still loading: retry shortly', { 'Retry-After': '1' });
+  return model;
+}
+
+function parseTopK(value: unknown, classes: number): number {
+  const fallback = classes <= 10 ? classes : 5;
+  if (value === undefined) return fallback;
+  const parsed = TopKSchema.safeParse(value);
+  if (!parsed.success || parsed.data < 1) {
+    throw new AppError(400, 'invalid_top_k', `'top_k' must be a whole number from 1 to ${classes}`);
+  }
+  return Math.min(parsed.data, classes);
+}
+
+/** Maps anything thrown to an AppError; Express/body errors keep their 4xx status, the rest is 500. */
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, 'bad_request', (err as Error).message ?? 'bad request');
+  }
+  return new AppError(500, 'internal_error', 'internal error');
+}

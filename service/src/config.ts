@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`));
+
+/** The service directory (`service/`), from src (tsx/jest) or from build/service/src (compiled). */
+export const SERVICE_DIR = resolve(
+  __dirname,
+  /[/\\]build[/\\]service[/\\]src$/.test(__dirname) ? '../../../service' : '..',
+);
+
+/** The model served when MODEL_DIR is not set: built by `npm run model:default`. */
+export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');
+
+/** Every environment variable the service reads, with its default. */
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  MODEL_DIR: z.string().min(1).default(DEFAULT_MODEL_DIR),
+  MODEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/, 'must be a model name: letters, digits, . _ - (at most 256)')
+    .default('cats-dogs-default'),
+  MODEL_VERSION: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a version: letters, digits, . _ - (at most 64)')
+    .default('0'),
+  MODEL_SHA256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters (sha256 of model.onnx)')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  MAX_IMAGES_PER_REQUEST: int(1, 256).default(32),
+  REQUEST_TIMEOUT_MS: int(1, 600_000).default(10_000),
+  DRAIN_DELAY_MS: int(0, 120_000).default(5_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(20_000),
+  INFERENCE_WORKERS: z
+    .union([z.literal('auto'), int(1, 64)])
+    .default('auto')
+    .describe('worker threads, each with its own ONNX Runtime session'),
+  ORT_INTRA_OP_THREADS: int(1, 64).default(1),
+  ORT_INTER_OP_THREADS: int(1, 64).default(1),
+  INFERENCE_QUEUE_MAX: int(0, 100_000).default(64),
+  SHARP_CONCURRENCY: int(1, 64).default(1),
+  FEEDBACK_TTL_SECONDS: int(1, 7 * 24 * 3600).default(3600),
+  FEEDBACK_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
+});
+
+/** Validated service configuration. */
+export interface ServiceConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly modelDir: string;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly modelSha256: string | undefined;
+  readonly logLevel: string;
+  readonly maxBodyBytes: number;
+  readonly maxImagePixels: number;
+  readonly maxImagesPerRequest: number;
+  readonly requestTimeoutMs: number;
+  readonly drainDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  /** Resolved worker count (from INFERENCE_WORKERS or the CPU limit). */
+  readonly inferenceWorkers: number;
+  readonly intraOpThreads: number;
+  readonly interOpThreads: number;
+  /** Requests allowed to wait for a worker; more get 503 at once. */
+  readonly queueMax: number;
+  readonly sharpConcurrency: number;
+  readonly feedbackTtlMs: number;
+  readonly feedbackMaxEntries: number;
+}
+
+/** Invalid configuration: the message names every bad variable, the value and the rule. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * CPUs this container may use: the cgroup v2 `cpu.max` quota rounded up (e.g. "150000 100000" → 2), else
+ * `os.availableParallelism()`. Pass `cpuMaxText` to test without a cgroup.
+ */
+export function cpuLimit(cpuMaxText?: string | null): number {
+  let text = cpuMaxText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+    } catch {
+      text = null; // no cgroup v2 file: not in a limited container
+    }
+  }
+  const host = availableParallelism();
+  const match = text ? /^(\d+)\s+(\d+)/.exec(text.trim()) : null;
+  if (!match) return host;
+  const quota = Number(match[1]);
+  const period = Number(match[2]);
+  if (!(quota > 0 && period > 0)) return host;
+  return Math.max(1, Math.min(host, Math.ceil(quota / period)));
+}
+
+/** Reads and validates the configuration from environment variables; throws {@link ConfigError}. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: string | null): ServiceConfig {
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') present[key] = value;
+  }
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]);
+      return `${key}=${JSON.stringify(present[key] ?? '')}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    modelDir: resolve(e.MODEL_DIR),
+    modelName: e.MODEL_NAME,
+    modelVersion: e.MODEL_VERSION,
+    modelSha256: e.MODEL_SHA256,
+    logLevel: e.LOG_LEVEL,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxImagePixels: e.MAX_IMAGE_PIXELS,
+    maxImagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    drainDelayMs: e.DRAIN_DELAY_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    inferenceWorkers: e.INFERENCE_WORKERS === 'auto' ? cpuLimit(cpuMaxText) : e.INFERENCE_WORKERS,
+    intraOpThreads: e.ORT_INTRA_OP_THREADS,
+    interOpThreads: e.ORT_INTER_OP_THREADS,
+    queueMax: e.INFERENCE_QUEUE_MAX,
+    sharpConcurrency: e.SHARP_CONCURRENCY,
+    feedbackTtlMs: e.FEEDBACK_TTL_SECONDS * 1000,
+    feedbackMaxEntries: e.FEEDBACK_MAX_ENTRIES,
+  };
+}

@@ -1,0 +1,22 @@
+import type { ModelMetadata } from '../model/metadata';
+import type { ModelIo, SessionSettings } from '../model/loader';
+
+/** `workerData` of an inference worker. */
+export interface WorkerInit {
+  readonly dir: string;
+  readonly onnx: Uint8Array;
+  readonly metadata: ModelMetadata;
+  readonly settings: SessionSettings;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | { readonly type: 'run'; readonly id: number; readonly data: Float32Array; readonly batch: number }
+  | { readonly type: 'close' };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { readonly type: 'ready'; readonly io: ModelIo }
+  | { readonly type: 'load-failed'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly scores: Float32Array; readonly seconds: number }
+  | { readonly type: 'run-failed'; readonly id: number; readonly message: string };

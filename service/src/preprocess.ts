@@ -1,0 +1,138 @@
+import sharp, { type Metadata } from 'sharp';
+import { AppError } from './errors';
+import { shorterSideFor, type ModelMetadata } from './model/metadata';
+
+/** Image formats the service accepts, recognised by their magic bytes (never by the declared type alone). */
+export type ImageFormat = 'jpeg' | 'png' | 'webp';
+
+/** Limits applied to every image before it is decoded. */
+export interface PreprocessLimits {
+  /** Largest width x height accepted; larger images get 422 before any pixel is decoded. */
+  readonly maxPixels: number;
+}
+
+/** Recognises JPEG, PNG and WebP by their first bytes; null for anything else. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length >= 8 && png.every((b, i) => bytes[i] === b)) return 'png';
+  const ascii = (from: number, to: number): string =>
+    Buffer.from(bytes.subarray(from, to)).toString('latin1');
+  if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
+  return null;
+}
+
+/**
+ * Decodes one image and turns it into the model's input values for one image (float32, the model's layout
+ * and channel order): EXIF orientation applied, alpha flattened onto the metadata background, converted to
+ * sRGB (embedded ICC profiles applied), resized (squash, or shorter side + centre crop), then
+ * `value = pixel * scale`, `(value - mean) / std` per channel.
+ *
+ * Throws {@link AppError}: 400 `image_empty` / `image_undecodable` (not an image, corrupt or truncated),
+ * 415 `unsupported_image_format` (not JPEG/PNG/WebP), 422 `image_too_large` (over `maxPixels`, checked
+ * from the header before decoding).
+ */
+export async function preprocessImage(
+  bytes: Uint8Array,
+  meta: ModelMetadata,
+  limits: PreprocessLimits,
+): Promise<Float32Array> {
+  if (bytes.length === 0) throw new AppError(400, 'image_empty', 'the image is empty (0 bytes)');
+  const format = sniffImageFormat(bytes);
+  if (format === null) {
+    throw new AppError(
+      400,
+      'image_undecodable',
+      'the body is not a JPEG, PNG or WebP image (unrecognised first bytes)',
+    );
+  }
+  let header: Metadata;
+  try {
+    header = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new AppError(400, 'image_undecodable', `cannot read the ${format} header: ${shortReason(err)}`);
+  }
+  const { width, height } = header;
+  if (!width || !height) {
+    throw new AppError(400, 'image_undecodable', `the ${format} header declares no image size`);
+  }
+  if (width * height > limits.maxPixels) {
+    throw new AppError(
+      422,
+      'image_too_large',
+      `the image is ${width}x${height} = ${width * height} pixels; at most ${limits.maxPixels} are accepted (MAX_IMAGE_PIXELS)`,
+    );
+  }
+  const { height: outH, width: outW, channelOrder, layout } = meta.input;
+  const pre = meta.preprocessing;
+  let pipeline = sharp(bytes, {
+    failOn: 'truncated',
+    limitInputPixels: limits.maxPixels,
+    sequentialRead: true,
+    autoOrient: true,
+  })
+    .flatten({ background: pre.background })
+    .toColourspace('srgb');
+  if (pre.resize === 'squash') {
+    pipeline = pipeline.resize(outW, outH, { fit: 'fill' });
+  } else {
+    const oriented = header.autoOrient ?? { width, height };
+    const side = shorterSideFor(meta);
+    const factor = side / Math.min(oriented.width, oriented.height);
+    const rw = Math.max(outW, Math.round(oriented.width * factor));
+    const rh = Math.max(outH, Math.round(oriented.height * factor));
+    pipeline = pipeline.resize(rw, rh, { fit: 'fill' }).extract({
+      left: Math.floor((rw - outW) / 2),
+      top: Math.floor((rh - outH) / 2),
+      width: outW,
+      height: outH,
+    });
+  }
+  let pixels: Buffer;
+  let channels: number;
+  try {
+    const out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    pixels = out.data;
+    channels = out.info.channels;
+  } catch (err) {
+    throw new AppError(400, 'image_undecodable', `cannot decode the ${format} image: ${shortReason(err)}`);
+  }
+  if (channels !== 3 || pixels.length !== outW * outH * 3) {
+    throw new AppError(
+      400,
+      'image_undecodable',
+      `the ${format} image decoded to ${channels} channels instead of 3`,
+    );
+  }
+  return normalise(pixels, meta, outH * outW, channelOrder, layout);
+}
+
+/** RGB HWC bytes → normalised float32 in the model's layout and channel order. */
+function normalise(
+  pixels: Uint8Array,
+  meta: ModelMetadata,
+  count: number,
+  channelOrder: 'RGB' | 'BGR',
+  layout: 'NCHW' | 'NHWC',
+): Float32Array {
+  const { scale, mean, std } = meta.preprocessing;
+  const out = new Float32Array(count * 3);
+  for (let c = 0; c < 3; c++) {
+    // Model channel c reads source channel c (RGB) or 2 - c (BGR); mean/std are in model order.
+    const src = channelOrder === 'RGB' ? c : 2 - c;
+    const m = mean[c];
+    const s = std[c];
+    if (layout === 'NCHW') {
+      const base = c * count;
+      for (let i = 0; i < count; i++) out[base + i] = ((pixels[i * 3 + src] as number) * scale - m) / s;
+    } else {
+      for (let i = 0; i < count; i++) out[i * 3 + c] = ((pixels[i * 3 + src] as number) * scale - m) / s;
+    }
+  }
+  return out;
+}
+
+function shortReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return (text.split('\n')[0] ?? '').slice(0, 200);
+}

@@ -1,0 +1,167 @@
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { AppError } from './errors';
+
+/** Limits on what one /predict request may carry. */
+export interface BodyLimits {
+  /** Largest body in bytes (MAX_BODY_BYTES). */
+  readonly maxBodyBytes: number;
+  /** Most images in one request (MAX_IMAGES_PER_REQUEST). */
+  readonly maxImages: number;
+}
+
+const RAW_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'application/octet-stream']);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const JsonBodySchema = z
+  .object({
+    instances: z
+      .array(z.object({ b64: z.string().min(1, 'must not be empty') }).strict())
+      .min(1, 'must hold at least one image'),
+  })
+  .strict();
+
+function tooLarge(limit: number): AppError {
+  return new AppError(
+    413,
+    'body_too_large',
+    `the request body is larger than ${limit} bytes (MAX_BODY_BYTES)`,
+    {
+      Connection: 'close',
+    },
+  );
+}
+
+function tooMany(limit: number): AppError {
+  return new AppError(
+    413,
+    'too_many_images',
+    `at most ${limit} images per request (MAX_IMAGES_PER_REQUEST)`,
+    {
+      Connection: 'close',
+    },
+  );
+}
+
+/** Reads the whole body up to `limit` bytes; 413 as soon as the declared or received size is over it. */
+export async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * The images of a /predict request: a raw image body (image/jpeg, image/png, image/webp or
+ * application/octet-stream), every file part of multipart/form-data, or JSON `{"instances":[{"b64":"…"}]}`.
+ * Throws AppError 400 (malformed), 413 (too large / too many) or 415 (other content types).
+ */
+export async function readImages(req: Request, limits: BodyLimits): Promise<Buffer[]> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (RAW_IMAGE_TYPES.has(type)) return [await readBody(req, limits.maxBodyBytes)];
+  if (type === 'multipart/form-data') return readMultipart(req, limits);
+  if (type === 'application/json') return readJson(await readBody(req, limits.maxBodyBytes), limits);
+  throw new AppError(
+    415,
+    'unsupported_media_type',
+    `Content-Type '${type || '(none)'}' is not accepted: send image/jpeg, image/png or image/webp as the body, ` +
+      'multipart/form-data with image files, or application/json {"instances":[{"b64":"..."}]}',
+  );
+}
+
+function readJson(body: Buffer, limits: BodyLimits): Buffer[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = JsonBodySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') || '(root)';
+    throw new AppError(
+      400,
+      'invalid_request',
+      `'${path}' ${issue?.message}: expected {"instances":[{"b64":"..."}]}`,
+    );
+  }
+  const { instances } = parsed.data;
+  if (instances.length > limits.maxImages) throw tooMany(limits.maxImages);
+  return instances.map(({ b64 }, i) => {
+    const text = b64.replace(/\s+/g, '');
+    if (text.length % 4 !== 0 || !BASE64.test(text)) {
+      throw new AppError(
+        400,
+        'invalid_base64',
+        `'instances.${i}.b64' is not valid base64 (standard alphabet, padded)`,
+      );
+    }
+    return Buffer.from(text, 'base64');
+  });
+}
+
+function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({
+        headers: req.headers,
+        limits: {
+          fileSize: limits.maxBodyBytes,
+          files: limits.maxImages,
+          fields: 100,
+          parts: limits.maxImages + 100,
+        },
+      });
+    } catch (err) {
+      reject(
+        new AppError(400, 'invalid_multipart', `cannot parse multipart/form-data: ${(err as Error).message}`),
+      );
+      return;
+    }
+    const files: Buffer[] = [];
+    let total = 0;
+    let failed = false;
+    const fail = (err: AppError): void => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(bb);
+      req.resume(); // discard the rest of the body
+      reject(err);
+    };
+    bb.on('file', (_name, stream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > limits.maxBodyBytes) fail(tooLarge(limits.maxBodyBytes));
+        else chunks.push(chunk);
+      });
+      stream.on('limit', () => fail(tooLarge(limits.maxBodyBytes)));
+      stream.on('end', () => files.push(Buffer.concat(chunks)));
+    });
+    bb.on('filesLimit', () => fail(tooMany(limits.maxImages)));
+    bb.on('partsLimit', () =>
+      fail(new AppError(413, 'too_many_parts', 'the multipart body has too many parts')),
+    );
+    bb.on('error', (err: Error) =>
+      fail(new AppError(400, 'invalid_multipart', `malformed multipart body: ${err.message}`)),
+    );
+    bb.on('close', () => {
+      if (failed) return;
+      if (files.length === 0) {
+        fail(new AppError(400, 'image_empty', 'the multipart body has no file part: attach images as files'));
+        return;
+      }
+      resolve(files);
+    });
+    req.pipe(bb);
+  });
+}

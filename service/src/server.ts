@@ -1,0 +1,133 @@
+/**
+ * The service process: reads the environment, starts listening (so /health answers at once), loads the
+ * model into the inference workers, turns ready, and on SIGTERM/SIGINT drains and exits 0.
+ * The only file that reads process.env or listens.
+ */
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import sharp from 'sharp';
+import { createApp } from './app';
+import { ConfigError, loadConfig, type ServiceConfig } from './config';
+import { PredictionMemory } from './feedback';
+import { InferencePool } from './inference/pool';
+import { createMetrics } from './metrics';
+import { readModelFiles } from './model/loader';
+import { ServiceState } from './state';
+
+async function main(): Promise<void> {
+  let config: ServiceConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'cats-dogs-classifier' } });
+  sharp.concurrency(config.sharpConcurrency);
+  sharp.cache(false);
+  const state = new ServiceState();
+  const metrics = createMetrics();
+  const app = createApp({
+    state,
+    metrics,
+    logger,
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      maxImagePixels: config.maxImagePixels,
+      maxImagesPerRequest: config.maxImagesPerRequest,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    feedback: new PredictionMemory({ ttlMs: config.feedbackTtlMs, maxEntries: config.feedbackMaxEntries }),
+  });
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000; // longer than typical load-balancer idle timeouts
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, host: config.host }, 'listening');
+
+  let pool: InferencePool | null = null;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    void shutdown(signal, config, server, state, () => pool, logger);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  const started = process.hrtime.bigint();
+  const files = await readModelFiles(config.modelDir, config.modelSha256);
+  pool = await InferencePool.start({
+    files,
+    workers: config.inferenceWorkers,
+    settings: { intraOpNumThreads: config.intraOpThreads, interOpNumThreads: config.interOpThreads },
+    queueMax: config.queueMax,
+    onQueueDepth: (depth) => metrics.queueDepth.set(depth),
+  });
+  if (stopping) return;
+  const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  state.setModel({
+    name: config.modelName,
+    version: config.modelVersion,
+    sha256: files.sha256,
+    metadataSha256: files.metadataSha256,
+    metadata: files.metadata,
+    loadedAt: new Date(),
+    loadSeconds,
+    engine: pool,
+  });
+  metrics.modelInfo.set({ name: config.modelName, version: config.modelVersion, sha256: files.sha256 }, 1);
+  metrics.modelLoadDuration.set(loadSeconds);
+  logger.info(
+    {
+      model: config.modelName,
+      version: config.modelVersion,
+      sha256: files.sha256,
+      workers: config.inferenceWorkers,
+      loadSeconds,
+    },
+    'ready',
+  );
+}
+
+/** Readiness 503 at once, keep serving DRAIN_DELAY_MS, stop accepting, wait for in-flight work, exit 0. */
+async function shutdown(
+  signal: string,
+  config: ServiceConfig,
+  server: Server,
+  state: ServiceState,
+  pool: () => InferencePool | null,
+  logger: Logger,
+): Promise<void> {
+  state.startDraining();
+  logger.info({ signal, drainDelayMs: config.drainDelayMs }, 'draining');
+  await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+  const force = setTimeout(() => {
+    logger.warn(
+      { shutdownTimeoutMs: config.shutdownTimeoutMs },
+      'in-flight requests did not finish in time; exiting',
+    );
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  force.unref();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+  await pool()?.close();
+  logger.info('stopped');
+  clearTimeout(force);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

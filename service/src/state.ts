@@ -1,0 +1,60 @@
+import type { ModelMetadata } from './model/metadata';
+import type { ModelIo } from './model/loader';
+import type { InferenceResult } from './inference/pool';
+
+/** What `/predict` needs from the inference engine (the worker pool, or a stand-in in tests). */
+export interface InferenceEngine {
+  /** Model input/output facts checked at load. */
+  readonly io: ModelIo;
+  /** Jobs waiting for a worker. */
+  readonly queueDepth: number;
+  /** Throws 503 when a new job would not fit. */
+  assertCapacity(): void;
+  /** Runs a batch; rejects with AppError 503/504/500. */
+  run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult>;
+}
+
+/** The loaded model as the API reports it. */
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly metadataSha256: string;
+  readonly metadata: ModelMetadata;
+  readonly loadedAt: Date;
+  readonly loadSeconds: number;
+  readonly engine: InferenceEngine;
+}
+
+/** Mutable lifecycle of one service instance: loading → ready → draining. */
+export class ServiceState {
+  private current: LoadedModel | null = null;
+  private drainingSince: Date | null = null;
+
+  /** The model, once loaded and warmed up. */
+  get model(): LoadedModel | null {
+    return this.current;
+  }
+
+  /** True once SIGTERM (or {@link startDraining}) was received. */
+  get draining(): boolean {
+    return this.drainingSince !== null;
+  }
+
+  /** Marks the model loaded and warmed up: readiness can turn 200. */
+  setModel(model: LoadedModel): void {
+    this.current = model;
+  }
+
+  /** Readiness turns 503 for good; requests are still served. */
+  startDraining(): void {
+    this.drainingSince ??= new Date();
+  }
+
+  /** Why the instance is not ready, or null when it is. */
+  notReadyReason(): string | null {
+    if (this.draining) return 'draining';
+    if (!this.current) return 'model_loading';
+    return null;
+  }
+}

@@ -1,0 +1,70 @@
+import { InferencePool } from './inference/pool';
+import { readModelFiles, type ModelFiles, type SessionSettings } from './model/loader';
+import { preprocessImage, type PreprocessLimits } from './preprocess';
+import { scoreImage, type ImageScores } from './scores';
+
+/** Options of {@link Classifier.open}. */
+export interface ClassifierOptions extends SessionSettings {
+  /** Expected sha256 of model.onnx; a mismatch fails the open. @default - not checked */
+  readonly expectedSha256?: string;
+  /** Worker threads. @default 1 */
+  readonly workers?: number;
+  /** Pixel limit per image. @default 40 000 000 */
+  readonly maxPixels?: number;
+}
+
+/**
+ * The service's own load → validate → preprocess → infer path as a library, for the promotion gate and
+ * tools: exactly what the service would do with a model directory, without HTTP. Inference runs in a
+ * worker thread (so it also works inside Jest, whose sandbox breaks in-process ONNX Runtime outputs).
+ */
+export class Classifier {
+  private constructor(
+    /** The model files as read and checked. */
+    readonly files: ModelFiles,
+    private readonly pool: InferencePool,
+    private readonly limits: PreprocessLimits,
+  ) {}
+
+  /**
+   * Reads and validates the model directory (metadata schema, sha256, session input/output, warm-up run).
+   * Throws `ModelLoadError` with the reason.
+   */
+  static async open(dir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
+    const files = await readModelFiles(dir, opts.expectedSha256);
+    const pool = await InferencePool.start({
+      files,
+      workers: opts.workers ?? 1,
+      settings: { intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: opts.interOpNumThreads },
+      queueMax: Number.MAX_SAFE_INTEGER,
+    });
+    return new Classifier(files, pool, { maxPixels: opts.maxPixels ?? 40_000_000 });
+  }
+
+  /** Preprocessed model input of one image (throws AppError 400/415/422 for bad images). */
+  preprocess(image: Uint8Array): Promise<Float32Array> {
+    return preprocessImage(image, this.files.metadata, this.limits);
+  }
+
+  /** Raw model output (logits or probabilities, one per label) for one preprocessed input. */
+  async run(input: Float32Array): Promise<Float32Array> {
+    const result = await this.pool.run(Float32Array.from(input), 1, Number.MAX_SAFE_INTEGER);
+    return result.scores;
+  }
+
+  /** Raw model output for one encoded image. */
+  async rawScores(image: Uint8Array): Promise<Float32Array> {
+    return this.run(await this.preprocess(image));
+  }
+
+  /** Top label, score and top-k (all classes by default) for one encoded image, as /predict reports them. */
+  async classify(image: Uint8Array, topK = this.files.metadata.labels.length): Promise<ImageScores> {
+    const meta = this.files.metadata;
+    return scoreImage(await this.rawScores(image), meta.labels, meta.output.kind, topK);
+  }
+
+  /** Stops the worker. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,103 @@
+import { performance } from 'node:perf_hooks';
+import {
+  ModelLoadError,
+  createValidatedSession,
+  readModelFiles,
+  runBatch,
+} from '../../service/src/model/loader';
+import { preprocessImage } from '../../service/src/preprocess';
+import { scoreImage } from '../../service/src/scores';
+import { CliError } from './cli-error';
+import { sampleImages } from './samples';
+
+/** Options of {@link validateModelDir}. */
+export interface GateOptions {
+  /** Expected sha256 of model.onnx. */
+  readonly sha256: string;
+  /**
+   * Budget for the median time of one sample image (preprocessing + inference, one core, after warm-up).
+   * @default 1000
+   */
+  readonly latencyBudgetMs?: number;
+  /**
+   * Largest image accepted by the preprocessing, as the service's MAX_IMAGE_PIXELS.
+   * @default 40000000
+   */
+  readonly maxImagePixels?: number;
+}
+
+/** What the gate measured. */
+export interface GateReport {
+  readonly labels: readonly string[];
+  readonly samples: number;
+  readonly medianMs: number;
+  readonly maxMs: number;
+  /** Top label per sample, in sample order. */
+  readonly predictions: readonly string[];
+}
+
+/**
+ * The promotion gate: refuses a model directory that would fail in production. It reuses the service's own
+ * code: model.onnx matches `sha256`, model.json is valid, the graph loads in onnxruntime-node, its input/output
+ * names, shapes and element types fit the metadata, the label count equals the output width, and every bundled
+ * sample image goes through the real preprocessing and returns finite, well-formed scores, with the median time
+ * per image within the budget. Throws a {@link CliError} starting with "validation gate:".
+ */
+export async function validateModelDir(dir: string, opts: GateOptions): Promise<GateReport> {
+  const budget = opts.latencyBudgetMs ?? 1000;
+  let model: Awaited<ReturnType<typeof createValidatedSession>>;
+  let files: Awaited<ReturnType<typeof readModelFiles>>;
+  try {
+    files = await readModelFiles(dir, opts.sha256);
+    model = await createValidatedSession(files);
+  } catch (err) {
+    if (err instanceof ModelLoadError) throw new CliError(`validation gate: ${err.message}`);
+    throw err;
+  }
+  const meta = files.metadata;
+  try {
+    const times: number[] = [];
+    const predictions: string[] = [];
+    for (const sample of await sampleImages()) {
+      const start = performance.now();
+      let raw: Float32Array;
+      try {
+        const input = await preprocessImage(sample.bytes, meta, {
+          maxPixels: opts.maxImagePixels ?? 40_000_000,
+        });
+        raw = await runBatch(model.session, meta, model.io, input, 1);
+      } catch (err) {
+        throw new CliError(`validation gate: sample image ${sample.name} failed: ${(err as Error).message}`);
+      }
+      times.push(performance.now() - start);
+      if (raw.length !== meta.labels.length || !raw.every((v) => Number.isFinite(v))) {
+        throw new CliError(
+          `validation gate: sample image ${sample.name} returned ${raw.length} scores ` +
+            `(${meta.labels.length} labels expected) or non-finite values: the model output is not well-formed`,
+        );
+      }
+      if (meta.output.kind === 'probabilities') {
+        const sum = raw.reduce((a, b) => a + b, 0);
+        if (raw.some((v) => v < -1e-6 || v > 1 + 1e-6) || Math.abs(sum - 1) > 1e-3) {
+          throw new CliError(
+            `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
+              `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in model.json or fix the model`,
+          );
+        }
+      }
+      predictions.push(scoreImage(raw, meta.labels, meta.output.kind, 1).label);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    const medianMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const maxMs = sorted[sorted.length - 1] ?? 0;
+    if (medianMs > budget) {
+      throw new CliError(
+        `validation gate: median time per sample image is ${medianMs.toFixed(1)} ms, over the budget of ` +
+          `${budget} ms (--latency-budget-ms): the model is too slow for the service`,
+      );
+    }
+    return { labels: meta.labels, samples: times.length, medianMs, maxMs, predictions };
+  } finally {
+    await model.session.release();
+  }
+}

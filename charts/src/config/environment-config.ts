@@ -1,0 +1,271 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { validateImage } from '../inference-service';
+import { cpuMillis, memoryMebibytes } from '../quantity';
+import type { EnvironmentName } from './model-pin';
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-'");
+const port = z.number().int().min(1).max(65535);
+
+/** Runs a thrower (the constructs' own validators) and reports its message as a zod issue. */
+function check<T>(fn: (value: T) => unknown) {
+  return (value: T, ctx: z.RefinementCtx) => {
+    try {
+      fn(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  };
+}
+
+const cpu = z.string().superRefine(check((v: string) => cpuMillis(v, 'CPU quantity')));
+const memory = z.string().superRefine(check((v: string) => memoryMebibytes(v, 'memory quantity')));
+
+const ResourcesSchema = z
+  .strictObject({ cpuRequest: cpu, memoryRequest: memory, cpuLimit: cpu, memoryLimit: memory })
+  .superRefine((r, ctx) => {
+    try {
+      if (cpuMillis(r.cpuRequest) > cpuMillis(r.cpuLimit)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cpuRequest'],
+          message: `cpuRequest (${r.cpuRequest}) must be ≤ cpuLimit (${r.cpuLimit}): lower the request or raise the limit`,
+        });
+      }
+      if (memoryMebibytes(r.memoryRequest) > memoryMebibytes(r.memoryLimit)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['memoryRequest'],
+          message: `memoryRequest (${r.memoryRequest}) must be ≤ memoryLimit (${r.memoryLimit}): lower the request or raise the limit`,
+        });
+      }
+    } catch {
+      // A malformed quantity is already reported by its own field; there is nothing to compare.
+    }
+  });
+
+const ModelSchema = z.discriminatedUnion('from', [
+  z.strictObject({
+    from: z.literal('registry'),
+    alias: z.string().min(1).optional(),
+    stage: z.enum(['Staging', 'Production']).optional(),
+  }),
+  z.strictObject({ from: z.literal('baked'), modelDir: z.string().startsWith('/').optional() }),
+]);
+
+/** Schema of `charts/environments/<env>.yaml`; unknown keys are rejected everywhere. */
+export const EnvironmentConfigSchema = z
+  .strictObject({
+    /** Container image: `repository:tag`, `repository@sha256:…`, or both (the digest pins it). */
+    image: z.string().superRefine(check(validateImage)),
+    /** Namespace of every object. */
+    namespace: dnsLabel.default('cats-dogs-classifier'),
+    /** LOG_LEVEL of the service. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** Further service settings for the ConfigMap (thread, worker and queue settings). */
+    settings: z
+      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE variable name'), z.string())
+      .default({}),
+    /** Where the model comes from. */
+    model: ModelSchema,
+    /** MLflow as seen from the pods; required when `model.from` is `registry`. */
+    mlflow: z
+      .strictObject({
+        trackingUri: z.url({ protocol: /^https?$/ }),
+        credentialsSecret: dnsLabel.default('mlflow-credentials'),
+        namespace: dnsLabel.optional(),
+        cidr: z.cidrv4().optional(),
+      })
+      .optional(),
+    /** The Service. */
+    service: z
+      .strictObject({
+        type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']).default('ClusterIP'),
+        port: port.default(80),
+        tlsPort: port.optional(),
+        nodePort: z.number().int().min(30000).max(32767).optional(),
+        annotations: z.record(z.string(), z.string()).default({}),
+      })
+      .default({ type: 'ClusterIP', port: 80, annotations: {} }),
+    /** A fixed replica count (no HPA, no PDB); mutually exclusive with `autoscaling`. */
+    replicas: z.number().int().min(1).optional(),
+    /** HPA settings; omitted values take the construct's defaults. */
+    autoscaling: z
+      .strictObject({
+        minReplicas: z.number().int().min(1).default(3),
+        maxReplicas: z.number().int().min(1).default(10),
+        cpuUtilizationPercent: z.number().int().min(1).max(100).default(70),
+        memoryUtilizationPercent: z.number().int().min(1).max(100).default(80),
+        scaleDownStabilizationWindowSeconds: z.number().int().min(0).default(300),
+      })
+      .optional(),
+    /** PDB settings (only with `autoscaling`). */
+    podDisruptionBudget: z.strictObject({ minAvailable: z.number().int().min(0) }).optional(),
+    /** Service container requests and limits. */
+    resources: ResourcesSchema.optional(),
+    /** Who may reach the pods. */
+    networkPolicy: z
+      .strictObject({
+        ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
+        monitoringNamespace: dnsLabel.default('monitoring'),
+        dnsNamespace: dnsLabel.default('kube-system'),
+      })
+      .default({
+        ingressNamespaces: ['ingress-nginx'],
+        monitoringNamespace: 'monitoring',
+        dnsNamespace: 'kube-system',
+      }),
+    /** The MLflow → GitHub webhook relay; deploy it in exactly one environment. */
+    webhookRelay: z
+      .strictObject({
+        githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
+        secretName: dnsLabel.default('model-gitops-webhook-relay'),
+        modelName: z.string().min(1).default('cats-dogs-classifier'),
+        aliasEnvironments: z.record(z.string().min(1), z.enum(['local', 'staging', 'production'])),
+        ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
+      })
+      .optional(),
+    /** Where Argo CD deploys this environment. */
+    argocd: z.strictObject({ destinationServer: z.url() }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.model.from === 'registry') {
+      if ((c.model.alias === undefined) === (c.model.stage === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model'],
+          message: "a registry model needs exactly one of 'alias' or 'stage'",
+        });
+      }
+      if (!c.mlflow) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mlflow'],
+          message: "is required when 'model.from' is 'registry'",
+        });
+      } else if (!c.mlflow.namespace && !c.mlflow.cidr) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mlflow'],
+          message:
+            "needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) for the NetworkPolicy egress",
+        });
+      }
+    }
+    if (c.replicas !== undefined && c.autoscaling !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replicas'],
+        message: "cannot be set together with 'autoscaling' (the HPA owns the count): remove one of them",
+      });
+    }
+    if (c.podDisruptionBudget && !c.autoscaling) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['podDisruptionBudget'],
+        message: "needs 'autoscaling': a PDB on a fixed single replica would block every node drain",
+      });
+    }
+    if (c.autoscaling) {
+      const { minReplicas, maxReplicas } = c.autoscaling;
+      if (minReplicas > maxReplicas) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['autoscaling', 'minReplicas'],
+          message: `(${minReplicas}) must be ≤ 'autoscaling.maxReplicas' (${maxReplicas}): lower minReplicas or raise maxReplicas`,
+        });
+      }
+      const minAvailable = c.podDisruptionBudget?.minAvailable ?? 2;
+      if (minAvailable >= minReplicas) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['podDisruptionBudget', 'minAvailable'],
+          message:
+            `(${minAvailable}) must be < 'autoscaling.minReplicas' (${minReplicas}), otherwise no pod may ever ` +
+            'be evicted and every node drain blocks: lower minAvailable or raise minReplicas',
+        });
+      }
+    }
+    if (c.service.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service', 'tlsPort'],
+        message: "needs 'service.type: LoadBalancer'",
+      });
+    }
+    if (c.service.nodePort !== undefined && c.service.type !== 'NodePort') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service', 'nodePort'],
+        message: "needs 'service.type: NodePort'",
+      });
+    }
+  });
+
+/** A validated environment config with every default filled in. */
+export type EnvironmentConfig = z.infer<typeof EnvironmentConfigSchema>;
+
+/** Schema of `charts/argocd.yaml`: the repository Argo CD syncs from and where its objects live. */
+export const ArgoCdConfigSchema = z.strictObject({
+  /** Git URL of this repository, as Argo CD clones it. */
+  repoURL: z.string().min(1),
+  /** Branch, tag or commit Argo CD follows. */
+  targetRevision: z.string().min(1).default('main'),
+  /** Namespace where Argo CD runs (the Applications and the AppProject live there). */
+  namespace: dnsLabel.default('argocd'),
+  /** Name of the AppProject and the prefix of each Application (`<project>-<env>`). */
+  project: dnsLabel.default('cats-dogs-classifier'),
+});
+
+/** A validated Argo CD config. */
+export type ArgoCdConfig = z.infer<typeof ArgoCdConfigSchema>;
+
+/** `charts/environments/<env>.yaml` below the repository root. */
+export function environmentConfigPath(repoRoot: string, env: EnvironmentName): string {
+  return join(repoRoot, 'charts', 'environments', `${env}.yaml`);
+}
+
+/** `charts/argocd.yaml` below the repository root. */
+export function argoCdConfigPath(repoRoot: string): string {
+  return join(repoRoot, 'charts', 'argocd.yaml');
+}
+
+/** Formats zod issues as `file: invalid …: 'field' rule` lines, unknown keys named one by one. */
+export function formatIssues(file: string, what: string, error: z.ZodError): string {
+  const lines = error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map(
+        (key) => `'${[...path, key].join('.')}' is not a known field: remove it or fix its spelling`,
+      );
+    }
+    return [`'${path.join('.') || '(root)'}' ${issue.message}`];
+  });
+  return `${file}: invalid ${what}:\n${lines.map((l) => `  - ${l}`).join('\n')}`;
+}
+
+function load<S extends z.ZodType>(file: string, schema: S, what: string): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: cannot read the ${what}: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatIssues(file, what, parsed.error));
+  return parsed.data;
+}
+
+/** Reads and validates an environment config; the error names the file, the field and the rule. */
+export function readEnvironmentConfig(file: string): EnvironmentConfig {
+  return load(file, EnvironmentConfigSchema, 'environment config');
+}
+
+/** Reads and validates `charts/argocd.yaml`. */
+export function readArgoCdConfig(file: string): ArgoCdConfig {
+  return load(file, ArgoCdConfigSchema, 'Argo CD config');
+}

@@ -1,0 +1,84 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from './config/environment-config';
+import type { EnvironmentName, ModelPin } from './config/model-pin';
+import { InferenceService } from './inference-service';
+import { ModelSource } from './model-source';
+import { Scaling } from './scaling';
+import { ServiceExposure } from './service-exposure';
+import { WebhookRelay } from './webhook-relay';
+
+/** Props of {@link EnvironmentChart}. */
+export interface EnvironmentChartProps {
+  /** The environment this chart deploys. */
+  readonly environment: EnvironmentName;
+  /** Its validated config (`charts/environments/<env>.yaml`). */
+  readonly config: EnvironmentConfig;
+  /** Its model pin (`charts/environments/<env>.model.json`). */
+  readonly pin: ModelPin;
+}
+
+/**
+ * Everything one environment runs: the {@link InferenceService} and, where configured, the {@link WebhookRelay}.
+ * Further constructs (monitoring) take `inference` as a prop.
+ */
+export class EnvironmentChart extends Chart {
+  /** The environment. */
+  public readonly environment: EnvironmentName;
+  /** The inference service. */
+  public readonly inference: InferenceService;
+  /** The webhook relay, in the environment that runs it. */
+  public readonly relay?: WebhookRelay;
+
+  constructor(scope: Construct, props: EnvironmentChartProps) {
+    super(scope, props.environment);
+    this.environment = props.environment;
+    const c = props.config;
+
+    this.inference = new InferenceService(this, 'Inference', {
+      image: c.image,
+      namespace: c.namespace,
+      logLevel: c.logLevel,
+      settings: c.settings,
+      modelSource: modelSource(c, props.pin),
+      scaling: c.autoscaling
+        ? Scaling.autoscaled({ ...c.autoscaling, minAvailable: c.podDisruptionBudget?.minAvailable })
+        : Scaling.fixed(c.replicas),
+      exposure: exposure(c.service),
+      resources: c.resources,
+      ingressNamespaces: c.networkPolicy.ingressNamespaces,
+      monitoringNamespace: c.networkPolicy.monitoringNamespace,
+      dnsNamespace: c.networkPolicy.dnsNamespace,
+    });
+
+    if (c.webhookRelay) {
+      this.relay = new WebhookRelay(this, 'WebhookRelay', {
+        image: c.image,
+        namespace: c.namespace,
+        logLevel: c.logLevel,
+        ...c.webhookRelay,
+        monitoringNamespace: c.networkPolicy.monitoringNamespace,
+        dnsNamespace: c.networkPolicy.dnsNamespace,
+      });
+    }
+  }
+}
+
+function modelSource(c: EnvironmentConfig, pin: ModelPin): ModelSource {
+  if (c.model.from === 'baked') return ModelSource.baked(c.model.modelDir);
+  const selector = c.model.alias !== undefined ? { alias: c.model.alias } : { stage: c.model.stage! };
+  const m = c.mlflow!;
+  return ModelSource.fromRegistry(pin, selector, {
+    trackingUri: m.trackingUri,
+    credentialsSecretName: m.credentialsSecret,
+    namespace: m.namespace,
+    cidr: m.cidr,
+  });
+}
+
+function exposure(s: EnvironmentConfig['service']): ServiceExposure {
+  const base = { port: s.port, annotations: s.annotations };
+  if (s.type === 'LoadBalancer') return ServiceExposure.loadBalancer({ ...base, tlsPort: s.tlsPort });
+  if (s.type === 'NodePort') return ServiceExposure.nodePort({ ...base, nodePort: s.nodePort });
+  return ServiceExposure.clusterIp(base);
+}

@@ -1,0 +1,644 @@
+import { createHash } from 'node:crypto';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
+import { ModelSource } from './model-source';
+import {
+  addDnsEgress,
+  DEFAULT_RUN_AS_USER,
+  RESTRICTED_NAMESPACE_LABELS,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from './pod-hardening';
+import { cpuMillis, memoryMebibytes } from './quantity';
+import { Scaling } from './scaling';
+import { ServiceExposure } from './service-exposure';
+
+/** Timing of one probe, in Kubernetes' own words. */
+export interface ProbeTiming {
+  /** Seconds after the container starts before the first probe. */
+  readonly initialDelaySeconds?: number;
+  /** Seconds between probes. */
+  readonly periodSeconds?: number;
+  /** Seconds before one probe times out. */
+  readonly timeoutSeconds?: number;
+  /** Consecutive failures before the probe counts as failed. */
+  readonly failureThreshold?: number;
+}
+
+/** Requests and limits of one container, as Kubernetes quantities. */
+export interface ContainerResourceQuantities {
+  /** CPU request, e.g. `500m`. */
+  readonly cpuRequest: string;
+  /** Memory request, e.g. `512Mi`. */
+  readonly memoryRequest: string;
+  /** CPU limit, e.g. `2`. */
+  readonly cpuLimit: string;
+  /** Memory limit, e.g. `2Gi`. */
+  readonly memoryLimit: string;
+}
+
+/** Props of {@link InferenceService}. */
+export interface InferenceServiceProps {
+  /** Container image, `repository:tag`, `repository@sha256:…` or both (the digest pins it). */
+  readonly image: string;
+  /** Where the model comes from: the pinned registry version or the default model baked into the image. */
+  readonly modelSource: ModelSource;
+  /**
+   * Name of every object and value of the `app.kubernetes.io/name` label (the selector: changing it is breaking).
+   * @default 'cats-dogs-classifier'
+   */
+  readonly name?: string;
+  /**
+   * Namespace of every object; the construct also emits the Namespace, enforcing the "restricted" profile.
+   * @default 'cats-dogs-classifier'
+   */
+  readonly namespace?: string;
+  /**
+   * Who owns the replica count.
+   * @default Scaling.autoscaled()
+   */
+  readonly scaling?: Scaling;
+  /**
+   * How the Service is exposed.
+   * @default ServiceExposure.clusterIp()
+   */
+  readonly exposure?: ServiceExposure;
+  /**
+   * Container port, named `http`.
+   * @default 8000
+   */
+  readonly containerPort?: number;
+  /**
+   * LOG_LEVEL of the service.
+   * @default 'info'
+   */
+  readonly logLevel?: string;
+  /**
+   * Further runtime settings for the ConfigMap (thread, worker and queue settings of the service), UPPER_SNAKE
+   * keys; they override nothing the construct sets itself.
+   * @default - none
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * Service container requests and limits.
+   * @default { cpuRequest: '500m', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' }
+   */
+  readonly resources?: ContainerResourceQuantities;
+  /**
+   * Model-fetch init container requests and limits.
+   * @default { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '512Mi' }
+   */
+  readonly initResources?: ContainerResourceQuantities;
+  /**
+   * Size limit of the emptyDir holding the fetched model.
+   * @default '1Gi'
+   */
+  readonly modelVolumeSizeLimit?: string;
+  /**
+   * Size limit of the emptyDir mounted at /tmp.
+   * @default '64Mi'
+   */
+  readonly tmpVolumeSizeLimit?: string;
+  /**
+   * Startup probe GET /health.
+   * @default { periodSeconds: 5, failureThreshold: 30, timeoutSeconds: 3 } (150 s to load a model)
+   */
+  readonly startupProbe?: ProbeTiming;
+  /**
+   * Liveness probe GET /health.
+   * @default { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
+   */
+  readonly livenessProbe?: ProbeTiming;
+  /**
+   * Readiness probe GET /ready.
+   * @default { initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }
+   */
+  readonly readinessProbe?: ProbeTiming;
+  /**
+   * Grace period between SIGTERM and SIGKILL.
+   * @default 30
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * uid and gid of every container.
+   * @default 10001
+   */
+  readonly runAsUser?: number;
+  /**
+   * Namespaces whose pods may call the service port (besides the service's own namespace and `monitoringNamespace`).
+   * @default ['ingress-nginx']
+   */
+  readonly ingressNamespaces?: readonly string[];
+  /**
+   * Namespace of Prometheus, admitted to scrape the service port.
+   * @default 'monitoring'
+   */
+  readonly monitoringNamespace?: string;
+  /**
+   * Namespace of the cluster DNS, the only egress besides MLflow.
+   * @default 'kube-system'
+   */
+  readonly dnsNamespace?: string;
+  /**
+   * Scrape interval of the ServiceMonitor.
+   * @default '30s'
+   */
+  readonly scrapeInterval?: string;
+  /**
+   * Labels of the ServiceMonitor, matched by the Prometheus Operator's serviceMonitorSelector.
+   * @default { release: 'prometheus' }
+   */
+  readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
+  /**
+   * Weight of the preferred pod anti-affinity on `kubernetes.io/hostname`.
+   * @default 100
+   */
+  readonly antiAffinityWeight?: number;
+  /**
+   * maxSkew of the topology spread over `topology.kubernetes.io/zone` (ScheduleAnyway).
+   * @default 1
+   */
+  readonly zoneMaxSkew?: number;
+}
+
+/** Mount point of the model volume; model-fetch writes `<MODEL_MOUNT>/current`. */
+const MODEL_MOUNT = '/models';
+/** Path of the pipeline CLI inside the image (workdir /app). */
+export const CLI_PATH = '/app/build/pipeline/src/cli.js';
+/** Path of the service entry point inside the image. */
+export const SERVER_PATH = '/app/build/service/src/server.js';
+/** Pod-template annotation carrying the sha256 of the ConfigMap data, so a config change rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'checksum/config';
+
+/**
+ * The image-classification service with everything it needs on a cluster: Namespace, ServiceAccount, ConfigMap,
+ * Deployment (hardened, probes, model-fetch init container), Service, HPA + PDB (when autoscaled), NetworkPolicy and
+ * ServiceMonitor. Every object gets an explicit name.
+ */
+export class InferenceService extends Construct {
+  /** Name of every object and the `app.kubernetes.io/name` label. */
+  public readonly name: string;
+  /** Namespace of every object. */
+  public readonly namespace: string;
+  /** The selector labels of the pods. */
+  public readonly selectorLabels: Readonly<Record<string, string>>;
+  /** Labels on every object. */
+  public readonly labels: Readonly<Record<string, string>>;
+  /** The container port, named `http`. */
+  public readonly containerPort: number;
+  /** The model source. */
+  public readonly modelSource: ModelSource;
+  /** Who owns the replica count. */
+  public readonly scaling: Scaling;
+  /** How the Service is exposed. */
+  public readonly exposure: ServiceExposure;
+  /** ConfigMap data, the pods' environment. */
+  public readonly config: Readonly<Record<string, string>>;
+  /** The Namespace. */
+  public readonly namespaceObject: kplus.Namespace;
+  /** Selects the service's pods by {@link selectorLabels}. */
+  public readonly pods: kplus.Pods;
+  /** The Deployment. */
+  public readonly deployment: kplus.Deployment;
+  /** The Service. */
+  public readonly service: kplus.Service;
+  /** The NetworkPolicy. */
+  public readonly networkPolicy: kplus.NetworkPolicy;
+  /** The ServiceMonitor. */
+  public readonly serviceMonitor: ServiceMonitor;
+  /** The HPA, when autoscaled. */
+  public readonly autoscaler?: kplus.HorizontalPodAutoscaler;
+  /** The PodDisruptionBudget, when autoscaled. */
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+
+  constructor(scope: Construct, id: string, props: InferenceServiceProps) {
+    super(scope, id);
+    this.name = props.name ?? 'cats-dogs-classifier';
+    this.namespace = props.namespace ?? 'cats-dogs-classifier';
+    this.containerPort = props.containerPort ?? 8000;
+    this.modelSource = props.modelSource;
+    this.scaling = props.scaling ?? Scaling.autoscaled();
+    this.exposure = props.exposure ?? ServiceExposure.clusterIp();
+    const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
+    const resources = props.resources ?? {
+      cpuRequest: '500m',
+      memoryRequest: '512Mi',
+      cpuLimit: '2',
+      memoryLimit: '2Gi',
+    };
+    const initResources = props.initResources ?? {
+      cpuRequest: '100m',
+      memoryRequest: '128Mi',
+      cpuLimit: '1',
+      memoryLimit: '512Mi',
+    };
+    const startup = { periodSeconds: 5, failureThreshold: 30, timeoutSeconds: 3, ...props.startupProbe };
+    const liveness = {
+      initialDelaySeconds: 30,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+      ...props.livenessProbe,
+    };
+    const readiness = {
+      initialDelaySeconds: 10,
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 2,
+      ...props.readinessProbe,
+    };
+
+    validateImage(props.image);
+    validateName('name', this.name);
+    validateName('namespace', this.namespace);
+    this.scaling.validate();
+    if (!Number.isInteger(this.containerPort) || this.containerPort < 1 || this.containerPort > 65535) {
+      throw new Error(`'containerPort' (${this.containerPort}) must be an integer port 1–65535.`);
+    }
+
+    this.selectorLabels = { 'app.kubernetes.io/name': this.name };
+    this.labels = {
+      ...this.selectorLabels,
+      'app.kubernetes.io/component': 'inference',
+      'app.kubernetes.io/part-of': 'model-gitops',
+      'app.kubernetes.io/managed-by': 'cdk8s',
+    };
+    const meta = (extra: Partial<{ annotations: Record<string, string> }> = {}) => ({
+      name: this.name,
+      namespace: this.namespace,
+      labels: { ...this.labels },
+      ...extra,
+    });
+
+    this.namespaceObject = new kplus.Namespace(this, 'Namespace', {
+      metadata: { name: this.namespace, labels: { ...RESTRICTED_NAMESPACE_LABELS } },
+    });
+    ApiObject.of(this.namespaceObject).addJsonPatch(JsonPatch.remove('/spec'));
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: meta(),
+      automountToken: false,
+    });
+
+    this.config = this.buildConfig(props.logLevel ?? 'info', props.settings ?? {});
+    const configMap = new kplus.ConfigMap(this, 'ConfigMap', { metadata: meta(), data: { ...this.config } });
+
+    const autoscaled = this.scaling.autoscaling !== undefined;
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: autoscaled
+        ? meta({
+            annotations: {
+              'polaris.fairwinds.com/deploymentMissingReplicas-exempt': 'true',
+              'model-gitops/exemption-reason':
+                'spec.replicas is omitted on purpose: the HorizontalPodAutoscaler owns the replica count, ' +
+                'and a replicas field would make Argo CD and the HPA fight over it.',
+            },
+          })
+        : meta(),
+      replicas: this.scaling.replicas,
+      select: false,
+      podMetadata: {
+        labels: { ...this.labels },
+        annotations: { [CONFIG_HASH_ANNOTATION]: configHash(this.config) },
+      },
+      serviceAccount,
+      automountServiceAccountToken: false,
+      isolate: false,
+      securityContext: restrictedPodSecurityContext(runAsUser),
+      terminationGracePeriod: Duration.seconds(props.terminationGracePeriodSeconds ?? 30),
+      strategy: kplus.DeploymentStrategy.rollingUpdate({
+        maxSurge: kplus.PercentOrAbsolute.absolute(1),
+        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+      }),
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: { ...this.selectorLabels } }));
+    // cdk8s-plus always labels pods with their construct address; the explicit selector labels replace it, so the
+    // selector does not depend on construct ids.
+    ApiObject.of(this.deployment).addJsonPatch(
+      JsonPatch.remove(`/spec/template/metadata/labels/${kplus.Pod.ADDRESS_LABEL.replace('/', '~1')}`),
+    );
+    this.pods = kplus.Pods.select(this, 'Pods', { labels: { ...this.selectorLabels } });
+
+    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', {
+      sizeLimit: Size.mebibytes(memoryMebibytes(props.tmpVolumeSizeLimit ?? '64Mi', "'tmpVolumeSizeLimit'")),
+    });
+
+    const container = this.deployment.addContainer({
+      name: 'inference',
+      image: props.image,
+      command: ['node', SERVER_PATH],
+      ports: [{ name: 'http', number: this.containerPort }],
+      securityContext: restrictedContainerSecurityContext(runAsUser),
+      resources: containerResources(resources, "'resources'"),
+      startup: httpProbe('/health', this.containerPort, startup),
+      liveness: httpProbe('/health', this.containerPort, liveness),
+      readiness: httpProbe('/ready', this.containerPort, readiness),
+    });
+    container.env.copyFrom(kplus.Env.fromConfigMap(configMap));
+    container.mount('/tmp', tmpVolume);
+
+    const pin = this.modelSource.pin;
+    const mlflow = this.modelSource.mlflow;
+    if (pin && mlflow) {
+      const modelVolume = kplus.Volume.fromEmptyDir(this, 'ModelVolume', 'model', {
+        sizeLimit: Size.mebibytes(
+          memoryMebibytes(props.modelVolumeSizeLimit ?? '1Gi', "'modelVolumeSizeLimit'"),
+        ),
+      });
+      container.mount(MODEL_MOUNT, modelVolume, { readOnly: true });
+      const credentials = kplus.Secret.fromSecretName(
+        this,
+        'MlflowCredentials',
+        mlflow.credentialsSecretName ?? 'mlflow-credentials',
+      );
+      const init = this.deployment.addInitContainer({
+        name: 'model-fetch',
+        image: props.image,
+        command: ['node', CLI_PATH, 'model-fetch'],
+        args: [
+          ...['--name', pin.name, '--version', pin.version, '--sha256', pin.sha256],
+          ...(pin.metadataSha256 ? ['--metadata-sha256', pin.metadataSha256] : []),
+          ...['--dest', `${MODEL_MOUNT}/current`],
+        ],
+        securityContext: restrictedContainerSecurityContext(runAsUser),
+        resources: containerResources(initResources, "'initResources'"),
+        envVariables: {
+          MLFLOW_TRACKING_URI: kplus.EnvValue.fromConfigMap(configMap, 'MLFLOW_TRACKING_URI'),
+          ...Object.fromEntries(
+            ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'].map((key) => [
+              key,
+              kplus.EnvValue.fromSecretValue({ secret: credentials, key }, { optional: true }),
+            ]),
+          ),
+        },
+      });
+      init.mount(MODEL_MOUNT, modelVolume);
+      init.mount('/tmp', tmpVolume);
+    }
+
+    this.deployment.scheduling.separate(this.pods, {
+      topology: kplus.Topology.HOSTNAME,
+      weight: props.antiAffinityWeight ?? 100,
+    });
+    ApiObject.of(this.deployment).addJsonPatch(
+      JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
+        {
+          maxSkew: props.zoneMaxSkew ?? 1,
+          topologyKey: 'topology.kubernetes.io/zone',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { ...this.selectorLabels } },
+        },
+      ]),
+    );
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { ...meta(), annotations: { ...this.exposure.annotations } },
+      type: this.exposure.type,
+      selector: this.pods,
+      ports: [
+        {
+          name: 'http',
+          port: this.exposure.port,
+          targetPort: this.containerPort,
+          nodePort: this.exposure.nodePort,
+          protocol: kplus.Protocol.TCP,
+        },
+        ...(this.exposure.tlsPort !== undefined
+          ? [
+              {
+                name: 'https',
+                port: this.exposure.tlsPort,
+                targetPort: this.containerPort,
+                protocol: kplus.Protocol.TCP,
+              },
+            ]
+          : []),
+      ],
+    });
+
+    // `externalIPs: []` is noise in a reviewed diff and in Argo CD's comparison.
+    ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/externalIPs'));
+
+    this.networkPolicy = this.buildNetworkPolicy(meta(), props);
+
+    this.serviceMonitor = new ServiceMonitor(this, 'ServiceMonitor', {
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: { ...this.labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
+      },
+      spec: {
+        selector: { matchLabels: { ...this.selectorLabels } },
+        namespaceSelector: { matchNames: [this.namespace] },
+        endpoints: [{ port: 'http', path: '/metrics', interval: props.scrapeInterval ?? '30s' }],
+      },
+    });
+
+    const a = this.scaling.autoscaling;
+    if (a) {
+      this.autoscaler = new kplus.HorizontalPodAutoscaler(this, 'Autoscaler', {
+        metadata: meta(),
+        target: this.deployment,
+        minReplicas: a.minReplicas,
+        maxReplicas: a.maxReplicas,
+        metrics: [
+          kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(a.cpuUtilizationPercent)),
+          kplus.Metric.resourceMemory(kplus.MetricTarget.averageUtilization(a.memoryUtilizationPercent)),
+        ],
+        scaleUp: {
+          stabilizationWindow: Duration.seconds(0),
+          strategy: kplus.ScalingStrategy.MAX_CHANGE,
+          policies: [
+            {
+              replicas: kplus.Replicas.percent(a.scaleUpPercent),
+              duration: Duration.seconds(a.scaleUpPeriodSeconds),
+            },
+            {
+              replicas: kplus.Replicas.absolute(a.scaleUpPods),
+              duration: Duration.seconds(a.scaleUpPeriodSeconds),
+            },
+          ],
+        },
+        scaleDown: {
+          stabilizationWindow: Duration.seconds(a.scaleDownStabilizationWindowSeconds),
+          strategy: kplus.ScalingStrategy.MAX_CHANGE,
+          policies: [
+            {
+              replicas: kplus.Replicas.percent(a.scaleDownPercent),
+              duration: Duration.seconds(a.scaleDownPeriodSeconds),
+            },
+          ],
+        },
+      });
+      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: meta(),
+        spec: {
+          minAvailable: k8s.IntOrString.fromNumber(a.minAvailable),
+          selector: { matchLabels: { ...this.selectorLabels } },
+        },
+      });
+    }
+  }
+
+  private buildConfig(logLevel: string, settings: Readonly<Record<string, string>>): Record<string, string> {
+    const own: Record<string, string> = {
+      HOST: '0.0.0.0',
+      PORT: String(this.containerPort),
+      LOG_LEVEL: logLevel,
+    };
+    const { pin, selector, mlflow, bakedModelDir } = this.modelSource;
+    if (pin && mlflow) {
+      own.MODEL_DIR = `${MODEL_MOUNT}/current`;
+      own.MODEL_NAME = pin.name;
+      own.MODEL_VERSION = pin.version;
+      own.MODEL_SHA256 = pin.sha256;
+      own.MLFLOW_TRACKING_URI = mlflow.trackingUri;
+      if (selector && 'alias' in selector) own.MODEL_ALIAS = selector.alias;
+      if (selector && 'stage' in selector) own.MODEL_STAGE = selector.stage;
+    } else {
+      own.MODEL_DIR = bakedModelDir!;
+    }
+    for (const key of Object.keys(settings)) {
+      if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
+        throw new Error(`'settings' key '${key}' must be an UPPER_SNAKE environment variable name.`);
+      }
+      if (key in own) {
+        throw new Error(`'settings' key '${key}' is set by the construct itself: remove it from settings.`);
+      }
+    }
+    const all = { ...own, ...settings };
+    return Object.fromEntries(
+      Object.keys(all)
+        .sort()
+        .map((k) => [k, all[k]!]),
+    );
+  }
+
+  private buildNetworkPolicy(
+    metadata: { name: string; namespace: string; labels: Record<string, string> },
+    props: InferenceServiceProps,
+  ): kplus.NetworkPolicy {
+    const policy = new kplus.NetworkPolicy(this, 'NetworkPolicy', {
+      metadata,
+      selector: this.pods,
+      ingress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+      egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+    });
+    const http = [kplus.NetworkPolicyPort.tcp(this.containerPort)];
+    const peerNamespaces = [
+      ...(props.ingressNamespaces ?? ['ingress-nginx']),
+      props.monitoringNamespace ?? 'monitoring',
+    ];
+    policy.addIngressRule(kplus.Pods.all(this, 'SameNamespacePods'), http);
+    policy.addIngressRule(
+      kplus.Pods.all(this, 'PeerPods', {
+        namespaces: kplus.Namespaces.select(this, 'PeerNamespaces', { names: peerNamespaces }),
+      }),
+      http,
+    );
+    addDnsEgress(this, policy, props.dnsNamespace ?? 'kube-system');
+    const mlflow = this.modelSource.mlflow;
+    if (mlflow) {
+      const port = [kplus.NetworkPolicyPort.tcp(uriPort(mlflow.trackingUri))];
+      if (mlflow.namespace) {
+        policy.addEgressRule(
+          kplus.Pods.all(this, 'MlflowPods', {
+            namespaces: kplus.Namespaces.select(this, 'MlflowNamespace', { names: [mlflow.namespace] }),
+          }),
+          port,
+        );
+      }
+      if (mlflow.cidr) {
+        policy.addEgressRule(kplus.NetworkPolicyIpBlock.ipv4(this, 'MlflowCidr', mlflow.cidr), port);
+      }
+      if (!mlflow.namespace && !mlflow.cidr) {
+        throw new Error(
+          "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the " +
+            'NetworkPolicy can admit egress to it.',
+        );
+      }
+    }
+    return policy;
+  }
+}
+
+/** sha256 of the ConfigMap data (keys sorted), the value of {@link CONFIG_HASH_ANNOTATION}. */
+export function configHash(data: Readonly<Record<string, string>>): string {
+  const sorted = Object.fromEntries(
+    Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k]]),
+  );
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+}
+
+/** Port of an http(s) URL, defaulting to 80/443. */
+export function uriPort(uri: string): number {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new Error(`MLflow tracking URI '${uri}' is not a URL: write e.g. http://mlflow.mlflow:5000.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`MLflow tracking URI '${uri}' must be http:// or https://.`);
+  }
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
+/** Image reference: must carry a tag other than `latest`, a sha256 digest, or both. */
+export function validateImage(image: string): void {
+  const m =
+    /^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(
+      image,
+    );
+  if (!m) {
+    throw new Error(
+      `image '${image}' is not an image reference: write repository:tag or repository@sha256:<64 hex>.`,
+    );
+  }
+  const [, , tag, digest] = m;
+  if (!tag && !digest) {
+    throw new Error(
+      `image '${image}' has neither a tag nor a digest: append :<tag> or @sha256:<digest> so the deployment is reproducible.`,
+    );
+  }
+  if (tag === 'latest' && !digest) {
+    throw new Error(`image '${image}' uses the 'latest' tag: pin a version tag or a sha256 digest.`);
+  }
+}
+
+function validateName(prop: string, value: string): void {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    throw new Error(
+      `'${prop}' '${value}' must be a DNS label: lower-case letters, digits and '-', at most 63.`,
+    );
+  }
+}
+
+function httpProbe(path: string, port: number, t: ProbeTiming): kplus.Probe {
+  return kplus.Probe.fromHttpGet(path, {
+    port,
+    initialDelaySeconds:
+      t.initialDelaySeconds !== undefined ? Duration.seconds(t.initialDelaySeconds) : undefined,
+    periodSeconds: t.periodSeconds !== undefined ? Duration.seconds(t.periodSeconds) : undefined,
+    timeoutSeconds: t.timeoutSeconds !== undefined ? Duration.seconds(t.timeoutSeconds) : undefined,
+    failureThreshold: t.failureThreshold,
+  });
+}
+
+/** cdk8s-plus resources from quantity strings; fails naming the prop when one is malformed. */
+export function containerResources(q: ContainerResourceQuantities, prop: string): kplus.ContainerResources {
+  const cpu = (text: string, key: string) => {
+    const millis = cpuMillis(text, `${prop}.${key}`);
+    return millis % 1000 === 0 ? kplus.Cpu.units(millis / 1000) : kplus.Cpu.millis(millis);
+  };
+  const mem = (text: string, key: string) => Size.mebibytes(memoryMebibytes(text, `${prop}.${key}`));
+  return {
+    cpu: { request: cpu(q.cpuRequest, 'cpuRequest'), limit: cpu(q.cpuLimit, 'cpuLimit') },
+    memory: { request: mem(q.memoryRequest, 'memoryRequest'), limit: mem(q.memoryLimit, 'memoryLimit') },
+  };
+}

@@ -1,0 +1,272 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
+import {
+  CLI_PATH,
+  ContainerResourceQuantities,
+  containerResources,
+  validateImage,
+} from './inference-service';
+import {
+  addDnsEgress,
+  DEFAULT_RUN_AS_USER,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from './pod-hardening';
+
+/** Props of {@link WebhookRelay}. */
+export interface WebhookRelayProps {
+  /** Container image (the same image as the service; it runs `cli.js relay`). */
+  readonly image: string;
+  /** GitHub repository (`owner/name`) whose promotion workflow the relay triggers with `repository_dispatch`. */
+  readonly githubRepository: string;
+  /**
+   * Namespace of every object (the Namespace itself is emitted by the InferenceService).
+   * @default 'cats-dogs-classifier'
+   */
+  readonly namespace?: string;
+  /**
+   * Name of every object and value of the `app.kubernetes.io/name` label.
+   * @default 'model-gitops-webhook-relay'
+   */
+  readonly name?: string;
+  /**
+   * Secret with the keys MLFLOW_WEBHOOK_SECRET and GITHUB_TOKEN, created out of band; only its name is synthesized.
+   * @default 'model-gitops-webhook-relay'
+   */
+  readonly secretName?: string;
+  /**
+   * Registered model whose alias events are relayed (RELAY_MODEL_NAME).
+   * @default 'cats-dogs-classifier'
+   */
+  readonly modelName?: string;
+  /**
+   * Registry alias → environment to promote (RELAY_ALIAS_ENVIRONMENTS); events for other aliases are ignored.
+   * @default { production: 'production', staging: 'staging' }
+   */
+  readonly aliasEnvironments?: Readonly<Record<string, string>>;
+  /**
+   * Container and Service port, named `http`.
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * Replica count (the relay de-duplicates deliveries in memory, so one replica is the safe default).
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * LOG_LEVEL of the relay.
+   * @default 'info'
+   */
+  readonly logLevel?: string;
+  /**
+   * Requests and limits.
+   * @default { cpuRequest: '50m', memoryRequest: '96Mi', cpuLimit: '500m', memoryLimit: '256Mi' }
+   */
+  readonly resources?: ContainerResourceQuantities;
+  /**
+   * Namespaces whose pods may deliver webhooks (an in-cluster MLflow, an ingress controller).
+   * @default ['ingress-nginx']
+   */
+  readonly ingressNamespaces?: readonly string[];
+  /**
+   * CIDRs that may deliver webhooks (an MLflow outside the cluster).
+   * @default - none
+   */
+  readonly ingressCidrs?: readonly string[];
+  /**
+   * Namespace of Prometheus, admitted to scrape /metrics.
+   * @default 'monitoring'
+   */
+  readonly monitoringNamespace?: string;
+  /**
+   * Namespace of the cluster DNS.
+   * @default 'kube-system'
+   */
+  readonly dnsNamespace?: string;
+  /**
+   * Labels of the ServiceMonitor, matched by the Prometheus Operator's serviceMonitorSelector.
+   * @default { release: 'prometheus' }
+   */
+  readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
+  /**
+   * uid and gid of the container.
+   * @default 10001
+   */
+  readonly runAsUser?: number;
+}
+
+/**
+ * The MLflow → GitHub webhook relay: a hardened Deployment running `cli.js relay` from the service image, a ClusterIP
+ * Service, a ServiceMonitor, and a NetworkPolicy admitting webhook senders in and only DNS and HTTPS (443) out.
+ */
+export class WebhookRelay extends Construct {
+  /** Name of every object. */
+  public readonly name: string;
+  /** Namespace of every object. */
+  public readonly namespace: string;
+  /** Container and Service port. */
+  public readonly port: number;
+  /** Selector labels of the relay's pods. */
+  public readonly selectorLabels: Readonly<Record<string, string>>;
+  /** The Deployment. */
+  public readonly deployment: kplus.Deployment;
+  /** The Service. */
+  public readonly service: kplus.Service;
+  /** The NetworkPolicy. */
+  public readonly networkPolicy: kplus.NetworkPolicy;
+  /** The ServiceMonitor. */
+  public readonly serviceMonitor: ServiceMonitor;
+
+  constructor(scope: Construct, id: string, props: WebhookRelayProps) {
+    super(scope, id);
+    this.name = props.name ?? 'model-gitops-webhook-relay';
+    this.namespace = props.namespace ?? 'cats-dogs-classifier';
+    this.port = props.port ?? 8080;
+    const replicas = props.replicas ?? 1;
+    const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
+    const aliasEnvironments = props.aliasEnvironments ?? { production: 'production', staging: 'staging' };
+
+    validateImage(props.image);
+    if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(props.githubRepository)) {
+      throw new Error(
+        `'githubRepository' '${props.githubRepository}' must be owner/name, e.g. example/model-gitops.`,
+      );
+    }
+    if (Object.keys(aliasEnvironments).length === 0) {
+      throw new Error("'aliasEnvironments' is empty: map at least one registry alias to an environment.");
+    }
+    if (!Number.isInteger(replicas) || replicas < 1) {
+      throw new Error(`'replicas' (${replicas}) must be an integer ≥ 1.`);
+    }
+
+    this.selectorLabels = { 'app.kubernetes.io/name': this.name };
+    const labels = {
+      ...this.selectorLabels,
+      'app.kubernetes.io/component': 'webhook-relay',
+      'app.kubernetes.io/part-of': 'model-gitops',
+      'app.kubernetes.io/managed-by': 'cdk8s',
+    };
+    const metadata = { name: this.name, namespace: this.namespace, labels };
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata,
+      automountToken: false,
+    });
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata,
+      replicas,
+      select: false,
+      podMetadata: { labels: { ...labels } },
+      serviceAccount,
+      automountServiceAccountToken: false,
+      isolate: false,
+      securityContext: restrictedPodSecurityContext(runAsUser),
+      strategy: kplus.DeploymentStrategy.rollingUpdate({
+        maxSurge: kplus.PercentOrAbsolute.absolute(1),
+        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+      }),
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: { ...this.selectorLabels } }));
+    ApiObject.of(this.deployment).addJsonPatch(
+      JsonPatch.remove(`/spec/template/metadata/labels/${kplus.Pod.ADDRESS_LABEL.replace('/', '~1')}`),
+    );
+    const pods = kplus.Pods.select(this, 'Pods', { labels: { ...this.selectorLabels } });
+
+    const secret = kplus.Secret.fromSecretName(
+      this,
+      'Secret',
+      props.secretName ?? 'model-gitops-webhook-relay',
+    );
+    const tmp = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(16) });
+    const probe = (initialDelaySeconds: number, failureThreshold: number) =>
+      kplus.Probe.fromHttpGet('/health', {
+        port: this.port,
+        initialDelaySeconds: Duration.seconds(initialDelaySeconds),
+        periodSeconds: Duration.seconds(10),
+        timeoutSeconds: Duration.seconds(3),
+        failureThreshold,
+      });
+    const container = this.deployment.addContainer({
+      name: 'relay',
+      image: props.image,
+      command: ['node', CLI_PATH, 'relay'],
+      ports: [{ name: 'http', number: this.port }],
+      securityContext: restrictedContainerSecurityContext(runAsUser),
+      resources: containerResources(
+        props.resources ?? {
+          cpuRequest: '50m',
+          memoryRequest: '96Mi',
+          cpuLimit: '500m',
+          memoryLimit: '256Mi',
+        },
+        "'resources'",
+      ),
+      readiness: probe(2, 2),
+      liveness: probe(15, 3),
+      envVariables: {
+        HOST: kplus.EnvValue.fromValue('0.0.0.0'),
+        PORT: kplus.EnvValue.fromValue(String(this.port)),
+        LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? 'info'),
+        GITHUB_REPOSITORY: kplus.EnvValue.fromValue(props.githubRepository),
+        RELAY_MODEL_NAME: kplus.EnvValue.fromValue(props.modelName ?? 'cats-dogs-classifier'),
+        RELAY_ALIAS_ENVIRONMENTS: kplus.EnvValue.fromValue(
+          Object.keys(aliasEnvironments)
+            .sort()
+            .map((alias) => `${alias}=${aliasEnvironments[alias]}`)
+            .join(','),
+        ),
+        MLFLOW_WEBHOOK_SECRET: kplus.EnvValue.fromSecretValue({ secret, key: 'MLFLOW_WEBHOOK_SECRET' }),
+        GITHUB_TOKEN: kplus.EnvValue.fromSecretValue({ secret, key: 'GITHUB_TOKEN' }),
+      },
+    });
+    container.mount('/tmp', tmp);
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata,
+      type: kplus.ServiceType.CLUSTER_IP,
+      selector: pods,
+      ports: [{ name: 'http', port: this.port, targetPort: this.port, protocol: kplus.Protocol.TCP }],
+    });
+    ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/externalIPs'));
+
+    this.networkPolicy = new kplus.NetworkPolicy(this, 'NetworkPolicy', {
+      metadata,
+      selector: pods,
+      ingress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+      egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+    });
+    const http = [kplus.NetworkPolicyPort.tcp(this.port)];
+    const senders = [
+      ...(props.ingressNamespaces ?? ['ingress-nginx']),
+      props.monitoringNamespace ?? 'monitoring',
+    ];
+    this.networkPolicy.addIngressRule(
+      kplus.Pods.all(this, 'SenderPods', {
+        namespaces: kplus.Namespaces.select(this, 'SenderNamespaces', { names: senders }),
+      }),
+      http,
+    );
+    (props.ingressCidrs ?? []).forEach((cidr, i) =>
+      this.networkPolicy.addIngressRule(kplus.NetworkPolicyIpBlock.ipv4(this, `SenderCidr${i}`, cidr), http),
+    );
+    addDnsEgress(this, this.networkPolicy, props.dnsNamespace ?? 'kube-system');
+    this.networkPolicy.addEgressRule(kplus.NetworkPolicyIpBlock.anyIpv4(this, 'Https'), [
+      kplus.NetworkPolicyPort.tcp(443),
+    ]);
+
+    this.serviceMonitor = new ServiceMonitor(this, 'ServiceMonitor', {
+      metadata: {
+        ...metadata,
+        labels: { ...labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
+      },
+      spec: {
+        selector: { matchLabels: { ...this.selectorLabels } },
+        namespaceSelector: { matchNames: [this.namespace] },
+        endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+      },
+    });
+  }
+}

@@ -567,7 +567,7 @@ function alertRules(p: ResolvedInferenceRulesProps, n: InferenceRecordNames): Al
       '{{ $labels.job }} answers {{ $value | humanizePercentage }} of requests with a 5xx',
       `More than ${p.errorRatioThreshold * 100} % of requests (probes and /metrics excluded) failed with a ` +
         `server error over ${p.rateWindow}, for ${p.errorRatioFor}. Check errors by reason on the dashboard ` +
-        'and the pods\u2019 logs.',
+        'and the pod logs.',
     ),
     alert(
       'InferenceLatencyP99OverSlo',

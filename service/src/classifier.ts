@@ -48,7 +48,7 @@ export class Classifier {
 
   /** Raw model output (logits or probabilities, one per label) for one preprocessed input. */
   async run(input: Float32Array): Promise<Float32Array> {
-    const result = await this.pool.run(Float32Array.from(input), 1, Number.MAX_SAFE_INTEGER);
+    const result = await this.pool.run(Float32Array.from(input), 1, Infinity);
     return result.scores;
   }
 

@@ -132,14 +132,16 @@ export class InferencePool {
   }
 
   /**
-   * Runs `batch` preprocessed images (concatenated in `data`). Rejects with AppError 503 (queue full),
+   * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred). Rejects with AppError 503 (queue full),
    * 504 (deadline, epoch ms, passed) or 500 (the worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
     this.assertCapacity();
     return new Promise<InferenceResult>((resolve, reject) => {
       const job: Job = { data, batch, deadline, settled: false, timer: undefined, resolve, reject };
-      job.timer = setTimeout(() => this.expire(job), Math.max(0, deadline - Date.now()));
+      const delay = deadline - Date.now();
+      // Timers longer than 2^31-1 ms fire at once in Node: a far deadline simply gets no timer.
+      if (delay < 2 ** 31 - 1) job.timer = setTimeout(() => this.expire(job), Math.max(0, delay));
       this.queue.push(job);
       this.opts.onQueueDepth?.(this.queue.length);
       this.pump();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { METADATA_FILE, MODEL_FILE, type ModelMetadataInput } from './metadata';
@@ -64,8 +65,12 @@ export class GraphBuilder {
   /** A float32 initializer from explicit values. */
   constant(prefix: string, dims: readonly number[], values: Float32Array): string {
     const name = this.fresh(prefix);
-    const raw = Buffer.alloc(values.length * 4);
-    values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
+    let raw: Buffer;
+    if (endianness() === 'LE') raw = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+    else {
+      raw = Buffer.alloc(values.length * 4);
+      values.forEach((v, i) => raw.writeFloatLE(v, i * 4)); // ONNX raw_data is little-endian
+    }
     this.initializers.push({
       name,
       dims: [...dims],

@@ -1,0 +1,120 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Classifier } from '../src/classifier';
+import { InferencePool } from '../src/inference/pool';
+import { readModelFiles } from '../src/model/loader';
+import { buildIdentityModel, buildSimpleCnn, sha256Hex, writeModelDir } from '../src/model/onnx-builder';
+import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+async function openFails(dir: string, message: RegExp, expectedSha256?: string): Promise<void> {
+  await expect(Classifier.open(dir, { expectedSha256 })).rejects.toThrow(message);
+}
+
+describe('model loading', () => {
+  test('a valid model opens, reports its digests and classifies an image', async () => {
+    const sha = writeTinyCnn(tmp.dir);
+    const classifier = await Classifier.open(tmp.dir, { expectedSha256: sha });
+    try {
+      expect(classifier.files.sha256).toBe(sha);
+      expect(classifier.files.metadataSha256).toMatch(/^[0-9a-f]{64}$/);
+      const result = await classifier.classify(await noisyJpeg(64, 48));
+      expect(['cat', 'dog']).toContain(result.label);
+      expect(result.topK.map((c) => c.score).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    } finally {
+      await classifier.close();
+    }
+  });
+
+  test('fails when the directory has no model.onnx', async () => {
+    await openFails(tmp.dir, /model\.onnx: cannot read \(file not found\)/);
+  });
+
+  test('fails when model.onnx is corrupt', async () => {
+    writeTinyCnn(tmp.dir);
+    writeFileSync(join(tmp.dir, 'model.onnx'), 'this is not a protobuf');
+    await openFails(tmp.dir, /ONNX Runtime cannot load the model/);
+  });
+
+  test('fails when model.json is not JSON', async () => {
+    writeTinyCnn(tmp.dir);
+    writeFileSync(join(tmp.dir, 'model.json'), '{ nope');
+    await openFails(tmp.dir, /model\.json: not valid JSON/);
+  });
+
+  test('fails when model.json misses a field, naming it', async () => {
+    writeTinyCnn(tmp.dir);
+    writeFileSync(
+      join(tmp.dir, 'model.json'),
+      JSON.stringify({ labels: ['cat', 'dog'], output: { name: 'logits' } }),
+    );
+    await openFails(tmp.dir, /invalid model metadata: 'input' /);
+  });
+
+  test('fails when the sha256 does not match MODEL_SHA256', async () => {
+    writeTinyCnn(tmp.dir);
+    await openFails(tmp.dir, /sha256 is [0-9a-f]{64} but MODEL_SHA256 expects 0{64}/, '0'.repeat(64));
+  });
+
+  test('fails when the label count differs from the output width', async () => {
+    writeTinyCnn(tmp.dir, { labels: ['cat', 'dog', 'bird'] });
+    await openFails(tmp.dir, /output 'logits' has 2 classes but model\.json lists 3 labels/);
+  });
+
+  test('fails when the input name is not in the graph', async () => {
+    const model = buildSimpleCnn({ inputSize: 32, channels: [4, 8, 8], hidden: 8 });
+    writeModelDir(tmp.dir, {
+      ...model,
+      metadata: { ...model.metadata, input: { ...model.metadata.input, name: 'image' } },
+    });
+    await openFails(tmp.dir, /the graph has no input 'image' \(inputs: input\)/);
+  });
+
+  test('fails when the input size differs from the metadata', async () => {
+    writeTinyCnn(tmp.dir, { input: { name: 'input', layout: 'NCHW', height: 64, width: 64 } });
+    await openFails(tmp.dir, /needs height = 64/);
+  });
+
+  test('fails when the layout is wrong (NHWC declared for an NCHW graph)', async () => {
+    writeTinyCnn(tmp.dir, { input: { name: 'input', layout: 'NHWC', height: 32, width: 32 } });
+    await openFails(tmp.dir, /layout NHWC/);
+  });
+
+  test('fails when the input is float16, saying the service feeds float32 only', async () => {
+    writeModelDir(tmp.dir, buildIdentityModel({ inputType: 'float16' }));
+    await openFails(tmp.dir, /input 'pixels' has element type float16; the service feeds float32 only/);
+  });
+
+  test('a model with a fixed batch of 1 runs multi-image batches image by image', async () => {
+    writeModelDir(tmp.dir, buildIdentityModel({ batch: 1 }));
+    const pool = await InferencePool.start({ files: await readModelFiles(tmp.dir), workers: 1, queueMax: 1 });
+    try {
+      const input = Float32Array.from({ length: 24 }, (_, i) => i / 24);
+      const expected = Array.from(input);
+      const out = await pool.run(input, 2, Infinity);
+      expect(Array.from(out.scores)).toEqual(expected);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('model builder', () => {
+  test('the default model bytes are deterministic (pinned digest)', () => {
+    expect(sha256Hex(buildSimpleCnn().onnx)).toBe(
+      'a1e27c4f7cf10e55647743d0875fe9adcfac06afea03f21a976b694a428e6f89',
+    );
+  });
+
+  test('the seed changes the weights', () => {
+    const small = { inputSize: 32, channels: [4, 8, 8] as const, hidden: 8 };
+    expect(sha256Hex(buildSimpleCnn({ ...small, seed: 1 }).onnx)).not.toBe(
+      sha256Hex(buildSimpleCnn({ ...small, seed: 2 }).onnx),
+    );
+  });
+});

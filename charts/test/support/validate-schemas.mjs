@@ -1,0 +1,39 @@
+// Validates Kubernetes objects against the Kubernetes API schema (kubernetes-models) and the Prometheus Operator
+// and Argo CD CRD schemas (@kubernetes-models/*). ESM because those packages are ESM-only; the Jest tests run it
+// as a child process. Input: a JSON array of objects on stdin. Output: a JSON array of
+// { index, kind, name, error } on stdout, error null when the object is valid.
+import { readFileSync } from 'node:fs';
+
+const MODULES = {
+  '': 'kubernetes-models/v1',
+  apps: 'kubernetes-models/apps/v1',
+  autoscaling: 'kubernetes-models/autoscaling/v2',
+  policy: 'kubernetes-models/policy/v1',
+  'networking.k8s.io': 'kubernetes-models/networking.k8s.io/v1',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+  'argoproj.io': '@kubernetes-models/argo-cd/argoproj.io/v1alpha1',
+};
+
+const objects = JSON.parse(readFileSync(0, 'utf8'));
+const results = [];
+for (const [index, obj] of objects.entries()) {
+  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+  const path = MODULES[group];
+  let error = null;
+  if (!path || !path.endsWith(`/${version}`)) {
+    error = `no schema for apiVersion ${obj.apiVersion}`;
+  } else {
+    const Model = (await import(path))[obj.kind];
+    if (!Model) {
+      error = `no schema for kind ${obj.kind} in ${obj.apiVersion}`;
+    } else {
+      try {
+        new Model(obj).validate();
+      } catch (err) {
+        error = err.message;
+      }
+    }
+  }
+  results.push({ index, kind: obj.kind, name: obj.metadata?.name, error });
+}
+process.stdout.write(JSON.stringify(results));

@@ -121,6 +121,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
+    const model = state.model;
+    metrics.modelInfo.reset();
+    if (model) {
+      metrics.modelInfo.set({ name: model.name, version: model.version, sha256: model.sha256 }, 1);
+      metrics.modelLoadDuration.set(model.loadSeconds);
+      metrics.queueDepth.set(model.engine.queueDepth);
+    }
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });

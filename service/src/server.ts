@@ -83,8 +83,6 @@ async function main(): Promise<void> {
     loadSeconds,
     engine: pool,
   });
-  metrics.modelInfo.set({ name: config.modelName, version: config.modelVersion, sha256: files.sha256 }, 1);
-  metrics.modelLoadDuration.set(loadSeconds);
   logger.info(
     {
       model: config.modelName,

@@ -1,0 +1,481 @@
+import type { Server } from 'node:http';
+import pino from 'pino';
+import sharp from 'sharp';
+import request from 'supertest';
+import { createApp, type AppLimits } from '../src/app';
+import { PredictionMemory } from '../src/feedback';
+import { InferencePool } from '../src/inference/pool';
+import { createMetrics, type ServiceMetrics } from '../src/metrics';
+import { readModelFiles, type ModelFiles } from '../src/model/loader';
+import { ServiceState } from '../src/state';
+import { noisyJpeg, pngHeaderOnly, tempDir, waitFor, writeTinyCnn } from './helpers';
+
+const LIMITS: AppLimits = {
+  maxBodyBytes: 256 * 1024,
+  maxImagePixels: 40_000_000,
+  maxImagesPerRequest: 4,
+  requestTimeoutMs: 30_000,
+};
+const silent = pino({ level: 'silent' });
+
+let tmp: ReturnType<typeof tempDir>;
+let files: ModelFiles;
+let good: Buffer;
+
+beforeAll(async () => {
+  tmp = tempDir();
+  writeTinyCnn(tmp.dir);
+  files = await readModelFiles(tmp.dir);
+  good = await noisyJpeg(64, 48);
+});
+afterAll(() => tmp.cleanup());
+
+interface Harness {
+  server: Server;
+  state: ServiceState;
+  pool: InferencePool;
+  metrics: ServiceMetrics;
+  clock: { now: number };
+  close(): Promise<void>;
+}
+
+async function startHarness(
+  opts: {
+    limits?: Partial<AppLimits>;
+    queueMax?: number;
+    beforeRun?: () => Promise<void>;
+    workers?: number;
+  } = {},
+): Promise<Harness> {
+  const pool = await InferencePool.start({
+    files,
+    workers: opts.workers ?? 1,
+    queueMax: opts.queueMax ?? 16,
+    beforeRun: opts.beforeRun,
+  });
+  const state = new ServiceState();
+  state.setModel({
+    name: 'tiny',
+    version: '7',
+    sha256: files.sha256,
+    metadataSha256: files.metadataSha256,
+    metadata: files.metadata,
+    loadedAt: new Date('2026-01-01T00:00:00Z'),
+    loadSeconds: 0.25,
+    engine: pool,
+  });
+  const metrics = createMetrics();
+  const clock = { now: 1_000_000 };
+  const feedback = new PredictionMemory({ ttlMs: 60_000, maxEntries: 100, now: () => clock.now });
+  const app = createApp({ state, limits: { ...LIMITS, ...opts.limits }, metrics, logger: silent, feedback });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    server,
+    state,
+    pool,
+    metrics,
+    clock,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+function predict(server: Server, body: Buffer, type = 'image/jpeg') {
+  return request(server).post('/predict').set('Content-Type', type).send(body);
+}
+
+async function metricValue(server: Server, line: RegExp): Promise<number> {
+  const text = (await request(server).get('/metrics')).text;
+  const found = text.split('\n').find((l) => line.test(l));
+  return found ? Number(found.split(' ').pop()) : 0;
+}
+
+describe('endpoints', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  test('GET /health is 200', async () => {
+    const res = await request(h.server).get('/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+
+  test('GET /ready is 200 when the model is loaded', async () => {
+    const res = await request(h.server).get('/ready');
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('ready');
+  });
+
+  test('POST /predict with a raw JPEG returns the top label, scores and headers', async () => {
+    const res = await predict(h.server, good);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-model-version']).toBe('7');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.requestId).toBe(res.headers['x-request-id']);
+    expect(res.body.model).toEqual({ name: 'tiny', version: '7' });
+    const [p] = res.body.predictions;
+    expect(p.id).toBe(res.body.requestId);
+    expect(['cat', 'dog']).toContain(p.label);
+    expect(p.topK).toHaveLength(2); // all classes when the model has at most 10
+    expect(p.topK[0]).toEqual({ label: p.label, score: p.score });
+    expect(p.topK[0].score + p.topK[1].score).toBeCloseTo(1, 6);
+  });
+
+  test('an incoming X-Request-Id is honoured', async () => {
+    const res = await predict(h.server, good).set('X-Request-Id', 'client-abc.1');
+    expect(res.headers['x-request-id']).toBe('client-abc.1');
+    expect(res.body.predictions[0].id).toBe('client-abc.1');
+  });
+
+  test('PNG and WebP bodies are accepted', async () => {
+    const png = await sharp(good).png().toBuffer();
+    const webp = await sharp(good).webp().toBuffer();
+    expect((await predict(h.server, png, 'image/png')).status).toBe(200);
+    expect((await predict(h.server, webp, 'image/webp')).status).toBe(200);
+  });
+
+  test('top_k limits the class list; a bad top_k is 400', async () => {
+    const one = await predict(h.server, good).query({ top_k: 1 });
+    expect(one.body.predictions[0].topK).toHaveLength(1);
+    const bad = await predict(h.server, good).query({ top_k: 'many' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_top_k');
+  });
+
+  test('multipart images run as one batch and get <requestId>:<index> ids', async () => {
+    const before4 = await metricValue(h.server, /^inference_batch_size_bucket\{le="4"\}/);
+    const before2 = await metricValue(h.server, /^inference_batch_size_bucket\{le="2"\}/);
+    const res = await request(h.server)
+      .post('/predict')
+      .set('X-Request-Id', 'multi-1')
+      .attach('a', good, 'a.jpg')
+      .attach('b', good, 'b.jpg')
+      .attach('c', await sharp(good).png().toBuffer(), 'c.png');
+    expect(res.status).toBe(200);
+    expect(res.body.predictions.map((p: { id: string }) => p.id)).toEqual([
+      'multi-1:0',
+      'multi-1:1',
+      'multi-1:2',
+    ]);
+    expect(res.body.predictions[0].topK).toEqual(res.body.predictions[1].topK); // same image, same scores
+    // one model run of 3 images: the le=4 bucket grows by one, the le=2 bucket does not
+    expect(await metricValue(h.server, /^inference_batch_size_bucket\{le="4"\}/)).toBe(before4 + 1);
+    expect(await metricValue(h.server, /^inference_batch_size_bucket\{le="2"\}/)).toBe(before2);
+  });
+
+  test('JSON base64 instances are accepted', async () => {
+    const res = await request(h.server)
+      .post('/predict')
+      .send({ instances: [{ b64: good.toString('base64') }, { b64: good.toString('base64') }] });
+    expect(res.status).toBe(200);
+    expect(res.body.predictions).toHaveLength(2);
+  });
+
+  test('GET /model describes the model', async () => {
+    const res = await request(h.server).get('/model');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      name: 'tiny',
+      version: '7',
+      sha256: files.sha256,
+      input: {
+        name: 'input',
+        shape: ['batch', 3, 32, 32],
+        type: 'float32',
+        layout: 'NCHW',
+        channelOrder: 'RGB',
+      },
+      output: { name: 'logits', kind: 'logits', classes: 2 },
+      labels: ['cat', 'dog'],
+      preprocessing: { resize: 'squash' },
+      loadedAt: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  test('GET /metrics exposes every service metric in Prometheus text format', async () => {
+    await predict(h.server, good);
+    const res = await request(h.server).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    for (const name of [
+      'http_requests_total',
+      'http_request_duration_seconds_bucket',
+      'http_requests_in_flight',
+      'inference_preprocess_duration_seconds_bucket',
+      'inference_duration_seconds_bucket',
+      'inference_batch_size_bucket',
+      'inference_queue_depth',
+      'inference_predictions_total',
+      'model_info',
+      'model_load_duration_seconds',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      expect(res.text).toMatch(new RegExp(`^${name}[ {]`, 'm'));
+    }
+    expect(res.text).toContain(`model_info{name="tiny",version="7",sha256="${files.sha256}"} 1`);
+    expect(res.text).toMatch(
+      /^http_request_duration_seconds_bucket\{le="0\.001",route="\/predict",method="POST",status="200"\}/m,
+    );
+    expect(res.text).toMatch(/^inference_predictions_total\{label="(cat|dog)",model_version="7"\} \d+/m);
+  });
+
+  test('unknown routes are a JSON 404', async () => {
+    const res = await request(h.server).get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('bad inputs get the right 4xx and the next request succeeds', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  const cases: Array<[string, () => Promise<request.Response>, number, string]> = [
+    ['empty body', () => predict(h.server, Buffer.alloc(0)), 400, 'image_empty'],
+    [
+      'truncated JPEG',
+      async () => {
+        const jpeg = await noisyJpeg(320, 240, 5);
+        return predict(h.server, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+      },
+      400,
+      'image_undecodable',
+    ],
+    [
+      'PNG header followed by garbage',
+      () =>
+        predict(
+          h.server,
+          Buffer.concat([pngHeaderOnly(1, 1).subarray(0, 8), Buffer.alloc(64, 7)]),
+          'image/png',
+        ),
+      400,
+      'image_undecodable',
+    ],
+    [
+      'text sent as image/jpeg',
+      () => predict(h.server, Buffer.from('just some text')),
+      400,
+      'image_undecodable',
+    ],
+    [
+      'PNG header declaring 50000x50000',
+      () => predict(h.server, pngHeaderOnly(50_000, 50_000), 'image/png'),
+      422,
+      'image_too_large',
+    ],
+    ['wrong content type', () => predict(h.server, good, 'text/plain'), 415, 'unsupported_media_type'],
+    [
+      'oversized body',
+      () => predict(h.server, Buffer.alloc(LIMITS.maxBodyBytes + 1, 1)),
+      413,
+      'body_too_large',
+    ],
+    [
+      'malformed JSON',
+      () =>
+        request(h.server).post('/predict').set('Content-Type', 'application/json').send('{"instances": [}'),
+      400,
+      'invalid_json',
+    ],
+    [
+      'malformed base64',
+      () =>
+        request(h.server)
+          .post('/predict')
+          .send({ instances: [{ b64: 'not*base64!' }] }),
+      400,
+      'invalid_base64',
+    ],
+    [
+      'JSON without instances',
+      () => request(h.server).post('/predict').send({ images: [] }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'too many images',
+      () =>
+        request(h.server)
+          .post('/predict')
+          .send({ instances: Array(5).fill({ b64: good.toString('base64') }) }),
+      413,
+      'too_many_images',
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, send, status, code) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.message).toBe('string');
+    const next = await predict(h.server, good);
+    expect(next.status).toBe(200);
+  });
+
+  test('errors are counted by reason', async () => {
+    expect(
+      await metricValue(h.server, /^inference_errors_total\{reason="image_undecodable"\}/),
+    ).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('readiness and draining', () => {
+  test('GET /ready and POST /predict are 503 while the model loads', async () => {
+    const state = new ServiceState();
+    const app = createApp({
+      state,
+      limits: LIMITS,
+      metrics: createMetrics({ defaultMetrics: false }),
+      logger: silent,
+    });
+    const ready = await request(app).get('/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toEqual({ status: 'not_ready', reason: 'model_loading' });
+    const res = await request(app).post('/predict').set('Content-Type', 'image/jpeg').send(good);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('not_ready');
+    expect((await request(app).get('/health')).status).toBe(200);
+  });
+
+  test('GET /ready is 503 draining once draining starts', async () => {
+    const h = await startHarness();
+    try {
+      h.state.startDraining();
+      const res = await request(h.server).get('/ready');
+      expect(res.status).toBe(503);
+      expect(res.body.reason).toBe('draining');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('load shedding', () => {
+  test('a full queue answers 503 with Retry-After at once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await startHarness({ queueMax: 1, beforeRun: () => gate });
+    try {
+      const first = predict(h.server, good).then((r) => r);
+      await waitFor(() => h.pool.busyWorkers === 1, 'the first request to hold the worker');
+      const second = predict(h.server, good).then((r) => r);
+      await waitFor(() => h.pool.queueDepth === 1, 'the second request to wait in the queue');
+      const third = await predict(h.server, good);
+      expect(third.status).toBe(503);
+      expect(third.headers['retry-after']).toBe('1');
+      expect(third.body.error.code).toBe('queue_full');
+      release();
+      expect((await first).status).toBe(200);
+      expect((await second).status).toBe(200);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
+  test('a request that waits past REQUEST_TIMEOUT_MS gets 504 and never reaches the model', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await startHarness({ limits: { requestTimeoutMs: 200 }, beforeRun: () => gate });
+    try {
+      const res = await predict(h.server, good);
+      expect(res.status).toBe(504);
+      expect(res.body.error.code).toBe('timeout');
+      release();
+      await waitFor(() => h.pool.busyWorkers === 0, 'the worker slot to be freed');
+      expect(h.pool.runs).toBe(0); // dropped before inference
+      const next = await predict(h.server, good);
+      expect(next.status).toBe(200);
+      expect(h.pool.runs).toBe(1);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+});
+
+describe('POST /feedback', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  const feedback = (body: object) => request(h.server).post('/feedback').send(body);
+
+  test('counts feedback once per prediction into inference_feedback_total', async () => {
+    const res = await predict(h.server, good).set('X-Request-Id', 'fb-1');
+    const predicted = res.body.predictions[0].label as string;
+    const truth = predicted === 'cat' ? 'dog' : 'cat';
+    const first = await feedback({ requestId: 'fb-1', label: truth });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ requestId: 'fb-1', label: truth, predictedLabel: predicted, counted: true });
+    const again = await feedback({ requestId: 'fb-1', label: truth, predictedLabel: predicted });
+    expect(again.status).toBe(200);
+    expect(again.body.counted).toBe(false);
+    const line = new RegExp(
+      `^inference_feedback_total\\{model_version="7",true_label="${truth}",predicted_label="${predicted}"\\}`,
+    );
+    expect(await metricValue(h.server, line)).toBe(1);
+  });
+
+  test('multi-image predictions take feedback per <requestId>:<index>', async () => {
+    await request(h.server)
+      .post('/predict')
+      .set('X-Request-Id', 'fb-multi')
+      .send({ instances: [{ b64: good.toString('base64') }, { b64: good.toString('base64') }] });
+    expect((await feedback({ requestId: 'fb-multi:1', label: 'cat' })).status).toBe(200);
+    expect((await feedback({ requestId: 'fb-multi', label: 'cat' })).status).toBe(404);
+  });
+
+  test('fails with 404 when the id is unknown', async () => {
+    const res = await feedback({ requestId: 'never-seen', label: 'cat' });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('prediction_not_found');
+  });
+
+  test('fails with 410 when the prediction is older than the TTL', async () => {
+    await predict(h.server, good).set('X-Request-Id', 'fb-old');
+    h.clock.now += 60_001;
+    const res = await feedback({ requestId: 'fb-old', label: 'cat' });
+    expect(res.status).toBe(410);
+    expect(res.body.error.code).toBe('prediction_expired');
+  });
+
+  test('fails with 400 when the label is not one of the model', async () => {
+    await predict(h.server, good).set('X-Request-Id', 'fb-label');
+    const res = await feedback({ requestId: 'fb-label', label: 'hamster' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({
+      code: 'unknown_label',
+      message: "'label' 'hamster' is not a label of the model (cat, dog)",
+    });
+  });
+
+  test('fails with 409 when the given predicted label is not what was predicted', async () => {
+    const res = await predict(h.server, good).set('X-Request-Id', 'fb-mismatch');
+    const other = res.body.predictions[0].label === 'cat' ? 'dog' : 'cat';
+    const fb = await feedback({ requestId: 'fb-mismatch', label: 'cat', predictedLabel: other });
+    expect(fb.status).toBe(409);
+    expect(fb.body.error.code).toBe('prediction_mismatch');
+  });
+
+  test('fails with 400 on a malformed body', async () => {
+    const res = await feedback({ requestId: 'x' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain("'label'");
+  });
+});

@@ -122,7 +122,8 @@ export function toYaml(obj: KubeObject): string {
   return GENERATED_HEADER + stringify(sortKeys(obj, true), { lineWidth: 0, minContentWidth: 0 });
 }
 
-function addFile(files: Map<string, string>, dir: string, obj: KubeObject): void {
+/** Adds one object as `<dir>/<Kind>.<name>.yaml`; fails when two objects would share a file. */
+export function addFile(files: Map<string, string>, dir: string, obj: KubeObject): void {
   const rel = `${dir}/${obj.kind}.${obj.metadata.name}.yaml`;
   if (files.has(rel)) {
     throw new Error(

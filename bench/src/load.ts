@@ -8,7 +8,10 @@ export interface LoadRequest {
   readonly path: string;
   readonly connections: number;
   readonly durationSec: number;
-  /** Requests/s over all connections; unset = as fast as the connections allow (closed loop). */
+  /**
+   * Open-loop rate: one request every 1/rate s, paced by the load process itself (`connections` then
+   * unused). Unset = autocannon closed loop, as fast as `connections` allow.
+   */
   readonly overallRate?: number;
   readonly timeoutSec: number;
   /** Bodies, cycled per connection in this order. */
@@ -33,7 +36,7 @@ export interface LoadResult {
 }
 
 /**
- * Runs autocannon in a separate Node process (compiled `load-worker.js` next to this file, or the
+ * Runs the load (autocannon, or the paced open loop) in a separate Node process (compiled `load-worker.js` next to this file, or the
  * `.ts` through tsx when running from source) and resolves with its summary.
  */
 export function runLoad(req: LoadRequest): Promise<LoadResult> {

@@ -1,0 +1,347 @@
+/**
+ * `npm run bench`: the service against its in-process ceiling, on the same generated images.
+ * See bench/README.md for the phases and how to read the table. `--quick` is a ~1 s smoke run.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
+import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';
+import { runLoad, type LoadResult } from './load';
+import { machineInfo, type MachineInfo } from './machine';
+import { renderMarkdown } from './report';
+import {
+  REPO_ROOT,
+  procStatusMiB,
+  request,
+  resetPeakRss,
+  rssSampler,
+  serviceCommand,
+  sleep,
+  startService,
+  type ServiceProcess,
+} from './service-process';
+import { summarize, type LatencySummary } from './stats';
+
+/** A way of running the service (environment variables it exposes). */
+export interface Variant {
+  readonly name: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Serving options measured for every model; the first one is the service's default. */
+export const VARIANTS: readonly Variant[] = [
+  { name: 'default (workers=CPU limit, intraOp=1)', env: {} },
+  { name: 'workers=1 intraOp=2', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '2' } },
+  { name: 'workers=1 intraOp=1', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '1' } },
+  { name: 'workers=2 sharp=2', env: { INFERENCE_WORKERS: '2', SHARP_CONCURRENCY: '2' } },
+];
+
+/** Settings of one bench run. */
+export interface BenchSettings {
+  readonly models: readonly string[];
+  readonly variants: readonly Variant[];
+  /** Closed-loop connection counts for the saturation sweep. */
+  readonly connections: readonly number[];
+  readonly ceilingConcurrencies: readonly number[];
+  readonly ceilingModes: readonly CeilingMode[];
+  readonly durationSec: number;
+  readonly warmupSec: number;
+  readonly outDir: string;
+  readonly label: string;
+}
+
+/** One load level against the service. */
+export interface LevelResult {
+  readonly connections: number;
+  readonly overallRate?: number;
+  readonly load: LoadResult;
+  /** Peak RSS of the server process during this level (VmHWM after a reset), MiB. */
+  readonly peakRssMiB: number;
+  /** Largest event-loop delay the service itself saw (prom-client nodejs_eventloop_lag_max_seconds), ms. */
+  readonly maxLoopDelayMs: number;
+  /** GET /health latency measured from outside every 100 ms during the level. */
+  readonly healthMs: LatencySummary;
+}
+
+/** Everything measured for one serving variant of one model. */
+export interface VariantResult {
+  readonly variant: Variant;
+  readonly coldStart: {
+    readonly readyMs: number;
+    readonly firstPredictionMs: number;
+    readonly rssAfterReadyMiB: number;
+  };
+  readonly lowLoad: LevelResult;
+  readonly sweep: readonly LevelResult[];
+  readonly saturation: LevelResult;
+  readonly halfRate: LevelResult;
+  readonly exit: { readonly code: number | null; readonly signal: string | null };
+}
+
+/** Everything measured for one model. */
+export interface ModelResult {
+  readonly model: string;
+  readonly modelDir: string;
+  readonly ceilings: readonly CeilingResult[];
+  readonly ceiling: CeilingResult;
+  readonly variants: readonly VariantResult[];
+}
+
+/** The JSON document written to bench/results/. */
+export interface BenchReport {
+  readonly label: string;
+  readonly startedAt: string;
+  readonly machine: MachineInfo;
+  readonly serviceEntry: string;
+  readonly images: readonly { name: string; bytes: number }[];
+  readonly settings: Omit<BenchSettings, 'variants'> & { variants: readonly string[] };
+  readonly models: readonly ModelResult[];
+}
+
+async function scrapeLoopDelayMs(url: string): Promise<number> {
+  try {
+    const res = await request(`${url}/metrics`, { timeoutMs: 5000 });
+    const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(
+      res.body.toString('utf8'),
+    );
+    return m ? Number(m[1]) * 1000 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function healthProber(url: string, everyMs = 100): { stop(): Promise<LatencySummary> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        samples.push((await request(`${url}/health`, { timeoutMs: 5000 })).ms);
+      } catch {
+        samples.push(5000);
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return summarize(samples);
+    },
+  };
+}
+
+async function measureLevel(
+  svc: ServiceProcess,
+  images: readonly BenchImage[],
+  connections: number,
+  durationSec: number,
+  overallRate?: number,
+): Promise<LevelResult> {
+  await scrapeLoopDelayMs(svc.url); // resets the service's loop-delay histogram
+  const hwmReset = resetPeakRss(svc.pid);
+  const sampler = rssSampler(svc.pid);
+  const health = healthProber(svc.url);
+  const load = await runLoad({
+    url: svc.url,
+    path: '/predict',
+    connections,
+    durationSec,
+    overallRate,
+    timeoutSec: 30,
+    images: images.map((i) => ({ contentType: i.contentType, bytes: i.bytes })),
+  });
+  const healthMs = await health.stop();
+  const polled = sampler.stop();
+  const hwm = procStatusMiB(svc.pid, 'VmHWM');
+  const maxLoopDelayMs = await scrapeLoopDelayMs(svc.url);
+  return {
+    connections,
+    overallRate,
+    load,
+    peakRssMiB: hwmReset && !Number.isNaN(hwm) ? Math.max(hwm, polled) : polled,
+    maxLoopDelayMs,
+    healthMs,
+  };
+}
+
+async function benchVariant(
+  modelDir: string,
+  variant: Variant,
+  images: readonly BenchImage[],
+  s: BenchSettings,
+  log: (line: string) => void,
+): Promise<VariantResult> {
+  const svc = await startService({
+    env: { MODEL_DIR: modelDir, MODEL_VERSION: '1', LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...variant.env },
+    pollMs: 5,
+  });
+  try {
+    const rssAfterReadyMiB = procStatusMiB(svc.pid, 'VmRSS');
+    const first = await request(`${svc.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': images[0].contentType },
+      body: images[0].bytes,
+      timeoutMs: 30_000,
+    });
+    if (first.status !== 200) {
+      throw new Error(
+        `first /predict returned ${first.status}: ${first.body.toString('utf8').slice(0, 300)}`,
+      );
+    }
+    log(`  cold start: ready ${svc.readyMs.toFixed(0)} ms, first prediction ${first.ms.toFixed(1)} ms`);
+    if (s.warmupSec > 0)
+      await runLoad({
+        url: svc.url,
+        path: '/predict',
+        connections: Math.max(...s.connections),
+        durationSec: s.warmupSec,
+        timeoutSec: 30,
+        images: images.map((i) => ({ contentType: i.contentType, bytes: i.bytes })),
+      });
+    const lowLoad = await measureLevel(svc, images, 1, s.durationSec);
+    log(`  low load (1 connection): p50 ${lowLoad.load.latencyMs.p50.toFixed(2)} ms`);
+    const sweep: LevelResult[] = [];
+    for (const c of s.connections) {
+      const r = c === 1 ? lowLoad : await measureLevel(svc, images, c, s.durationSec);
+      sweep.push(r);
+      log(
+        `  ${c} connections: ${r.load.okPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
+          `non-2xx ${r.load.completed - r.load.ok}, errors ${r.load.errors}, rss ${r.peakRssMiB.toFixed(0)} MiB, ` +
+          `loop ${r.maxLoopDelayMs.toFixed(1)} ms`,
+      );
+    }
+    const saturation = sweep.reduce((a, b) => (b.load.okPerSec > a.load.okPerSec ? b : a));
+    const rate = Math.max(1, Math.round(saturation.load.okPerSec / 2));
+    const halfRate = await measureLevel(svc, images, Math.max(...s.connections), s.durationSec, rate);
+    log(
+      `  50% of saturation (${rate}/s): p50 ${halfRate.load.latencyMs.p50.toFixed(2)} p99 ${halfRate.load.latencyMs.p99.toFixed(2)} ms`,
+    );
+    const exit = await svc.stop(30_000);
+    return {
+      variant,
+      coldStart: { readyMs: svc.readyMs, firstPredictionMs: first.ms, rssAfterReadyMiB },
+      lowLoad,
+      sweep,
+      saturation,
+      halfRate,
+      exit: { code: exit.code, signal: exit.signal },
+    };
+  } finally {
+    await svc.stop(5000);
+  }
+}
+
+/** Runs the whole benchmark and writes `<outDir>/<label>.json` and `.md`; returns the report. */
+export async function runBench(
+  s: BenchSettings,
+  log: (line: string) => void = console.log,
+): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const images = await generateImages(DEFAULT_IMAGE_SPECS);
+  const models: ModelResult[] = [];
+  for (const model of s.models) {
+    const modelDir = path.join(REPO_ROOT, 'service', 'models', model);
+    if (!existsSync(path.join(modelDir, 'model.onnx'))) {
+      throw new Error(`${modelDir}/model.onnx is missing: run \`npm run model:${model}\` first`);
+    }
+    log(`model ${model}: in-process ceiling`);
+    const ceilings: CeilingResult[] = [];
+    for (const mode of s.ceilingModes) {
+      const c = await measureCeiling({
+        modelDir,
+        images,
+        mode,
+        concurrencies: s.ceilingConcurrencies,
+        durationSec: s.durationSec,
+        warmupSec: s.warmupSec,
+      });
+      ceilings.push(c);
+      log(
+        `  ${c.mode}: best ${c.best.imagesPerSec.toFixed(1)} img/s at ${c.best.concurrency} in flight, single image p50 ${c.singleImage.p50.toFixed(2)} ms`,
+      );
+    }
+    const ceiling = ceilings.reduce((a, b) => (b.best.imagesPerSec > a.best.imagesPerSec ? b : a));
+    const variants: VariantResult[] = [];
+    for (const v of s.variants) {
+      log(`model ${model}: service, ${v.name}`);
+      variants.push(await benchVariant(modelDir, v, images, s, log));
+    }
+    models.push({ model, modelDir: path.relative(REPO_ROOT, modelDir), ceilings, ceiling, variants });
+  }
+  const report: BenchReport = {
+    label: s.label,
+    startedAt,
+    machine: machineInfo(),
+    serviceEntry: serviceCommand().args.join(' '),
+    images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })),
+    settings: { ...s, variants: s.variants.map((v) => v.name) },
+    models,
+  };
+  mkdirSync(s.outDir, { recursive: true });
+  const md = renderMarkdown(report);
+  writeFileSync(path.join(s.outDir, `${s.label}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(s.outDir, `${s.label}.md`), md);
+  log('');
+  log(md);
+  log(`written: ${path.relative(process.cwd(), path.join(s.outDir, `${s.label}.json`))} and .md`);
+  return report;
+}
+
+/** Settings for `--quick` (about a second of load: smoke test) or the full run. */
+export function settingsFor(quick: boolean, outDir: string): BenchSettings {
+  if (quick) {
+    return {
+      models: ['default'],
+      variants: [VARIANTS[0]],
+      connections: [1, 4],
+      ceilingConcurrencies: [1, 4],
+      ceilingModes: [{ kind: 'main-session' }],
+      durationSec: 0.3,
+      warmupSec: 0,
+      outDir,
+      label: 'bench-quick',
+    };
+  }
+  return {
+    models: ['default', 'mobilenet'],
+    variants: VARIANTS,
+    connections: [1, 2, 4, 8, 16, 32],
+    ceilingConcurrencies: [1, 2, 4, 8],
+    ceilingModes: [{ kind: 'main-session' }, { kind: 'pool', workers: 2, intraOpThreads: 1 }],
+    durationSec: 4,
+    warmupSec: 1,
+    outDir,
+    label: 'bench',
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results') },
+      models: { type: 'string' },
+      duration: { type: 'string' },
+    },
+  });
+  const base = settingsFor(values.quick || process.env.BENCH_QUICK === '1', path.resolve(values.out));
+  const duration = values.duration ? Number(values.duration) : undefined;
+  if (duration !== undefined && !(duration > 0)) {
+    throw new Error(`--duration must be a positive number of seconds, got '${values.duration}'`);
+  }
+  await runBench({
+    ...base,
+    models: values.models ? values.models.split(',').map((m) => m.trim()) : base.models,
+    durationSec: duration ?? base.durationSec,
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

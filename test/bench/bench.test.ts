@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchReport } from '../../bench/src/bench';
+import { generateImages } from '../../bench/src/images';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Runs the bench command as its own process, as `npm run bench -- --quick` does (from the TypeScript
+ * source through tsx; onnxruntime cannot run inside Jest's VM context anyway).
+ */
+function runBenchCommand(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'bench', 'src', 'bench.ts'), ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+jest.setTimeout(120_000);
+
+describe('npm run bench (smoke, tiny settings)', () => {
+  let outDir: string;
+  let report: BenchReport;
+  let run: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
+    run = await runBenchCommand(['--quick', '--duration', '0.2', '--out', outDir]);
+    report = JSON.parse(readFileSync(path.join(outDir, 'bench-quick.json'), 'utf8')) as BenchReport;
+  });
+
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('generates the same input images on every run', async () => {
+    const specs = [
+      { format: 'jpeg', width: 64, height: 48 },
+      { format: 'png', width: 48, height: 64 },
+    ] as const;
+    const [a, b, other] = await Promise.all([
+      generateImages(specs),
+      generateImages(specs),
+      generateImages(specs, 7),
+    ]);
+    expect(a.map((img, i) => img.bytes.equals(b[i].bytes))).toEqual([true, true]);
+    expect(a[0].bytes.equals(other[0].bytes)).toBe(false);
+    expect(a.map((i) => i.name)).toEqual(['jpeg-64x48', 'png-48x64']);
+    expect(report.images.map((i) => i.name)).toEqual([
+      'jpeg-640x480',
+      'jpeg-800x600',
+      'png-640x480',
+      'jpeg-1280x960',
+    ]);
+  });
+
+  it('exits 0 and prints the table', () => {
+    expect(run.code).toBe(0);
+    expect(run.output).toContain('| target | measured | met |');
+  });
+
+  it('measures the in-process ceiling and the service over HTTP without failed requests', () => {
+    const model = report.models[0];
+    expect(model.model).toBe('default');
+    expect(model.ceiling.best.images).toBeGreaterThan(0);
+    const v = model.variants[0];
+    for (const level of [...v.sweep, v.halfRate]) {
+      expect(level.load.ok).toBeGreaterThan(0);
+      expect(level.load.completed - level.load.ok + level.load.errors).toBe(0);
+      expect(level.peakRssMiB).toBeGreaterThan(0);
+    }
+    expect(v.coldStart.readyMs).toBeGreaterThan(0);
+    expect(v.exit.code).toBe(0);
+  });
+
+  it('writes JSON and a Markdown table with the machine and every issue-6 target', () => {
+    expect(report.machine.onnxruntimeNode).toMatch(/^\d+\.\d+/);
+    expect(report.machine.logicalCpus).toBeGreaterThan(0);
+    expect(report.models[0].variants).toHaveLength(1);
+    const md = readFileSync(path.join(outDir, 'bench-quick.md'), 'utf8');
+    expect(md).toContain('onnxruntime-node');
+    for (const target of [
+      '0.9 x in-process ceiling',
+      'single-image p50 + 1 ms',
+      '3 x its p50',
+      'cold start',
+      'peak RSS',
+      'event-loop stall',
+    ]) {
+      expect(md).toContain(target);
+    }
+  });
+});

@@ -1,0 +1,181 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import {
+  argoCdConfigPath,
+  environmentConfigPath,
+  readArgoCdConfig,
+  readEnvironmentConfig,
+} from '../../src/config/environment-config';
+import { ENVIRONMENTS } from '../../src/config/model-pin';
+import { Json, REPO_ROOT } from '../support/dist';
+
+const dir = mkdtempSync(join(tmpdir(), 'charts-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const production = (): Json => parse(readFileSync(environmentConfigPath(REPO_ROOT, 'production'), 'utf8'));
+
+/** Writes a config to a temp file and returns the error message readEnvironmentConfig throws. */
+function errorOf(config: unknown, name = 'env.yaml'): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof config === 'string' ? config : stringify(config));
+  try {
+    readEnvironmentConfig(file);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('environment config files', () => {
+  it.each(ENVIRONMENTS)('charts/environments/%s.yaml is valid', (env) => {
+    expect(() => readEnvironmentConfig(environmentConfigPath(REPO_ROOT, env))).not.toThrow();
+  });
+
+  it('charts/argocd.yaml is valid', () => {
+    expect(readArgoCdConfig(argoCdConfigPath(REPO_ROOT)).repoURL).toMatch(/^https:\/\//);
+  });
+
+  it('fills defaults for omitted optional sections', () => {
+    const file = join(dir, 'minimal.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        image: 'ghcr.io/example/model-gitops:1.0.0',
+        model: { from: 'baked' },
+        argocd: { destinationServer: 'https://kubernetes.default.svc' },
+      }),
+    );
+    const config = readEnvironmentConfig(file);
+    expect(config.namespace).toBe('cats-dogs-classifier');
+    expect(config.service).toEqual({ type: 'ClusterIP', port: 80, annotations: {} });
+    expect(config.networkPolicy.ingressNamespaces).toEqual(['ingress-nginx']);
+  });
+});
+
+describe('environment config validation', () => {
+  it('fails when minReplicas > maxReplicas', () => {
+    const c = production();
+    c.autoscaling.minReplicas = 11;
+    c.autoscaling.maxReplicas = 10;
+    expect(errorOf(c)).toContain(
+      "'autoscaling.minReplicas' (11) must be ≤ 'autoscaling.maxReplicas' (10): lower minReplicas or raise maxReplicas",
+    );
+  });
+
+  it('fails when PDB minAvailable >= HPA minReplicas', () => {
+    const c = production();
+    c.podDisruptionBudget.minAvailable = 3;
+    expect(errorOf(c)).toContain(
+      "'podDisruptionBudget.minAvailable' (3) must be < 'autoscaling.minReplicas' (3), otherwise no pod may ever be evicted and every node drain blocks",
+    );
+  });
+
+  it('fails on a malformed quantity like 500mm', () => {
+    const c = production();
+    c.resources.cpuRequest = '500mm';
+    expect(errorOf(c)).toContain("'resources.cpuRequest' CPU quantity '500mm' is not a Kubernetes quantity");
+  });
+
+  it('fails on a memory quantity that is not a whole number of MiB', () => {
+    const c = production();
+    c.resources.memoryLimit = '1G';
+    expect(errorOf(c)).toContain(
+      "'resources.memoryLimit' memory quantity '1G' must be a positive whole number of mebibytes",
+    );
+  });
+
+  it('fails when a request exceeds its limit', () => {
+    const c = production();
+    c.resources.cpuRequest = '3';
+    expect(errorOf(c)).toContain("'resources.cpuRequest' cpuRequest (3) must be ≤ cpuLimit (2)");
+  });
+
+  it('fails on an image reference that is neither a tag nor a digest', () => {
+    const c = production();
+    c.image = 'ghcr.io/example/model-gitops';
+    expect(errorOf(c)).toContain(
+      "'image' image 'ghcr.io/example/model-gitops' has neither a tag nor a digest",
+    );
+  });
+
+  it('fails on the latest tag', () => {
+    const c = production();
+    c.image = 'ghcr.io/example/model-gitops:latest';
+    expect(errorOf(c)).toContain("uses the 'latest' tag: pin a version tag or a sha256 digest");
+  });
+
+  it('accepts an image pinned by digest', () => {
+    const c = production();
+    c.image = `ghcr.io/example/model-gitops:0.1.0@sha256:${'ab'.repeat(32)}`;
+    const file = join(dir, 'digest.yaml');
+    writeFileSync(file, stringify(c));
+    expect(readEnvironmentConfig(file).image).toBe(c.image);
+  });
+
+  it('fails on an unknown top-level field, naming it', () => {
+    const c = production();
+    c.replica = 2;
+    expect(errorOf(c)).toContain("'replica' is not a known field: remove it or fix its spelling");
+  });
+
+  it('fails on an unknown nested field, naming its path', () => {
+    const c = production();
+    c.autoscaling.cpuTarget = 60;
+    expect(errorOf(c)).toContain("'autoscaling.cpuTarget' is not a known field");
+  });
+
+  it('fails when replicas and autoscaling are both set', () => {
+    const c = production();
+    c.replicas = 2;
+    expect(errorOf(c)).toContain(
+      "'replicas' cannot be set together with 'autoscaling' (the HPA owns the count)",
+    );
+  });
+
+  it('fails on a PDB without autoscaling', () => {
+    const c = production();
+    delete c.autoscaling;
+    expect(errorOf(c)).toContain("'podDisruptionBudget' needs 'autoscaling'");
+  });
+
+  it('fails on a registry model with neither alias nor stage', () => {
+    const c = production();
+    c.model = { from: 'registry' };
+    expect(errorOf(c)).toContain("'model' a registry model needs exactly one of 'alias' or 'stage'");
+  });
+
+  it('fails on a registry model without mlflow settings', () => {
+    const c = production();
+    delete c.mlflow;
+    expect(errorOf(c)).toContain("'mlflow' is required when 'model.from' is 'registry'");
+  });
+
+  it('fails when MLflow has neither namespace nor cidr for the NetworkPolicy', () => {
+    const c = production();
+    delete c.mlflow.namespace;
+    expect(errorOf(c)).toContain(
+      "'mlflow' needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow)",
+    );
+  });
+
+  it('fails on a TLS port without a LoadBalancer', () => {
+    const c = production();
+    c.service = { type: 'ClusterIP', tlsPort: 443 };
+    expect(errorOf(c)).toContain("'service.tlsPort' needs 'service.type: LoadBalancer'");
+  });
+
+  it('fails naming the file on a YAML syntax error', () => {
+    const message = errorOf('image: [unclosed', 'broken.yaml');
+    expect(message).toContain(`${join(dir, 'broken.yaml')}: cannot read the environment config`);
+  });
+
+  it('names the file in every validation error', () => {
+    const c = production();
+    c.logLevel = 'loud';
+    expect(errorOf(c, 'named.yaml')).toMatch(
+      new RegExp(`^${join(dir, 'named.yaml')}: invalid environment config:\\n  - 'logLevel'`),
+    );
+  });
+});

@@ -156,8 +156,6 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.post('/predict', async (req, res) => {
-    if (state.draining)
-      throw new AppError(503, 'not_ready', 'the service is shutting down: retry on another replica');
     const model = requireModel(state.model);
     const { metadata, engine } = model;
     const classes = metadata.labels.length;

@@ -49,7 +49,8 @@ export interface SessionSettings {
 export async function readModelFiles(dir: string, expectedSha256?: string): Promise<ModelFiles> {
   const onnxPath = join(dir, MODEL_FILE);
   const metaPath = join(dir, METADATA_FILE);
-  const [onnx, metaBytes] = await Promise.all([readOrExplain(onnxPath), readOrExplain(metaPath)]);
+  const onnx = await readOrExplain(onnxPath);
+  const metaBytes = await readOrExplain(metaPath);
   let raw: unknown;
   try {
     raw = JSON.parse(metaBytes.toString('utf8'));

@@ -1,0 +1,176 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { noisyJpeg, tempDir, waitFor, writeTinyCnn } from './helpers';
+
+const SERVER = join(__dirname, '..', 'src', 'server.ts');
+const REPO = join(__dirname, '..', '..');
+
+interface Proc {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startServer(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  let err = '';
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    stdout.push(...lines);
+  });
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout, stderr: () => err, exited };
+}
+
+function logged(proc: Proc, msg: string): Record<string, unknown> | undefined {
+  return proc.stdout
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
+    .find((l) => l.msg === msg);
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+/** An HTTP request; `hold` delays the second half of the body until it resolves. */
+function send(
+  port: number,
+  method: string,
+  path: string,
+  body?: Buffer,
+  hold?: Promise<void>,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: body ? { 'Content-Type': 'image/jpeg', 'Content-Length': body.length } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    if (!body) {
+      req.end();
+      return;
+    }
+    const half = Math.floor(body.length / 2);
+    req.write(body.subarray(0, half));
+    void (hold ?? Promise.resolve()).then(() => req.end(body.subarray(half)));
+  });
+}
+
+let tmp: ReturnType<typeof tempDir>;
+let procs: Proc[] = [];
+beforeEach(() => {
+  tmp = tempDir();
+  procs = [];
+});
+afterEach(() => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  tmp.cleanup();
+});
+
+function track(p: Proc): Proc {
+  procs.push(p);
+  return p;
+}
+
+describe('server process', () => {
+  test('SIGTERM: /ready turns 503, in-flight and drain-time requests succeed, exit 0', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(
+      startServer({
+        MODEL_DIR: tmp.dir,
+        DRAIN_DELAY_MS: '1500',
+        SHUTDOWN_TIMEOUT_MS: '10000',
+        INFERENCE_WORKERS: '2',
+      }),
+    );
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    const image = await noisyJpeg(640, 480);
+    expect((await send(port, 'GET', '/ready')).status).toBe(200);
+
+    let releaseUpload!: () => void;
+    const upload = new Promise<void>((r) => (releaseUpload = r));
+    const inFlight = [
+      send(port, 'POST', '/predict', image, upload), // body half sent; finished after the drain delay
+      ...Array.from({ length: 4 }, () => send(port, 'POST', '/predict', image)),
+    ];
+    await new Promise((r) => setTimeout(r, 50));
+    proc.child.kill('SIGTERM');
+    await waitFor(async () => (await send(port, 'GET', '/ready')).status === 503, '/ready to turn 503');
+    const ready = await send(port, 'GET', '/ready');
+    expect(JSON.parse(ready.body)).toEqual({ status: 'not_ready', reason: 'draining' });
+    // still serving during the drain delay
+    expect((await send(port, 'POST', '/predict', image)).status).toBe(200);
+    await waitFor(() => logged(proc, 'draining') !== undefined, 'the draining log line');
+    await new Promise((r) => setTimeout(r, 1700)); // past DRAIN_DELAY_MS: the server no longer accepts
+    releaseUpload();
+    const results = await Promise.all(inFlight);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(await proc.exited).toBe(0);
+    expect(logged(proc, 'stopped')).toBeDefined();
+  });
+
+  test('fails to start with a message naming the variable when the config is invalid', async () => {
+    const proc = track(startServer({ PORT: 'eighty', REQUEST_TIMEOUT_MS: '-5' }));
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toContain('PORT="eighty": must be a whole number from 0 to 65535');
+    expect(proc.stderr()).toContain('REQUEST_TIMEOUT_MS="-5"');
+  });
+
+  test('fails to start when the model directory is missing', async () => {
+    const proc = track(startServer({ MODEL_DIR: join(tmp.dir, 'absent') }));
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toMatch(/cannot start: .*absent\/model\.onnx: cannot read \(file not found\)/);
+  });
+
+  test('fails to start when model.onnx is corrupt', async () => {
+    writeTinyCnn(tmp.dir);
+    writeFileSync(join(tmp.dir, 'model.onnx'), Buffer.alloc(1000, 0xab));
+    const proc = track(startServer({ MODEL_DIR: tmp.dir }));
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toContain('ONNX Runtime cannot load the model');
+  });
+
+  test('fails to start when MODEL_SHA256 does not match', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(startServer({ MODEL_DIR: tmp.dir, MODEL_SHA256: 'f'.repeat(64) }));
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toContain(`but MODEL_SHA256 expects ${'f'.repeat(64)}`);
+  });
+
+  test('fails to start when the labels do not match the model output', async () => {
+    writeTinyCnn(tmp.dir, { labels: ['cat'] });
+    const proc = track(startServer({ MODEL_DIR: tmp.dir }));
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toContain('has 2 classes but model.json lists 1 labels');
+  });
+});

@@ -1,0 +1,97 @@
+import { RelayConfigError, loadRelayConfig } from '../src/relay/config';
+
+const REQUIRED = {
+  MLFLOW_WEBHOOK_SECRET: 'a-long-webhook-secret-value',
+  GITHUB_TOKEN: 'ghp_exampleTokenValue',
+  GITHUB_REPOSITORY: 'acme/cats-dogs',
+};
+
+function configError(env: Record<string, string | undefined>): string {
+  try {
+    loadRelayConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RelayConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected loadRelayConfig to fail');
+}
+
+describe('loadRelayConfig', () => {
+  test('applies a default to every optional variable', () => {
+    const config = loadRelayConfig(REQUIRED);
+    expect(config.PORT).toBe(8080);
+    expect(config.HOST).toBe('0.0.0.0');
+    expect(config.GITHUB_API_URL).toBe('https://api.github.com');
+    expect(config.RELAY_MODEL_NAME).toBe('cats-dogs-classifier');
+    expect([...config.RELAY_ALIAS_ENVIRONMENTS]).toEqual([
+      ['production', 'production'],
+      ['staging', 'staging'],
+    ]);
+    expect(config.RELAY_MAX_BODY_BYTES).toBe(65536);
+    expect(config.RELAY_REPLAY_WINDOW_SECONDS).toBe(300);
+    expect(config.RELAY_DISPATCH_ATTEMPTS).toBe(3);
+  });
+
+  test('empty optional variables mean unset; a trailing slash on the API URL is dropped', () => {
+    const config = loadRelayConfig({
+      ...REQUIRED,
+      PORT: '',
+      GITHUB_API_URL: 'https://ghe.example.com/api/v3/',
+    });
+    expect(config.PORT).toBe(8080);
+    expect(config.GITHUB_API_URL).toBe('https://ghe.example.com/api/v3');
+  });
+
+  test('parses an alias map with spaces and several aliases per environment', () => {
+    const config = loadRelayConfig({
+      ...REQUIRED,
+      RELAY_ALIAS_ENVIRONMENTS: ' champion = production , rc=staging',
+    });
+    expect(config.RELAY_ALIAS_ENVIRONMENTS.get('champion')).toBe('production');
+    expect(config.RELAY_ALIAS_ENVIRONMENTS.get('rc')).toBe('staging');
+  });
+
+  test('fails naming every missing required variable', () => {
+    const message = configError({});
+    expect(message).toMatch(/MLFLOW_WEBHOOK_SECRET: is required/);
+    expect(message).toMatch(/GITHUB_TOKEN: is required/);
+    expect(message).toMatch(/GITHUB_REPOSITORY: is required/);
+  });
+
+  test('fails when GITHUB_REPOSITORY is not owner/name, echoing the value', () => {
+    expect(configError({ ...REQUIRED, GITHUB_REPOSITORY: 'https://github.com/acme/x' })).toMatch(
+      /GITHUB_REPOSITORY: must look like owner\/name.*\(got 'https:\/\/github.com\/acme\/x'\)/,
+    );
+  });
+
+  test('fails when an alias maps to an unknown environment', () => {
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: 'production=prod' })).toMatch(
+      /RELAY_ALIAS_ENVIRONMENTS: environment 'prod' \(for alias 'production'\) must be one of local, staging, production/,
+    );
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: 'production' })).toMatch(
+      /entry 'production' must look like alias=environment/,
+    );
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: 'a=staging,a=production' })).toMatch(
+      /mapped twice/,
+    );
+  });
+
+  test('fails on out-of-range numbers with the variable and the limit', () => {
+    expect(configError({ ...REQUIRED, PORT: '70000' })).toMatch(/PORT: must be ≤ 65535 \(got '70000'\)/);
+    expect(configError({ ...REQUIRED, RELAY_DISPATCH_ATTEMPTS: 'three' })).toMatch(
+      /RELAY_DISPATCH_ATTEMPTS: must be a whole number/,
+    );
+  });
+
+  test('fails on a short webhook secret without echoing the secret', () => {
+    const message = configError({ ...REQUIRED, MLFLOW_WEBHOOK_SECRET: 'short-s3cr3t' });
+    expect(message).toMatch(/MLFLOW_WEBHOOK_SECRET: must be at least 16 characters/);
+    expect(message).not.toContain('short-s3cr3t');
+  });
+
+  test('fails on an empty token without printing anything about its value', () => {
+    const message = configError({ ...REQUIRED, GITHUB_TOKEN: '' });
+    expect(message).toMatch(/GITHUB_TOKEN: must not be empty/);
+    expect(message).not.toMatch(/got/);
+  });
+});

@@ -1,0 +1,368 @@
+import { Testing } from 'cdk8s';
+import {
+  CONFIG_HASH_ANNOTATION,
+  configHash,
+  InferenceService,
+  InferenceServiceProps,
+} from '../src/inference-service';
+import { ModelSource } from '../src/model-source';
+import { Scaling } from '../src/scaling';
+import { ServiceExposure } from '../src/service-exposure';
+import { Json } from './support/dist';
+import { PIN, REGISTRY_SOURCE } from './support/pins';
+
+const IMAGE = 'ghcr.io/example/model-gitops:0.1.0';
+
+function synth(props: Partial<InferenceServiceProps> = {}): Json[] {
+  const chart = Testing.chart();
+  new InferenceService(chart, 'Inference', { image: IMAGE, modelSource: REGISTRY_SOURCE, ...props });
+  return Testing.synth(chart);
+}
+const find = (objects: Json[], kind: string): Json => objects.find((o) => o.kind === kind);
+const kinds = (objects: Json[]) => objects.map((o) => o.kind).sort();
+const podSpec = (objects: Json[]) => find(objects, 'Deployment').spec.template.spec;
+const container = (objects: Json[]) => podSpec(objects).containers[0];
+
+describe('InferenceService defaults', () => {
+  const objects = synth();
+
+  it('emits the full set of objects, each named cats-dogs-classifier in namespace cats-dogs-classifier', () => {
+    expect(kinds(objects)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Namespace',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    for (const o of objects) {
+      expect(o.metadata.name).toBe('cats-dogs-classifier');
+      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('cats-dogs-classifier');
+    }
+  });
+
+  it('enforces the restricted Pod Security Standard on the namespace', () => {
+    expect(find(objects, 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce']).toBe(
+      'restricted',
+    );
+  });
+
+  it('turns service account token automount off on the account and the pods', () => {
+    expect(find(objects, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+    expect(podSpec(objects).automountServiceAccountToken).toBe(false);
+  });
+
+  it('rolls one pod at a time without ever going below the desired count', () => {
+    expect(find(objects, 'Deployment').spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+  });
+
+  it('leaves replicas to the HPA', () => {
+    expect(find(objects, 'Deployment').spec.replicas).toBeUndefined();
+    expect(find(objects, 'HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe('cats-dogs-classifier');
+  });
+
+  it('probes /health for startup (150 s budget) and liveness, /ready for readiness', () => {
+    const c = container(objects);
+    expect(c.startupProbe).toMatchObject({
+      httpGet: { path: '/health', port: 8000 },
+      periodSeconds: 5,
+      failureThreshold: 30,
+    });
+    expect(c.livenessProbe).toMatchObject({
+      httpGet: { path: '/health', port: 8000 },
+      initialDelaySeconds: 30,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    });
+    expect(c.readinessProbe).toMatchObject({
+      httpGet: { path: '/ready', port: 8000 },
+      initialDelaySeconds: 10,
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 2,
+    });
+  });
+
+  it('requests 500m CPU / 512Mi and limits 2 CPU / 2Gi', () => {
+    expect(container(objects).resources).toEqual({
+      requests: { cpu: '500m', memory: '512Mi' },
+      limits: { cpu: '2', memory: '2048Mi' },
+    });
+  });
+
+  it('gives the pods 30 s to drain, emptyDirs with size limits for the model and /tmp', () => {
+    expect(podSpec(objects).terminationGracePeriodSeconds).toBe(30);
+    expect(podSpec(objects).volumes).toEqual(
+      expect.arrayContaining([
+        { name: 'model', emptyDir: { sizeLimit: '1024Mi' } },
+        { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      ]),
+    );
+  });
+
+  it('runs an init container that fetches and verifies exactly the pinned model', () => {
+    const [init] = podSpec(objects).initContainers;
+    expect(init.command).toEqual(['node', '/app/build/pipeline/src/cli.js', 'model-fetch']);
+    expect(init.args).toEqual([
+      '--name',
+      PIN.name,
+      '--version',
+      PIN.version,
+      '--sha256',
+      PIN.sha256,
+      '--metadata-sha256',
+      PIN.metadataSha256,
+      '--dest',
+      '/models/current',
+    ]);
+    expect(init.image).toBe(IMAGE);
+    expect(init.volumeMounts).toContainEqual({ name: 'model', mountPath: '/models' });
+    expect(container(objects).volumeMounts).toContainEqual({
+      name: 'model',
+      mountPath: '/models',
+      readOnly: true,
+    });
+  });
+
+  it('gives the init container MLflow credentials from a Secret by name, each key optional', () => {
+    const env = podSpec(objects).initContainers[0].env;
+    expect(env).toContainEqual({
+      name: 'MLFLOW_TRACKING_URI',
+      valueFrom: { configMapKeyRef: { name: 'cats-dogs-classifier', key: 'MLFLOW_TRACKING_URI' } },
+    });
+    for (const key of ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD']) {
+      expect(env).toContainEqual({
+        name: key,
+        valueFrom: { secretKeyRef: { name: 'mlflow-credentials', key, optional: true } },
+      });
+    }
+  });
+
+  it('puts the runtime settings in a ConfigMap the service reads whole, and its hash on the pod template', () => {
+    const cm = find(objects, 'ConfigMap');
+    expect(cm.data).toMatchObject({
+      PORT: '8000',
+      LOG_LEVEL: 'info',
+      MODEL_DIR: '/models/current',
+      MODEL_NAME: PIN.name,
+      MODEL_VERSION: PIN.version,
+      MODEL_SHA256: PIN.sha256,
+      MODEL_ALIAS: 'production',
+      MLFLOW_TRACKING_URI: 'http://mlflow.mlflow:5000',
+    });
+    expect(container(objects).envFrom).toEqual([{ configMapRef: { name: 'cats-dogs-classifier' } }]);
+    expect(find(objects, 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(
+      configHash(cm.data),
+    );
+  });
+
+  it('spreads pods over hosts (preferred anti-affinity) and zones (topology spread)', () => {
+    const spec = podSpec(objects);
+    expect(spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+      {
+        weight: 100,
+        podAffinityTerm: {
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'cats-dogs-classifier' } },
+        },
+      },
+    ]);
+    expect(spec.topologySpreadConstraints).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'cats-dogs-classifier' } },
+      },
+    ]);
+  });
+
+  it('selects pods by the app name label only, never by construct address', () => {
+    const d = find(objects, 'Deployment');
+    expect(d.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'cats-dogs-classifier' } });
+    expect(JSON.stringify(objects)).not.toContain('cdk8s.io/metadata.addr');
+  });
+
+  it('autoscales 3–10 on 70 % CPU and 80 % memory, up by 100 % or 1 pod, down by 50 % after 300 s', () => {
+    const spec = find(objects, 'HorizontalPodAutoscaler').spec;
+    expect([spec.minReplicas, spec.maxReplicas]).toEqual([3, 10]);
+    expect(spec.metrics.map((m: Json) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([
+      ['cpu', 70],
+      ['memory', 80],
+    ]);
+    expect(spec.behavior.scaleUp.policies).toEqual([
+      { type: 'Percent', value: 100, periodSeconds: 60 },
+      { type: 'Pods', value: 1, periodSeconds: 60 },
+    ]);
+    expect(spec.behavior.scaleDown).toMatchObject({
+      stabilizationWindowSeconds: 300,
+      policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }],
+    });
+  });
+
+  it('keeps 2 pods through voluntary disruptions', () => {
+    expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(2);
+  });
+
+  it('admits port 8000 only from its namespace, ingress-nginx and monitoring; egress only DNS and MLflow', () => {
+    const spec = find(objects, 'NetworkPolicy').spec;
+    expect(spec.policyTypes).toEqual(['Egress', 'Ingress']);
+    const ingressPeers = spec.ingress.flatMap((r: Json) => r.from);
+    expect(ingressPeers).toEqual([
+      { podSelector: {} },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+        podSelector: {},
+      },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: {},
+      },
+    ]);
+    for (const r of spec.ingress) expect(r.ports).toEqual([{ port: 8000, protocol: 'TCP' }]);
+    expect(spec.egress.map((r: Json) => r.ports)).toEqual([
+      [
+        { port: 53, protocol: 'UDP' },
+        { port: 53, protocol: 'TCP' },
+      ],
+      [{ port: 5000, protocol: 'TCP' }],
+    ]);
+    expect(spec.egress[1].to).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mlflow' } }, podSelector: {} },
+    ]);
+  });
+
+  it('is scraped every 30 s on the http port at /metrics by the release=prometheus Prometheus', () => {
+    const sm = find(objects, 'ServiceMonitor');
+    expect(sm.metadata.labels.release).toBe('prometheus');
+    expect(sm.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
+  });
+});
+
+describe('InferenceService props', () => {
+  it('writes a fixed replica count and no HPA or PDB with Scaling.fixed', () => {
+    const objects = synth({ scaling: Scaling.fixed(1) });
+    expect(find(objects, 'Deployment').spec.replicas).toBe(1);
+    expect(kinds(objects)).not.toContain('HorizontalPodAutoscaler');
+    expect(kinds(objects)).not.toContain('PodDisruptionBudget');
+    expect(find(objects, 'Deployment').metadata.annotations).toBeUndefined();
+  });
+
+  it('serves the model baked into the image without an init container or MLflow egress', () => {
+    const objects = synth({ modelSource: ModelSource.baked() });
+    expect(podSpec(objects).initContainers).toBeUndefined();
+    expect(find(objects, 'ConfigMap').data.MODEL_DIR).toBe('/app/service/models/default');
+    expect(find(objects, 'ConfigMap').data.MLFLOW_TRACKING_URI).toBeUndefined();
+    expect(find(objects, 'NetworkPolicy').spec.egress).toHaveLength(1);
+  });
+
+  it('records the followed stage instead of an alias', () => {
+    const source = ModelSource.fromRegistry(
+      PIN,
+      { stage: 'Production' },
+      { trackingUri: 'https://mlflow.example.com', cidr: '10.0.0.0/8' },
+    );
+    const objects = synth({ modelSource: source });
+    expect(find(objects, 'ConfigMap').data).toMatchObject({ MODEL_STAGE: 'Production' });
+    expect(find(objects, 'NetworkPolicy').spec.egress[1]).toEqual({
+      to: [{ ipBlock: { cidr: '10.0.0.0/8' } }],
+      ports: [{ port: 443, protocol: 'TCP' }],
+    });
+  });
+
+  it('pins the image by digest when the reference carries one', () => {
+    const image = `ghcr.io/example/model-gitops:0.1.0@sha256:${'c'.repeat(64)}`;
+    const objects = synth({ image });
+    expect(container(objects).image).toBe(image);
+    expect(podSpec(objects).initContainers[0].image).toBe(image);
+  });
+
+  it('exposes a LoadBalancer on 80 and, with TLS, 443 to the http port', () => {
+    const objects = synth({ exposure: ServiceExposure.loadBalancer({ tlsPort: 443 }) });
+    const svc = find(objects, 'Service');
+    expect(svc.spec.type).toBe('LoadBalancer');
+    expect(svc.spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 8000, protocol: 'TCP' },
+      { name: 'https', port: 443, targetPort: 8000, protocol: 'TCP' },
+    ]);
+  });
+
+  it('exposes a NodePort with the fixed node port', () => {
+    const svc = find(synth({ exposure: ServiceExposure.nodePort({ nodePort: 30080 }) }), 'Service');
+    expect(svc.spec.type).toBe('NodePort');
+    expect(svc.spec.ports[0]).toMatchObject({ port: 80, nodePort: 30080, targetPort: 8000 });
+  });
+
+  it('rolls the pods when a setting changes (the config hash changes)', () => {
+    const hash = (objects: Json[]) =>
+      find(objects, 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+    expect(hash(synth({ settings: { INFERENCE_WORKERS: '2' } }))).not.toBe(
+      hash(synth({ settings: { INFERENCE_WORKERS: '1' } })),
+    );
+  });
+
+  it('takes every number from props', () => {
+    const objects = synth({
+      containerPort: 9000,
+      terminationGracePeriodSeconds: 45,
+      readinessProbe: { periodSeconds: 7 },
+      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '1500m', memoryLimit: '3Gi' },
+      scaling: Scaling.autoscaled({ minReplicas: 4, maxReplicas: 8, minAvailable: 3 }),
+      zoneMaxSkew: 2,
+    });
+    const c = container(objects);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 9000 }]);
+    expect(c.readinessProbe).toMatchObject({ periodSeconds: 7, httpGet: { port: 9000 } });
+    expect(c.resources).toEqual({
+      requests: { cpu: '1', memory: '1024Mi' },
+      limits: { cpu: '1500m', memory: '3072Mi' },
+    });
+    expect(podSpec(objects).terminationGracePeriodSeconds).toBe(45);
+    expect(podSpec(objects).topologySpreadConstraints[0].maxSkew).toBe(2);
+    expect(find(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 4, maxReplicas: 8 });
+    expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(3);
+    expect(find(objects, 'ConfigMap').data.PORT).toBe('9000');
+  });
+
+  it('fails when the image has the latest tag', () => {
+    expect(() => synth({ image: 'ghcr.io/example/model-gitops:latest' })).toThrow(
+      "image 'ghcr.io/example/model-gitops:latest' uses the 'latest' tag: pin a version tag or a sha256 digest.",
+    );
+  });
+
+  it('fails when a setting overrides one the construct sets', () => {
+    expect(() => synth({ settings: { MODEL_VERSION: '9' } })).toThrow(
+      "'settings' key 'MODEL_VERSION' is set by the construct itself: remove it from settings.",
+    );
+  });
+
+  it('fails when a resource quantity is malformed', () => {
+    expect(() =>
+      synth({
+        resources: { cpuRequest: '500mm', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' },
+      }),
+    ).toThrow("'resources'.cpuRequest '500mm' is not a Kubernetes quantity");
+  });
+
+  it('fails when the MLflow connection gives the NetworkPolicy nothing to admit', () => {
+    const source = ModelSource.fromRegistry(
+      PIN,
+      { alias: 'production' },
+      { trackingUri: 'http://mlflow:5000' },
+    );
+    expect(() => synth({ modelSource: source })).toThrow(
+      "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr'",
+    );
+  });
+
+  it('fails when the name is not a DNS label', () => {
+    expect(() => synth({ name: 'Cats_Dogs' })).toThrow("'name' 'Cats_Dogs' must be a DNS label");
+  });
+});

@@ -1,0 +1,34 @@
+import { cpuMillis, isQuantity, memoryMebibytes } from '../src/quantity';
+
+describe('quantity', () => {
+  it.each(['500m', '2', '1.5', '512Mi', '2Gi', '1G', '.5'])('accepts %s', (q) =>
+    expect(isQuantity(q)).toBe(true),
+  );
+  it.each(['500mm', '', 'two', '-1', '1 Gi', '1gi', '5e3'])('rejects %p', (q) =>
+    expect(isQuantity(q)).toBe(false),
+  );
+
+  it('converts CPU to millicores', () => {
+    expect([cpuMillis('500m'), cpuMillis('2'), cpuMillis('1.5'), cpuMillis('0.1')]).toEqual([
+      500, 2000, 1500, 100,
+    ]);
+  });
+
+  it('converts memory to mebibytes', () => {
+    expect([memoryMebibytes('512Mi'), memoryMebibytes('2Gi'), memoryMebibytes('1048576Ki')]).toEqual([
+      512, 2048, 1024,
+    ]);
+  });
+
+  it('fails on a malformed quantity, naming it and showing valid forms', () => {
+    expect(() => cpuMillis('500mm', 'cpuRequest')).toThrow(
+      "cpuRequest '500mm' is not a Kubernetes quantity: write a number with an optional suffix, e.g. 500m, 2, 512Mi, 1Gi.",
+    );
+  });
+
+  it('fails on fractions of a millicore or a mebibyte, and on zero', () => {
+    expect(() => cpuMillis('0.0001')).toThrow('must be a positive whole number of millicores');
+    expect(() => memoryMebibytes('1G')).toThrow('must be a positive whole number of mebibytes');
+    expect(() => memoryMebibytes('0Mi')).toThrow('must be a positive whole number of mebibytes');
+  });
+});

@@ -1,0 +1,119 @@
+import { Testing } from 'cdk8s';
+import { WebhookRelay, WebhookRelayProps } from '../src/webhook-relay';
+import { Json } from './support/dist';
+
+function synth(props: Partial<WebhookRelayProps> = {}): Json[] {
+  const chart = Testing.chart();
+  new WebhookRelay(chart, 'Relay', {
+    image: 'ghcr.io/example/model-gitops:0.1.0',
+    githubRepository: 'example/model-gitops',
+    ...props,
+  });
+  return Testing.synth(chart);
+}
+const find = (objects: Json[], kind: string): Json => objects.find((o) => o.kind === kind);
+const container = (objects: Json[]) => find(objects, 'Deployment').spec.template.spec.containers[0];
+
+describe('WebhookRelay', () => {
+  const objects = synth();
+
+  it('emits its own ServiceAccount, Deployment, Service, NetworkPolicy and ServiceMonitor', () => {
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'Deployment',
+      'NetworkPolicy',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    for (const o of objects) expect(o.metadata.name).toBe('model-gitops-webhook-relay');
+  });
+
+  it('runs `cli.js relay` from the service image on port 8080 named http, one replica', () => {
+    const c = container(objects);
+    expect(c.command).toEqual(['node', '/app/build/pipeline/src/cli.js', 'relay']);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+    expect(find(objects, 'Deployment').spec.replicas).toBe(1);
+    expect(find(objects, 'Service').spec.ports).toEqual([
+      { name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' },
+    ]);
+  });
+
+  it('reads the webhook secret and the GitHub token from a Secret by name and the rest from plain env', () => {
+    const env = Object.fromEntries(container(objects).env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      PORT: '8080',
+      GITHUB_REPOSITORY: 'example/model-gitops',
+      RELAY_MODEL_NAME: 'cats-dogs-classifier',
+      RELAY_ALIAS_ENVIRONMENTS: 'production=production,staging=staging',
+      MLFLOW_WEBHOOK_SECRET: {
+        secretKeyRef: { name: 'model-gitops-webhook-relay', key: 'MLFLOW_WEBHOOK_SECRET' },
+      },
+      GITHUB_TOKEN: { secretKeyRef: { name: 'model-gitops-webhook-relay', key: 'GITHUB_TOKEN' } },
+    });
+  });
+
+  it('is hardened like the service', () => {
+    expect(container(objects).securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(find(objects, 'Deployment').spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(container(objects).resources.requests).toEqual({ cpu: '50m', memory: '96Mi' });
+  });
+
+  it('allows egress to DNS and HTTPS 443 only', () => {
+    const egress = find(objects, 'NetworkPolicy').spec.egress;
+    expect(egress.map((r: Json) => r.ports.map((p: Json) => `${p.protocol}/${p.port}`))).toEqual([
+      ['UDP/53', 'TCP/53'],
+      ['TCP/443'],
+    ]);
+  });
+
+  it('admits webhook senders and Prometheus on 8080 only', () => {
+    const ingress = find(objects, 'NetworkPolicy').spec.ingress;
+    expect(ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+            podSelector: {},
+          },
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+            podSelector: {},
+          },
+        ],
+        ports: [{ port: 8080, protocol: 'TCP' }],
+      },
+    ]);
+  });
+
+  it('admits an external MLflow by CIDR', () => {
+    const ingress = find(synth({ ingressCidrs: ['203.0.113.0/24'] }), 'NetworkPolicy').spec.ingress;
+    expect(ingress[1]).toEqual({
+      from: [{ ipBlock: { cidr: '203.0.113.0/24' } }],
+      ports: [{ port: 8080, protocol: 'TCP' }],
+    });
+  });
+
+  it('maps the configured aliases in a stable order', () => {
+    const env = container(synth({ aliasEnvironments: { staging: 'staging', canary: 'production' } })).env;
+    expect(env.find((e: Json) => e.name === 'RELAY_ALIAS_ENVIRONMENTS').value).toBe(
+      'canary=production,staging=staging',
+    );
+  });
+
+  it('fails when githubRepository is not owner/name', () => {
+    expect(() => synth({ githubRepository: 'https://github.com/example/model-gitops' })).toThrow(
+      "'githubRepository' 'https://github.com/example/model-gitops' must be owner/name, e.g. example/model-gitops.",
+    );
+  });
+
+  it('fails when no alias is mapped', () => {
+    expect(() => synth({ aliasEnvironments: {} })).toThrow("'aliasEnvironments' is empty");
+  });
+});

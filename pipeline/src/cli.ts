@@ -2,7 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error';
 import { registerModelFetchCommand } from './commands/model-fetch';
+import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
+import { registerRollbackCommand } from './commands/rollback';
 import { MlflowError } from './mlflow';
 
 /** Builds the `model-gitops` program with every command registered; never parses or exits by itself. */
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerModelFetchCommand(program);
   registerRegisterCommand(program);
+  registerPromoteCommand(program);
+  registerRollbackCommand(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config/model-pin';
 
 /** Parser for a registered model version: a positive integer, kept as a string as MLflow does. */
 export function versionOption(flag: string): (value: string) => string {
@@ -31,4 +32,12 @@ export function intOption(flag: string, min: number): (value: string) => number 
     }
     return n;
   };
+}
+
+/** Parser for `--env`: one of the kit's environments. */
+export function envOption(value: string): EnvironmentName {
+  if (!(ENVIRONMENTS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`--env must be one of ${ENVIRONMENTS.join(', ')} (got '${value}')`);
+  }
+  return value as EnvironmentName;
 }

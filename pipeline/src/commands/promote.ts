@@ -1,0 +1,360 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Command, Option } from 'commander';
+import {
+  formatModelPin,
+  modelPinPath,
+  writeModelPin,
+  type EnvironmentName,
+  type ModelPin,
+} from '../../../charts/src/config/model-pin';
+import { CliError, stderrLog, type Log } from '../cli-error';
+import {
+  currentPin,
+  describeSelector,
+  environmentSelector,
+  resolveSelector,
+  type Selector,
+} from '../environments';
+import { validateModelDir, type GateReport } from '../gate';
+import { Git, GitError } from '../git';
+import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
+import { downloadModelFiles } from '../model-artifacts';
+import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
+import { envOption, intOption, versionOption } from './options';
+
+/** The trailer key that marks a promotion commit; rollback finds commits by it. */
+export const PROMOTION_TRAILER = 'Model-Promotion';
+
+/** Options of {@link promote}. */
+export interface PromoteOptions {
+  /** Any directory inside the repository. */
+  readonly cwd: string;
+  readonly env: EnvironmentName;
+  /** What to promote. @default - the environment's alias or stage from charts/environments/<env>.yaml */
+  readonly selector?: Selector;
+  /** Registered model name. @default - the name in the environment's current pin */
+  readonly name?: string;
+  /** Push the commit to the remote branch. @default false */
+  readonly push?: boolean;
+  /** Commit on a new branch, push it and return a pull request body instead of pushing the branch. @default false */
+  readonly pr?: boolean;
+  /** @default 'origin' */
+  readonly remote?: string;
+  /** Attempts when the push is rejected because the remote moved (each re-applies the promotion on top). @default 3 */
+  readonly pushAttempts?: number;
+  /** Median time budget per sample image in the gate. @default 1000 */
+  readonly latencyBudgetMs?: number;
+  /** @default - the charts' synth, in process */
+  readonly synth?: SynthFn;
+  readonly log?: Log;
+}
+
+/** Outcome of {@link promote}. */
+export type PromoteResult =
+  | { readonly status: 'unchanged'; readonly version: string }
+  | {
+      readonly status: 'promoted';
+      readonly commit: string;
+      readonly oldVersion: string | undefined;
+      readonly newVersion: string;
+      /** Set with `pr`: the branch pushed and the pull request body. */
+      readonly branch?: string;
+      readonly prBody?: string;
+    };
+
+/**
+ * resolve → download → validate (gate) → pin → synth → one commit (→ push, or → branch + PR body).
+ * Idempotent: an environment already pinned to the resolved version yields `unchanged` and no commit. Any failure
+ * restores the repository to the commit and files it started from.
+ */
+export async function promote(client: MlflowClient, opts: PromoteOptions): Promise<PromoteResult> {
+  const log = opts.log ?? stderrLog;
+  const git = new Git(opts.cwd);
+  const root = await git.topLevel();
+  await requireClean(git, 'promote');
+  const branch = await git.branch();
+  const remote = opts.remote ?? 'origin';
+  const startHead = await git.head();
+
+  const before = currentPin(root, opts.env);
+  const name = opts.name ?? before?.name;
+  if (!name) {
+    throw new CliError(
+      `${relative(root, modelPinPath(root, opts.env))} does not exist: pass --name <model>`,
+      2,
+    );
+  }
+  const wanted = opts.selector ?? environmentSelector(root, opts.env);
+  if (!wanted) {
+    throw new CliError(
+      `environment '${opts.env}' serves a model baked into the image (model.from: baked): ` +
+        'pass --version, --alias or --stage to promote a registry version anyway',
+      2,
+    );
+  }
+  const version = await resolveSelector(client, name, wanted);
+  // Stage names are case-insensitive on input; record MLflow's spelling.
+  const selector: Selector =
+    wanted.kind === 'stage' ? { kind: 'stage', value: version.current_stage ?? wanted.value } : wanted;
+  log(`promote: ${opts.env}: ${describeSelector(selector)} of '${name}' is version ${version.version}`);
+  if (before && before.name === name && before.version === version.version) {
+    log(`promote: ${opts.env} is already pinned to ${name} version ${version.version}; nothing to do`);
+    return { status: 'unchanged', version: version.version };
+  }
+
+  const location = await client.resolveArtifactLocation(version);
+  const work = mkdtempSync(join(tmpdir(), 'model-gitops-promote-'));
+  let pin: ModelPin;
+  let gate: GateReport;
+  try {
+    const digests = await downloadModelFiles(client, location, work);
+    gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
+    pin = {
+      name,
+      version: version.version,
+      sha256: digests.sha256,
+      metadataSha256: digests.metadataSha256,
+      source: location,
+      ...(version.run_id ? { runId: version.run_id } : {}),
+    };
+    formatModelPin(pin); // validates before anything is written
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  log(
+    `promote: gate passed: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms ` +
+      `(max ${gate.maxMs.toFixed(1)} ms)`,
+  );
+
+  const synth = opts.synth ?? chartsSynth;
+  const attempts = opts.pr ? 1 : opts.push ? (opts.pushAttempts ?? 3) : 1;
+  let prBranch: string | undefined;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const old = currentPin(root, opts.env);
+      if (old && old.name === pin.name && old.version === pin.version) {
+        log(`promote: ${opts.env} was pinned to version ${pin.version} meanwhile; nothing to do`);
+        return { status: 'unchanged', version: pin.version };
+      }
+      const base = await git.head();
+      if (opts.pr) {
+        prBranch = `model-promotion/${opts.env}/${pin.name}-v${pin.version}`;
+        await git.run(['checkout', '--quiet', '-b', prBranch]);
+      }
+      writeModelPin(modelPinPath(root, opts.env), pin);
+      runSynth(synth, root);
+      await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
+      const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate));
+      log(
+        `promote: committed ${commit.slice(0, 12)} (${opts.env}: ${old?.version ?? 'none'} → ${pin.version})`,
+      );
+      if (opts.pr && prBranch) {
+        await git.run(['push', '--quiet', '--set-upstream', remote, prBranch]);
+        const body = await pullRequestBody(git, base, opts.env, old, pin, gate);
+        await git.run(['checkout', '--quiet', branch]);
+        log(`promote: pushed branch ${prBranch}; open a pull request with the body printed on stdout`);
+        return {
+          status: 'promoted',
+          commit,
+          oldVersion: old?.version,
+          newVersion: pin.version,
+          branch: prBranch,
+          prBody: body,
+        };
+      }
+      if (!opts.push) {
+        return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
+      }
+      try {
+        await git.run(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`]);
+        log(`promote: pushed to ${remote}/${branch}`);
+        return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
+      } catch (err) {
+        if (!(err instanceof GitError) || !isRejectedPush(err.stderr) || attempt >= attempts) throw err;
+        log(
+          `promote: ${remote}/${branch} moved on (push rejected); re-applying on top of it (${attempt}/${attempts})`,
+        );
+        await git.restore(base, PROMOTION_PATHS);
+        await git.run(['fetch', '--quiet', remote, branch]);
+        await git.run(['merge', '--quiet', '--ff-only', 'FETCH_HEAD']);
+      }
+    }
+  } catch (err) {
+    if (prBranch && (await git.branch().catch(() => '')) !== branch) {
+      await git.run(['checkout', '--quiet', '--force', branch]).catch(() => undefined);
+    }
+    await git.restore(startHead, PROMOTION_PATHS);
+    if (prBranch) await git.run(['branch', '--quiet', '-D', prBranch]).catch(() => undefined);
+    if (err instanceof GitError) {
+      throw new CliError(
+        `promote: ${err.message}; the working tree was restored to ${startHead.slice(0, 12)}`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Refuses to run on a tree with uncommitted changes that a restore would lose or a commit would include. */
+export async function requireClean(git: Git, command: string): Promise<void> {
+  const dirty = await git.dirtyEntries(PROMOTION_PATHS);
+  if (dirty.length > 0) {
+    throw new CliError(
+      `${command} needs a clean working tree but found: ${dirty.slice(0, 5).join(', ')}` +
+        `${dirty.length > 5 ? ', …' : ''}: commit or stash these changes first`,
+    );
+  }
+}
+
+function isRejectedPush(stderr: string): boolean {
+  return /\[rejected\].*\((fetch first|non-fast-forward)\)/.test(stderr);
+}
+
+/** The commit message of a promotion: subject, the facts a reviewer needs, and the trailer rollback searches. */
+export function promotionMessage(
+  env: EnvironmentName,
+  old: ModelPin | undefined,
+  pin: ModelPin,
+  selector: Selector,
+  gate: GateReport,
+): string {
+  const oldVersion = old?.version ?? 'none';
+  return [
+    `promote(${env}): ${pin.name} ${oldVersion} -> ${pin.version}`,
+    '',
+    `Environment: ${env}`,
+    `Model: ${pin.name}`,
+    `Version: ${oldVersion} -> ${pin.version} (${describeSelector(selector)})`,
+    `sha256: ${pin.sha256}`,
+    ...(pin.metadataSha256 ? [`metadata sha256: ${pin.metadataSha256}`] : []),
+    `Source: ${pin.source}`,
+    `Source run: ${pin.runId ?? 'unknown'}`,
+    `Gate: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms/image`,
+    '',
+    `${PROMOTION_TRAILER}: ${env} ${pin.name} ${oldVersion}->${pin.version}`,
+    '',
+  ].join('\n');
+}
+
+async function pullRequestBody(
+  git: Git,
+  base: string,
+  env: EnvironmentName,
+  old: ModelPin | undefined,
+  pin: ModelPin,
+  gate: GateReport,
+): Promise<string> {
+  const status = await git.run(['diff', '--name-status', base, 'HEAD', '--', 'dist', 'argocd']);
+  const numstat = await git.run(['diff', '--numstat', base, 'HEAD', '--', 'dist', 'argocd']);
+  const counts = new Map<string, string>();
+  for (const line of numstat.split('\n').filter(Boolean)) {
+    const [add, del, file] = line.split('\t');
+    counts.set(file ?? '', `+${add} −${del}`);
+  }
+  const verbs: Record<string, string> = { A: 'added', M: 'changed', D: 'deleted' };
+  const objects = status
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [code, file] = line.split('\t');
+      return `- ${verbs[code?.[0] ?? ''] ?? code} \`${file}\` (${counts.get(file ?? '') ?? ''})`;
+    });
+  const diff = await git.run(['diff', '--unified=0', base, 'HEAD', '--', 'dist', 'argocd']);
+  const changedLines = diff
+    .split('\n')
+    .filter((l) => /^[+-]/.test(l) && !/^(\+\+\+|---)/.test(l))
+    .slice(0, 60);
+  const row = (label: string, a: string | undefined, b: string | undefined): string =>
+    `| ${label} | ${a ?? '—'} | ${b ?? '—'} |`;
+  return [
+    `## Promote \`${pin.name}\` in **${env}**: ${old?.version ?? 'none'} → ${pin.version}`,
+    '',
+    '| | current | proposed |',
+    '|---|---|---|',
+    row('version', old?.version, pin.version),
+    row('model.onnx sha256', old?.sha256, pin.sha256),
+    row('model.json sha256', old?.metadataSha256, pin.metadataSha256),
+    row('source', old?.source, pin.source),
+    row('run', old?.runId, pin.runId),
+    '',
+    `Validation gate: passed on ${gate.samples} sample images (median ${gate.medianMs.toFixed(1)} ms/image, ` +
+      `max ${gate.maxMs.toFixed(1)} ms); top labels: ${gate.predictions.join(', ')}.`,
+    '',
+    `### Objects in dist/ that change (${objects.length})`,
+    ...(objects.length ? objects : ['- none']),
+    '',
+    '<details><summary>Changed lines</summary>',
+    '',
+    '```diff',
+    ...changedLines,
+    '```',
+    '</details>',
+    '',
+    `Merging this deploys it through Argo CD; \`model-gitops rollback --env ${env}\` reverts it.`,
+    '',
+  ].join('\n');
+}
+
+/** Registers `promote` on the CLI. */
+export function registerPromoteCommand(program: Command): void {
+  program
+    .command('promote')
+    .description('Resolve a registry version, validate it, pin it for an environment, re-synth and commit')
+    .requiredOption('--env <env>', 'environment: local, staging or production', envOption)
+    .addOption(
+      new Option('--version <n>', 'promote this version')
+        .argParser(versionOption('--version'))
+        .conflicts(['alias', 'stage']),
+    )
+    .addOption(new Option('--alias <alias>', 'promote the version this alias points to').conflicts('stage'))
+    .option('--stage <stage>', 'promote the newest version in this stage (Staging, Production)')
+    .option('--name <model>', 'registered model name (default: the name in the current pin)')
+    .addOption(new Option('--push', 'push the commit to the current branch of the remote').conflicts('pr'))
+    .option('--pr', 'commit on a new branch, push it and print a pull request body on stdout')
+    .option('--remote <name>', 'git remote to push to', 'origin')
+    .addOption(
+      new Option('--latency-budget-ms <ms>', 'gate: median time budget per sample image')
+        .default(1000)
+        .argParser(intOption('--latency-budget-ms', 1)),
+    )
+    .addHelpText(
+      'after',
+      "\nWithout --version/--alias/--stage the environment's model.alias or model.stage from " +
+        'charts/environments/<env>.yaml is used.\nExit codes: 0 promoted or already pinned, 1 failure (tree restored), 2 usage.\n' +
+        'Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
+    )
+    .action(async (o: PromoteCliOptions) => {
+      const selector: Selector | undefined = o.version
+        ? { kind: 'version', value: o.version }
+        : o.alias
+          ? { kind: 'alias', value: o.alias }
+          : o.stage
+            ? { kind: 'stage', value: o.stage }
+            : undefined;
+      const client = new MlflowClient({ connection: mlflowConnectionFromEnv() });
+      const result = await promote(client, {
+        cwd: process.cwd(),
+        env: o.env,
+        selector,
+        name: o.name,
+        push: o.push,
+        pr: o.pr,
+        remote: o.remote,
+        latencyBudgetMs: o.latencyBudgetMs,
+      });
+      if (result.status === 'promoted' && result.prBody) process.stdout.write(result.prBody);
+    });
+}
+
+interface PromoteCliOptions {
+  env: EnvironmentName;
+  version?: string;
+  alias?: string;
+  stage?: string;
+  name?: string;
+  push?: boolean;
+  pr?: boolean;
+  remote: string;
+  latencyBudgetMs: number;
+}

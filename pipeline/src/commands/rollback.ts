@@ -1,0 +1,158 @@
+import { Command } from 'commander';
+import {
+  ModelPinSchema,
+  modelPinPath,
+  writeModelPin,
+  type EnvironmentName,
+  type ModelPin,
+} from '../../../charts/src/config/model-pin';
+import { CliError, stderrLog, type Log } from '../cli-error';
+import { currentPin } from '../environments';
+import { Git, GitError } from '../git';
+import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
+import { envOption } from './options';
+import { PROMOTION_TRAILER, requireClean } from './promote';
+
+/** The trailer of a rollback commit; `Reverts-Promotion` names the promotion commit it undid. */
+export const ROLLBACK_TRAILER = 'Model-Rollback';
+const REVERTS_TRAILER = 'Reverts-Promotion';
+
+/** Options of {@link rollback}. */
+export interface RollbackOptions {
+  readonly cwd: string;
+  readonly env: EnvironmentName;
+  /** Push the commit to the remote branch. @default false */
+  readonly push?: boolean;
+  /** @default 'origin' */
+  readonly remote?: string;
+  /** @default - the charts' synth, in process */
+  readonly synth?: SynthFn;
+  readonly log?: Log;
+}
+
+/** Outcome of {@link rollback}. */
+export interface RollbackResult {
+  readonly commit: string;
+  /** The promotion commit that was undone. */
+  readonly reverted: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+}
+
+/**
+ * Undoes the newest promotion of `env` that has not been rolled back yet (found by its `Model-Promotion`
+ * trailer): the pin goes back to its content before that commit, dist/ is re-synthesized from the current
+ * charts, and one commit records it (`git revert` semantics for the pin, fresh synth for the manifests).
+ * Refuses when there is no such promotion or the pin changed since. Any failure restores the tree.
+ */
+export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
+  const log = opts.log ?? stderrLog;
+  const git = new Git(opts.cwd);
+  const root = await git.topLevel();
+  await requireClean(git, 'rollback');
+  const branch = await git.branch();
+  const startHead = await git.head();
+  const pinRel = `charts/environments/${opts.env}.model.json`;
+
+  const target = await newestUnrevertedPromotion(git, opts.env);
+  if (!target) {
+    throw new CliError(
+      `nothing to roll back in '${opts.env}': no commit with a '${PROMOTION_TRAILER}: ${opts.env} …' trailer ` +
+        'that has not been rolled back already',
+    );
+  }
+  const promoted = await pinAt(git, target, pinRel);
+  const previous = await pinAt(git, `${target}^`, pinRel);
+  const now = currentPin(root, opts.env);
+  if (!promoted || !previous) {
+    throw new CliError(
+      `cannot roll back ${target.slice(0, 12)}: the pin ${pinRel} did not exist before it; promote a version instead`,
+    );
+  }
+  if (!now || now.version !== promoted.version || now.sha256 !== promoted.sha256) {
+    throw new CliError(
+      `cannot roll back ${target.slice(0, 12)} (${promoted.name} ${previous.version} -> ${promoted.version}): ` +
+        `${pinRel} has changed since (now version ${now?.version ?? 'none'}); promote the version you want instead`,
+    );
+  }
+  try {
+    writeModelPin(modelPinPath(root, opts.env), previous);
+    runSynth(opts.synth ?? chartsSynth, root);
+    await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
+    const message = [
+      `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
+      '',
+      `Environment: ${opts.env}`,
+      `Model: ${promoted.name}`,
+      `Version: ${promoted.version} -> ${previous.version}`,
+      `sha256: ${previous.sha256}`,
+      `Source: ${previous.source}`,
+      '',
+      `This reverts the pin change of commit ${target}.`,
+      '',
+      `${ROLLBACK_TRAILER}: ${opts.env} ${promoted.name} ${promoted.version}->${previous.version}`,
+      `${REVERTS_TRAILER}: ${target}`,
+      '',
+    ].join('\n');
+    const commit = await git.commit(message);
+    log(
+      `rollback: committed ${commit.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`,
+    );
+    if (opts.push) {
+      await git.run(['push', '--quiet', opts.remote ?? 'origin', `HEAD:refs/heads/${branch}`]);
+      log(`rollback: pushed to ${opts.remote ?? 'origin'}/${branch}`);
+    }
+    return { commit, reverted: target, fromVersion: promoted.version, toVersion: previous.version };
+  } catch (err) {
+    await git.restore(startHead, PROMOTION_PATHS);
+    if (err instanceof GitError) {
+      throw new CliError(
+        `rollback: ${err.message}; the working tree was restored to ${startHead.slice(0, 12)}`,
+      );
+    }
+    throw err;
+  }
+}
+
+async function newestUnrevertedPromotion(git: Git, env: EnvironmentName): Promise<string | undefined> {
+  const sep = '\x1e';
+  const log = await git.run([
+    'log',
+    `--format=%H%x1f%(trailers:key=${PROMOTION_TRAILER},valueonly,separator=%x1d)%x1f%(trailers:key=${REVERTS_TRAILER},valueonly,separator=%x1d)${sep}`,
+  ]);
+  const reverted = new Set<string>();
+  for (const record of log.split(sep)) {
+    const [sha, promotions, reverts] = record.trim().split('\x1f');
+    if (!sha) continue;
+    for (const r of (reverts ?? '').split('\x1d')) if (r.trim()) reverted.add(r.trim());
+    const forEnv = (promotions ?? '').split('\x1d').some((p) => p.trim().split(' ')[0] === env);
+    if (forEnv && !reverted.has(sha)) return sha;
+  }
+  return undefined;
+}
+
+async function pinAt(git: Git, rev: string, path: string): Promise<ModelPin | undefined> {
+  try {
+    return ModelPinSchema.parse(JSON.parse(await git.run(['show', `${rev}:${path}`])));
+  } catch (err) {
+    if (err instanceof GitError) return undefined;
+    throw new CliError(`${path} at ${rev.slice(0, 12)} is not a valid pin: ${(err as Error).message}`);
+  }
+}
+
+/** Registers `rollback` on the CLI. */
+export function registerRollbackCommand(program: Command): void {
+  program
+    .command('rollback')
+    .description('Revert the newest promotion of an environment (found by its trailer), re-synth and commit')
+    .requiredOption('--env <env>', 'environment: local, staging or production', envOption)
+    .option('--push', 'push the commit to the current branch of the remote')
+    .option('--remote <name>', 'git remote to push to', 'origin')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 rolled back, 1 nothing to roll back or failure (tree restored), 2 usage.',
+    )
+    .action(async (o: { env: EnvironmentName; push?: boolean; remote: string }) => {
+      await rollback({ cwd: process.cwd(), env: o.env, push: o.push, remote: o.remote });
+    });
+}

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { environmentConfigPath, readEnvironmentConfig } from '../../charts/src/config/environment-config';
+import {
+  modelPinPath,
+  readModelPin,
+  type EnvironmentName,
+  type ModelPin,
+} from '../../charts/src/config/model-pin';
+import type { MlflowClient, ModelVersion } from './mlflow';
+
+/** How a version is chosen in the registry. */
+export type Selector =
+  | { readonly kind: 'version'; readonly value: string }
+  | { readonly kind: 'alias'; readonly value: string }
+  | { readonly kind: 'stage'; readonly value: string };
+
+/** `alias 'production'`, `stage 'Production'`, `version 3`. */
+export function describeSelector(s: Selector): string {
+  return s.kind === 'version' ? `version ${s.value}` : `${s.kind} '${s.value}'`;
+}
+
+/**
+ * The registry selector an environment follows, from `charts/environments/<env>.yaml` (`model.alias` or
+ * `model.stage`); undefined when the environment serves a model baked into the image.
+ */
+export function environmentSelector(repoRoot: string, env: EnvironmentName): Selector | undefined {
+  const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
+  if (config.model.from !== 'registry') return undefined;
+  if (config.model.alias) return { kind: 'alias', value: config.model.alias };
+  if (config.model.stage) return { kind: 'stage', value: config.model.stage };
+  return undefined;
+}
+
+/** The environment's pin, or undefined when the pin file does not exist yet. */
+export function currentPin(repoRoot: string, env: EnvironmentName): ModelPin | undefined {
+  const file = modelPinPath(repoRoot, env);
+  return existsSync(file) ? readModelPin(file) : undefined;
+}
+
+/** Looks a selector up in the registry. */
+export function resolveSelector(client: MlflowClient, name: string, s: Selector): Promise<ModelVersion> {
+  switch (s.kind) {
+    case 'version':
+      return client.getModelVersion(name, s.value);
+    case 'alias':
+      return client.getVersionByAlias(name, s.value);
+    case 'stage':
+      return client.getLatestVersionInStage(name, s.value);
+  }
+}

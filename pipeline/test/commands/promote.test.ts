@@ -1,0 +1,176 @@
+/**
+ * @jest-environment ./pipeline/test/support/onnx-environment.js
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promote } from '../../src/commands/promote';
+import { FakeMlflow } from '../support/fake-mlflow';
+import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { cloneRepo, createTempRepo, git, treeState, type TempRepo } from '../support/repo';
+
+const NAME = 'cats-dogs-classifier';
+const quiet = (): void => undefined;
+
+describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
+  let fake: FakeMlflow;
+  let tmp: string;
+  let repo: TempRepo;
+  let v2: { sha256: string; metadataSha256: string };
+
+  beforeEach(async () => {
+    fake = await FakeMlflow.start();
+    tmp = mkdtempSync(join(tmpdir(), 'promote-'));
+    const v1 = writeModel(join(tmp, 'm1'), tinyModel(1));
+    v2 = writeModel(join(tmp, 'm2'), tinyModel(2));
+    await registerInFake(fake, join(tmp, 'm1'), NAME);
+    await registerInFake(fake, join(tmp, 'm2'), NAME, 'production');
+    const runId = [...fake.runs.keys()][0] as string;
+    repo = createTempRepo(join(tmp, 'repos'), {
+      name: NAME,
+      version: '1',
+      ...v1,
+      source: `mlflow-artifacts:/1/${runId}/artifacts/model`,
+      runId,
+    });
+  });
+  afterEach(async () => {
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const run = (over: Partial<Parameters<typeof promote>[1]> = {}): ReturnType<typeof promote> =>
+    promote(fakeClient(fake), { cwd: repo.root, env: 'production', log: quiet, ...over });
+
+  it('pins the version of the environment alias, re-synthesizes dist/ and makes one commit with a trailer', async () => {
+    const before = git(repo.root, 'rev-parse', 'HEAD');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'promoted', oldVersion: '1', newVersion: '2' });
+    expect(git(repo.root, 'rev-list', '--count', `${before}..HEAD`)).toBe('1');
+    const message = git(repo.root, 'log', '-1', '--format=%B');
+    expect(message).toContain('promote(production): cats-dogs-classifier 1 -> 2');
+    expect(message).toContain(`sha256: ${v2.sha256}`);
+    expect(message).toMatch(/Source run: [0-9a-f]{32}/);
+    expect(git(repo.root, 'log', '-1', '--format=%(trailers:key=Model-Promotion,valueonly)')).toBe(
+      'production cats-dogs-classifier 1->2',
+    );
+    const pin = JSON.parse(
+      readFileSync(join(repo.root, 'charts/environments/production.model.json'), 'utf8'),
+    );
+    expect(pin).toMatchObject({ version: '2', sha256: v2.sha256, metadataSha256: v2.metadataSha256 });
+    const changed = git(repo.root, 'diff', '--name-only', 'HEAD~1', 'HEAD').split('\n');
+    expect(changed).toContain('charts/environments/production.model.json');
+    expect(changed.some((f) => f.startsWith('dist/production/'))).toBe(true);
+    expect(changed.some((f) => f.startsWith('dist/staging/'))).toBe(false);
+    expect(git(repo.root, 'status', '--porcelain')).toBe('');
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(before);
+  });
+
+  it('is idempotent: an environment already pinned to the version gets no commit', async () => {
+    await run();
+    const head = git(repo.root, 'rev-parse', 'HEAD');
+    expect(await run()).toEqual({ status: 'unchanged', version: '2' });
+    expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(head);
+  });
+
+  it('pushes with --push', async () => {
+    await run({ push: true });
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
+  });
+
+  it('promotes an explicit version and the newest version of a stage', async () => {
+    await run({ env: 'staging', selector: { kind: 'version', value: '2' } });
+    expect(git(repo.root, 'log', '-1', '--format=%s')).toBe('promote(staging): cats-dogs-classifier 1 -> 2');
+    fake.setStage(NAME, '2', 'Production');
+    await run({ env: 'local', selector: { kind: 'stage', value: 'production' } });
+    expect(git(repo.root, 'log', '-1', '--format=%B')).toContain("(stage 'Production')");
+  });
+
+  it('re-applies the promotion on top when the push loses a race', async () => {
+    const other = cloneRepo(repo.remote, join(tmp, 'other'));
+    writeFileSync(join(other, 'NOTES.md'), 'someone else was faster\n');
+    git(other, 'add', 'NOTES.md');
+    git(other, 'commit', '--quiet', '-m', 'unrelated change');
+    git(other, 'push', '--quiet', 'origin', 'main');
+    const theirs = git(other, 'rev-parse', 'HEAD');
+
+    await run({ push: true });
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
+    expect(git(repo.root, 'rev-parse', 'HEAD~1')).toBe(theirs);
+    expect(git(repo.root, 'log', '-1', '--format=%s')).toBe(
+      'promote(production): cats-dogs-classifier 1 -> 2',
+    );
+  });
+
+  it('fails when the push is refused for another reason and leaves the tree exactly as it was', async () => {
+    const hook = join(repo.remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "protected branch" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    const before = treeState(repo.root);
+    await expect(run({ push: true })).rejects.toThrow(/git push .* failed.*protected branch.*restored/);
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('fails when the alias is not set, naming model and alias, and leaves the tree untouched', async () => {
+    const before = treeState(repo.root);
+    await expect(run({ env: 'staging' })).rejects.toThrow(
+      "model 'cats-dogs-classifier' has no alias 'staging'",
+    );
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('fails at the gate when the model input shape does not fit, and commits nothing', async () => {
+    const bad = join(tmp, 'bad');
+    writeModel(bad, tinyModel(3));
+    const meta = JSON.parse(readFileSync(join(bad, 'model.json'), 'utf8'));
+    meta.input.height = 64;
+    meta.input.width = 64;
+    writeFileSync(join(bad, 'model.json'), JSON.stringify(meta));
+    await registerInFake(fake, bad, NAME, 'production');
+    const before = treeState(repo.root);
+    await expect(run()).rejects.toThrow(/^validation gate: .*input 'input'/);
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('fails when the registry is down and leaves the tree untouched', async () => {
+    fake.faults.resetNext = 1000;
+    const before = treeState(repo.root);
+    await expect(run()).rejects.toThrow(/cannot reach MLflow/);
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('restores every file when the synth fails half-way', async () => {
+    const before = treeState(repo.root);
+    const synth = (root: string): void => {
+      writeFileSync(join(root, 'dist', 'production', 'Stray.yaml'), 'half-written\n');
+      writeFileSync(join(root, 'dist', 'staging', 'Deployment.cats-dogs-classifier.yaml'), 'clobbered\n');
+      throw new Error('boom');
+    };
+    await expect(run({ synth })).rejects.toThrow('synth failed: boom');
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('refuses to run on a tree with uncommitted changes', async () => {
+    writeFileSync(join(repo.root, 'charts/environments/production.model.json'), '{}\n');
+    await expect(run()).rejects.toThrow(/needs a clean working tree but found: +M charts\/environments/);
+  });
+
+  it('with --pr pushes a branch, prints a body listing the changed dist/ objects and returns to main', async () => {
+    const before = treeState(repo.root);
+    const result = await run({ pr: true });
+    expect(result.status).toBe('promoted');
+    if (result.status !== 'promoted') return;
+    expect(result.branch).toBe('model-promotion/production/cats-dogs-classifier-v2');
+    expect(git(repo.remote, 'rev-parse', result.branch as string)).toBe(result.commit);
+    expect(result.prBody).toContain('in **production**: 1 → 2');
+    expect(result.prBody).toMatch(
+      /- changed `dist\/production\/Deployment\.cats-dogs-classifier\.yaml` \(\+\d+ −\d+\)/,
+    );
+    expect(result.prBody).toContain(v2.sha256);
+    expect(treeState(repo.root)).toEqual({
+      ...before,
+      branches: expect.stringContaining('model-promotion/'),
+    });
+    expect(git(repo.root, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+  });
+});

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  writeModelPin,
+  ENVIRONMENTS,
+  modelPinPath,
+  type ModelPin,
+} from '../../../charts/src/config/model-pin';
+import { chartsSynth } from '../../src/synth';
+
+/** This checkout: the source of the charts config copied into temp repositories. */
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+/** Runs git in `cwd` and returns trimmed stdout. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
+}
+
+/** A bare remote and a clone holding what promote needs: the charts env config, pins and synthesized dist/. */
+export interface TempRepo {
+  readonly remote: string;
+  readonly root: string;
+}
+
+/**
+ * Creates `<dir>/remote.git` and `<dir>/work` (branch main, origin = the bare remote, pushed). The env configs
+ * come from this checkout's charts/; every pin is set to `pin`; dist/ and argocd/ are synthesized by the real
+ * charts code.
+ */
+export function createTempRepo(dir: string, pin: ModelPin): TempRepo {
+  const remote = join(dir, 'remote.git');
+  const root = join(dir, 'work');
+  mkdirSync(root, { recursive: true });
+  execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
+  git(root, 'init', '--quiet', '--initial-branch=main');
+  git(root, 'config', 'user.name', 'Test User');
+  git(root, 'config', 'user.email', 'test@example.com');
+  git(root, 'config', 'commit.gpgsign', 'false');
+  const envDir = join(root, 'charts', 'environments');
+  mkdirSync(envDir, { recursive: true });
+  for (const name of readdirSync(join(REPO_ROOT, 'charts', 'environments'))) {
+    if (name.endsWith('.yaml'))
+      copyFileSync(join(REPO_ROOT, 'charts', 'environments', name), join(envDir, name));
+  }
+  copyFileSync(join(REPO_ROOT, 'charts', 'argocd.yaml'), join(root, 'charts', 'argocd.yaml'));
+  for (const env of ENVIRONMENTS) writeModelPin(modelPinPath(root, env), pin);
+  chartsSynth(root);
+  git(root, 'add', '--all');
+  git(root, 'commit', '--quiet', '-m', 'initial: charts config, pins and dist');
+  git(root, 'remote', 'add', 'origin', remote);
+  git(root, 'push', '--quiet', '--set-upstream', 'origin', 'main');
+  return { remote, root };
+}
+
+/** A second clone of the remote, for simulating someone else pushing. */
+export function cloneRepo(remote: string, into: string): string {
+  execFileSync('git', ['clone', '--quiet', remote, into]);
+  git(into, 'config', 'user.name', 'Other User');
+  git(into, 'config', 'user.email', 'other@example.com');
+  return into;
+}
+
+/** What identifies a working tree's state: HEAD, branches, status (incl. untracked) and any content diff. */
+export function treeState(root: string): { head: string; branches: string; status: string; diff: string } {
+  return {
+    head: git(root, 'rev-parse', 'HEAD'),
+    branches: git(root, 'branch', '--list'),
+    status: git(root, 'status', '--porcelain', '--untracked-files=all'),
+    diff: git(root, 'diff', 'HEAD', '--binary'),
+  };
+}

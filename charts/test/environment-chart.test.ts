@@ -1,0 +1,83 @@
+import { App, Testing } from 'cdk8s';
+import { EnvironmentConfigSchema } from '../src/config/environment-config';
+import { EnvironmentChart } from '../src/environment-chart';
+import { buildEnvironment } from '../src/synth';
+import { Json, REPO_ROOT } from './support/dist';
+import { PIN } from './support/pins';
+
+const synth = (chart: EnvironmentChart): Json[] => Testing.synth(chart);
+const kinds = (objects: Json[]) => objects.map((o) => `${o.kind}.${o.metadata.name}`).sort();
+
+describe('EnvironmentChart from the committed configs', () => {
+  it('local: one replica, NodePort, no HPA/PDB, no relay', () => {
+    const { chart } = buildEnvironment(REPO_ROOT, 'local');
+    const objects = synth(chart);
+    expect(kinds(objects)).not.toContain('HorizontalPodAutoscaler.cats-dogs-classifier');
+    expect(kinds(objects)).not.toContain('PodDisruptionBudget.cats-dogs-classifier');
+    expect(objects.find((o) => o.kind === 'Deployment').spec.replicas).toBe(1);
+    expect(objects.find((o) => o.kind === 'Service').spec.type).toBe('NodePort');
+    expect(chart.relay).toBeUndefined();
+  });
+
+  it('staging: the full set behind a ClusterIP, following the staging alias', () => {
+    const { chart } = buildEnvironment(REPO_ROOT, 'staging');
+    const objects = synth(chart);
+    expect(kinds(objects)).toEqual(
+      expect.arrayContaining([
+        'HorizontalPodAutoscaler.cats-dogs-classifier',
+        'PodDisruptionBudget.cats-dogs-classifier',
+      ]),
+    );
+    expect(objects.find((o) => o.kind === 'Service').spec.type).toBe('ClusterIP');
+    expect(objects.find((o) => o.kind === 'ConfigMap').data.MODEL_ALIAS).toBe('staging');
+  });
+
+  it('production: LoadBalancer, HPA, PDB and the webhook relay', () => {
+    const { chart } = buildEnvironment(REPO_ROOT, 'production');
+    const objects = synth(chart);
+    expect(
+      objects.find((o) => o.kind === 'Service' && o.metadata.name === 'cats-dogs-classifier').spec.type,
+    ).toBe('LoadBalancer');
+    expect(kinds(objects)).toEqual(
+      expect.arrayContaining([
+        'Deployment.model-gitops-webhook-relay',
+        'Service.model-gitops-webhook-relay',
+        'NetworkPolicy.model-gitops-webhook-relay',
+      ]),
+    );
+    expect(chart.inference.namespace).toBe('cats-dogs-classifier');
+  });
+});
+
+describe('EnvironmentChart from config', () => {
+  const base = {
+    image: 'ghcr.io/example/model-gitops:1.2.3',
+    argocd: { destinationServer: 'https://kubernetes.default.svc' },
+  };
+
+  it('serves the baked model when the config says so, ignoring the pin', () => {
+    const config = EnvironmentConfigSchema.parse({ ...base, model: { from: 'baked' }, replicas: 1 });
+    const chart = new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN });
+    const objects = synth(chart);
+    expect(objects.find((o) => o.kind === 'Deployment').spec.template.spec.initContainers).toBeUndefined();
+    expect(objects.find((o) => o.kind === 'ConfigMap').data.MODEL_VERSION).toBeUndefined();
+  });
+
+  it('follows a stage and passes the PDB and HPA settings through', () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'registry', stage: 'Production' },
+      mlflow: { trackingUri: 'https://mlflow.example.com', cidr: '198.51.100.0/24' },
+      autoscaling: { minReplicas: 5, maxReplicas: 6 },
+      podDisruptionBudget: { minAvailable: 4 },
+    });
+    const chart = new EnvironmentChart(new App(), { environment: 'production', config, pin: PIN });
+    const objects = synth(chart);
+    expect(objects.find((o) => o.kind === 'ConfigMap').data.MODEL_STAGE).toBe('Production');
+    expect(objects.find((o) => o.kind === 'HorizontalPodAutoscaler').spec).toMatchObject({
+      minReplicas: 5,
+      maxReplicas: 6,
+    });
+    expect(objects.find((o) => o.kind === 'PodDisruptionBudget').spec.minAvailable).toBe(4);
+  });
+});

@@ -72,6 +72,7 @@ export class InferencePool {
   private nextId = 1;
   private closing = false;
   private runsStarted = 0;
+  private idleWaiters: Array<() => void> = [];
 
   private constructor(
     private readonly opts: InferencePoolOptions,
@@ -148,13 +149,14 @@ export class InferencePool {
     });
   }
 
-  /** Stops the workers; waiting jobs fail with 503. Running jobs finish first (their workers close after). */
+  /** Stops the workers: waiting jobs fail with 503, running jobs finish first, then each session is released. */
   async close(): Promise<void> {
     this.closing = true;
     for (const job of this.queue.splice(0)) {
       this.settle(job, new AppError(503, 'shutting_down', 'the service is shutting down'));
     }
     this.opts.onQueueDepth?.(0);
+    while (this.busyWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.all(
       this.slots.map(
         (slot) =>
@@ -178,6 +180,7 @@ export class InferencePool {
       slot.job = null;
       if (msg.type === 'result') this.settle(job, null, { scores: msg.scores, seconds: msg.seconds });
       else this.settle(job, new AppError(500, 'inference_failed', `inference failed: ${msg.message}`));
+      this.notifyIdle();
       this.pump();
     });
     worker.on('error', () => {
@@ -188,6 +191,8 @@ export class InferencePool {
       if (index >= 0) this.slots.splice(index, 1);
       if (slot.job)
         this.settle(slot.job, new AppError(500, 'inference_failed', 'the inference worker stopped'));
+      slot.job = null;
+      this.notifyIdle();
       if (this.closing) return;
       startWorker(init).then(
         (fresh) => {
@@ -205,10 +210,10 @@ export class InferencePool {
   private pump(): void {
     for (const slot of this.slots) {
       if (slot.job !== null) continue;
-      const job = this.queue.shift();
-      if (!job) break;
+      let job = this.queue.shift();
+      while (job?.settled) job = this.queue.shift();
       this.opts.onQueueDepth?.(this.queue.length);
-      if (job.settled) continue;
+      if (!job) break;
       void this.dispatch(slot, job);
     }
   }
@@ -221,6 +226,7 @@ export class InferencePool {
       // Timed out while waiting: dropped before inference.
       this.expire(job);
       slot.job = null;
+      this.notifyIdle();
       this.pump();
       return;
     }
@@ -236,6 +242,13 @@ export class InferencePool {
       this.opts.onQueueDepth?.(this.queue.length);
     }
     this.settle(job, new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS'));
+  }
+
+  /** Wakes close() whenever a worker finishes a job. */
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private settle(job: Job, err: Error | null, result?: InferenceResult): void {

@@ -1,0 +1,76 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError, DEFAULT_MODEL_DIR, cpuLimit, loadConfig } from '../src/config';
+
+describe('loadConfig', () => {
+  test('every key has a default', () => {
+    const config = loadConfig({}, null);
+    expect(config).toMatchObject({
+      port: 8000,
+      host: '0.0.0.0',
+      modelDir: DEFAULT_MODEL_DIR,
+      modelSha256: undefined,
+      logLevel: 'info',
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxImagePixels: 40_000_000,
+      requestTimeoutMs: 10_000,
+      drainDelayMs: 5_000,
+      shutdownTimeoutMs: 20_000,
+      intraOpThreads: 1,
+      queueMax: 64,
+    });
+    expect(config.inferenceWorkers).toBe(availableParallelism());
+    expect(DEFAULT_MODEL_DIR).toMatch(/service[/\\]models[/\\]default$/);
+  });
+
+  test('reads the environment variables', () => {
+    const config = loadConfig(
+      {
+        PORT: '9000',
+        MODEL_SHA256: 'a'.repeat(64),
+        INFERENCE_WORKERS: '3',
+        LOG_LEVEL: 'debug',
+        MODEL_VERSION: '12',
+      },
+      null,
+    );
+    expect(config).toMatchObject({
+      port: 9000,
+      modelSha256: 'a'.repeat(64),
+      inferenceWorkers: 3,
+      logLevel: 'debug',
+    });
+    expect(config.modelVersion).toBe('12');
+  });
+
+  test('fails when a value is invalid, naming the variable, the value and the rule', () => {
+    expect(() => loadConfig({ PORT: '70000' }, null)).toThrow(ConfigError);
+    expect(() => loadConfig({ PORT: '70000' }, null)).toThrow('PORT="70000": must be ≤ 65535');
+    expect(() => loadConfig({ MODEL_SHA256: 'ABC' }, null)).toThrow(
+      'MODEL_SHA256="ABC": must be 64 lower-case hex characters',
+    );
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' }, null)).toThrow('LOG_LEVEL="loud"');
+    expect(() => loadConfig({ INFERENCE_WORKERS: 'many' }, null)).toThrow('INFERENCE_WORKERS="many"');
+  });
+
+  test('fails listing every invalid variable at once', () => {
+    expect(() => loadConfig({ MAX_BODY_BYTES: '1kb', DRAIN_DELAY_MS: '-1' }, null)).toThrow(
+      /MAX_BODY_BYTES="1kb".*; DRAIN_DELAY_MS="-1"/,
+    );
+  });
+
+  test('INFERENCE_WORKERS=auto follows the cgroup CPU limit', () => {
+    expect(loadConfig({ INFERENCE_WORKERS: 'auto' }, '100000 100000\n').inferenceWorkers).toBe(1);
+  });
+});
+
+describe('cpuLimit', () => {
+  test('rounds the cgroup quota up, capped by the host', () => {
+    expect(cpuLimit('50000 100000')).toBe(1);
+    expect(cpuLimit('150000 100000')).toBe(Math.min(2, availableParallelism()));
+  });
+
+  test('falls back to the host CPUs without a quota', () => {
+    expect(cpuLimit('max 100000')).toBe(availableParallelism());
+    expect(cpuLimit(null)).toBe(availableParallelism());
+  });
+});

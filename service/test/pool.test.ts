@@ -1,0 +1,45 @@
+import { InferencePool } from '../src/inference/pool';
+import { readModelFiles, type ModelFiles } from '../src/model/loader';
+import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
+import { tempDir, waitFor } from './helpers';
+
+let tmp: ReturnType<typeof tempDir>;
+let files: ModelFiles;
+beforeAll(async () => {
+  tmp = tempDir();
+  writeModelDir(tmp.dir, buildIdentityModel());
+  files = await readModelFiles(tmp.dir);
+});
+afterAll(() => tmp.cleanup());
+
+describe('InferencePool', () => {
+  test('many concurrent jobs on two workers each get their own result', async () => {
+    const pool = await InferencePool.start({ files, workers: 2, queueMax: 100 });
+    try {
+      const inputs = Array.from({ length: 40 }, (_, j) =>
+        Float32Array.from({ length: 12 }, (_, i) => j * 100 + i),
+      );
+      const expected = inputs.map((x) => Array.from(x));
+      const results = await Promise.all(inputs.map((x) => pool.run(x, 1, Infinity)));
+      expect(results.map((r) => Array.from(r.scores))).toEqual(expected);
+      expect(pool.runs).toBe(40);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('close() fails waiting jobs with 503, refuses new ones and lets the running job finish', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 5, beforeRun: () => gate });
+    const running = pool.run(new Float32Array(12), 1, Infinity);
+    await waitFor(() => pool.busyWorkers === 1, 'the first job to hold the worker');
+    const waiting = pool.run(new Float32Array(12), 1, Infinity);
+    const closed = pool.close();
+    await expect(waiting).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
+    expect(() => pool.assertCapacity()).toThrow('shutting down');
+    release();
+    expect(Array.from((await running).scores)).toEqual(new Array(12).fill(0));
+    await closed;
+  });
+});

@@ -2,6 +2,7 @@ import { Testing } from 'cdk8s';
 import { InferenceAlerts } from '../src/monitoring/inference-alerts';
 import { inferenceRules } from '../src/monitoring/inference-rules';
 import { rulesFile } from '../src/monitoring/standalone-config';
+import { validateSchemas } from './support/dist';
 
 interface SynthRule {
   record?: string;
@@ -36,6 +37,10 @@ describe('InferenceAlerts', () => {
       namespace: 'cats-dogs-classifier',
       labels: { 'app.kubernetes.io/name': 'cats-dogs-classifier', release: 'prometheus' },
     });
+  });
+
+  it('validates against the Prometheus Operator PrometheusRule CRD schema', () => {
+    expect(validateSchemas([synth()]).map((r) => r.error)).toEqual([null]);
   });
 
   it('carries exactly the groups of the standalone rules file', () => {

@@ -6,6 +6,7 @@ import {
   renderInferenceDashboard,
 } from '../src/monitoring/inference-dashboard';
 import { inferenceRules, RecordingRule } from '../src/monitoring/inference-rules';
+import { validateSchemas } from './support/dist';
 
 interface SynthConfigMap {
   kind: string;
@@ -34,6 +35,10 @@ describe('InferenceDashboard', () => {
     expect(Object.keys(cm.data)).toEqual(['cats-dogs-classifier.json']);
     const dashboard = JSON.parse(cm.data['cats-dogs-classifier.json']) as { uid: string; title: string };
     expect(dashboard.uid).toBe('cats-dogs-classifier');
+  });
+
+  it('validates against the Kubernetes 1.28 ConfigMap schema', () => {
+    expect(validateSchemas([synth()]).map((r) => r.error)).toEqual([null]);
   });
 
   it('uses a different sidecar label, name and namespace when given', () => {

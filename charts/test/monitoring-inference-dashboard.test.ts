@@ -41,6 +41,10 @@ describe('InferenceDashboard', () => {
     expect(validateSchemas([synth()]).map((r) => r.error)).toEqual([null]);
   });
 
+  it('goes into the namespace of the rules unless told otherwise', () => {
+    expect(synth({ rules: { namespace: 'ml' } }).metadata.namespace).toBe('ml');
+  });
+
   it('uses a different sidecar label, name and namespace when given', () => {
     const cm = synth({ sidecarLabel: 'grafana_dashboard_ml', name: 'clf-dash', namespace: 'monitoring' });
     expect(cm.metadata).toMatchObject({

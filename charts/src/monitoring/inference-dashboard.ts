@@ -226,7 +226,7 @@ export interface InferenceDashboardProps {
   readonly name?: string;
   /**
    * Namespace of the ConfigMap (the Grafana sidecar must watch it).
-   * @default 'cats-dogs-classifier'
+   * @default - the `namespace` of `rules` ('cats-dogs-classifier')
    */
   readonly namespace?: string;
   /**
@@ -252,7 +252,7 @@ export class InferenceDashboard extends Construct {
     super(scope, id);
     const rules = inferenceRules(props.rules);
     this.name = props.name ?? `${rules.props.jobName}-dashboard`;
-    this.namespace = props.namespace ?? 'cats-dogs-classifier';
+    this.namespace = props.namespace ?? rules.props.namespace;
     this.sidecarLabel = props.sidecarLabel ?? 'grafana_dashboard';
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(this.name) || this.name.length > 253) {
       throw new Error(

@@ -118,6 +118,16 @@ export interface InferenceServiceProps {
    */
   readonly readinessProbe?: ProbeTiming;
   /**
+   * Health probes of MLflow the model-fetch init container makes before it gives up (and the kubelet restarts it).
+   * @default 30
+   */
+  readonly modelFetchWaitAttempts?: number;
+  /**
+   * Pause between those probes, in milliseconds.
+   * @default 2000
+   */
+  readonly modelFetchWaitIntervalMs?: number;
+  /**
    * Grace period between SIGTERM and SIGKILL.
    * @default 30
    */
@@ -362,6 +372,8 @@ export class InferenceService extends Construct {
           ...['--name', pin.name, '--version', pin.version, '--sha256', pin.sha256],
           ...(pin.metadataSha256 ? ['--metadata-sha256', pin.metadataSha256] : []),
           ...['--dest', `${MODEL_MOUNT}/current`],
+          ...['--wait-attempts', String(props.modelFetchWaitAttempts ?? 30)],
+          ...['--wait-interval-ms', String(props.modelFetchWaitIntervalMs ?? 2000)],
         ],
         securityContext: restrictedContainerSecurityContext(runAsUser),
         resources: containerResources(initResources, "'initResources'"),

@@ -121,6 +121,10 @@ describe('InferenceService defaults', () => {
       PIN.metadataSha256,
       '--dest',
       '/models/current',
+      '--wait-attempts',
+      '30',
+      '--wait-interval-ms',
+      '2000',
     ]);
     expect(init.image).toBe(IMAGE);
     expect(init.volumeMounts).toContainEqual({ name: 'model', mountPath: '/models' });
@@ -316,6 +320,8 @@ describe('InferenceService props', () => {
       resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '1500m', memoryLimit: '3Gi' },
       scaling: Scaling.autoscaled({ minReplicas: 4, maxReplicas: 8, minAvailable: 3 }),
       zoneMaxSkew: 2,
+      modelFetchWaitAttempts: 60,
+      modelFetchWaitIntervalMs: 5000,
     });
     const c = container(objects);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 9000 }]);
@@ -329,6 +335,12 @@ describe('InferenceService props', () => {
     expect(find(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 4, maxReplicas: 8 });
     expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(3);
     expect(find(objects, 'ConfigMap').data.PORT).toBe('9000');
+    expect(podSpec(objects).initContainers[0].args.slice(-4)).toEqual([
+      '--wait-attempts',
+      '60',
+      '--wait-interval-ms',
+      '5000',
+    ]);
   });
 
   it('fails when the image has the latest tag', () => {

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error';
+import { registerCheckCommand } from './commands/check';
 import { registerModelFetchCommand } from './commands/model-fetch';
 import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
 import { registerRollbackCommand } from './commands/rollback';
+import { registerSmokeCommand } from './commands/smoke';
 import { MlflowError } from './mlflow';
 
 /** Builds the `model-gitops` program with every command registered; never parses or exits by itself. */
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerRegisterCommand(program);
   registerPromoteCommand(program);
   registerRollbackCommand(program);
+  registerCheckCommand(program);
+  registerSmokeCommand(program);
   return program;
 }
 

@@ -1,0 +1,220 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { CliError } from '../cli-error';
+import { sampleImages } from '../samples';
+import { intOption, versionOption } from './options';
+
+/** Options of {@link smoke}. */
+export interface SmokeOptions {
+  /** Base URL of the service, e.g. `http://cats-dogs-classifier.cats-dogs-classifier.svc`. */
+  readonly url: string;
+  /** The model version every answer must come from. */
+  readonly expectVersion: string;
+  /** @default 30 */
+  readonly readyAttempts?: number;
+  /** @default 3000 */
+  readonly readyIntervalMs?: number;
+  /** How many predictions to send (cycling through the bundled sample images). @default 5 */
+  readonly predictions?: number;
+  /** Time limit of one HTTP request. @default 10000 */
+  readonly requestTimeoutMs?: number;
+  /** Receives one line per check. @default - stdout */
+  readonly report?: (line: string) => void;
+}
+
+/** One check and its outcome. */
+export interface SmokeCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+const PredictResponseSchema = z.object({
+  model: z.object({ name: z.string(), version: z.string() }),
+  predictions: z
+    .array(
+      z.object({
+        label: z.string().min(1),
+        score: z.number().min(0).max(1),
+        topK: z.array(z.object({ label: z.string(), score: z.number().min(0).max(1) })).min(1),
+      }),
+    )
+    .length(1),
+});
+
+const ModelResponseSchema = z.object({ name: z.string(), version: z.string() });
+
+/**
+ * Post-deploy smoke test: waits for `/ready` (bounded), checks `/model`, then sends sample images to
+ * `/predict`; every answer must be 200, well-formed and served by `expectVersion` (body and `X-Model-Version`).
+ * Stops at the first failure of readiness; prediction checks all run. Reports one line per check.
+ */
+export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: SmokeCheck[] }> {
+  const report = opts.report ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const base = opts.url.replace(/\/+$/, '');
+  const timeout = opts.requestTimeoutMs ?? 10_000;
+  const checks: SmokeCheck[] = [];
+  const record = (name: string, ok: boolean, detail: string): void => {
+    checks.push({ name, ok, detail });
+    report(`${ok ? 'PASS' : 'FAIL'} ${name}: ${detail}`);
+  };
+
+  const attempts = opts.readyAttempts ?? 30;
+  let last = '';
+  let ready = false;
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      const res = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(timeout) });
+      await res.arrayBuffer();
+      if (res.ok) {
+        record('ready', true, `GET /ready 200 after ${i} attempt${i === 1 ? '' : 's'}`);
+        ready = true;
+        break;
+      }
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = describeFetchError(err);
+    }
+    if (i < attempts) await sleep(opts.readyIntervalMs ?? 3000);
+  }
+  if (!ready) {
+    record('ready', false, `GET /ready not 200 after ${attempts} attempts (last: ${last})`);
+    return finish(checks, report);
+  }
+
+  try {
+    const res = await fetch(`${base}/model`, { signal: AbortSignal.timeout(timeout) });
+    const parsed = ModelResponseSchema.safeParse(await res.json().catch(() => undefined));
+    if (res.status !== 200 || !parsed.success) {
+      record('model', false, `GET /model answered ${res.status} without {name, version}`);
+    } else {
+      const ok = parsed.data.version === opts.expectVersion;
+      record(
+        'model',
+        ok,
+        `${parsed.data.name} version ${parsed.data.version}${ok ? '' : `, expected ${opts.expectVersion}`}`,
+      );
+    }
+  } catch (err) {
+    record('model', false, `GET /model failed: ${describeFetchError(err)}`);
+  }
+
+  const samples = await sampleImages();
+  const count = opts.predictions ?? 5;
+  for (let i = 0; i < count; i++) {
+    const sample = samples[i % samples.length]!;
+    const name = `predict ${i + 1}/${count} ${sample.name}`;
+    const started = Date.now();
+    try {
+      const res = await fetch(`${base}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': sample.contentType },
+        body: sample.bytes,
+        signal: AbortSignal.timeout(timeout),
+      });
+      const text = await res.text();
+      const ms = Date.now() - started;
+      if (res.status !== 200) {
+        record(name, false, `HTTP ${res.status}: ${text.slice(0, 200)}`);
+        continue;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const parsed = PredictResponseSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        record(name, false, `malformed answer: '${issue?.path.join('.')}' ${issue?.message}`);
+        continue;
+      }
+      const header = res.headers.get('x-model-version');
+      const served = parsed.data.model.version;
+      if (served !== opts.expectVersion || header !== opts.expectVersion) {
+        record(
+          name,
+          false,
+          `served by version ${served} (X-Model-Version: ${header ?? 'missing'}), expected ${opts.expectVersion}`,
+        );
+        continue;
+      }
+      const p = parsed.data.predictions[0]!;
+      record(name, true, `200, version ${served}, ${p.label} (${p.score.toFixed(3)}), ${ms} ms`);
+    } catch (err) {
+      record(name, false, describeFetchError(err));
+    }
+  }
+  return finish(checks, report);
+}
+
+function finish(checks: SmokeCheck[], report: (line: string) => void): { ok: boolean; checks: SmokeCheck[] } {
+  const failed = checks.filter((c) => !c.ok).length;
+  const ok = failed === 0;
+  report(`smoke: ${ok ? 'PASS' : 'FAIL'} (${checks.length - failed}/${checks.length} checks passed)`);
+  return { ok, checks };
+}
+
+function describeFetchError(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return 'timed out';
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
+function urlOption(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return value;
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError(
+    `--url must be an http(s) URL of the service, e.g. http://localhost:8000 (got '${value}')`,
+  );
+}
+
+/** Registers `smoke` on the CLI. */
+export function registerSmokeCommand(program: Command): void {
+  program
+    .command('smoke')
+    .description('Post-deploy check: readiness, then sample predictions served by the expected model version')
+    .requiredOption('--url <url>', 'base URL of the service', urlOption)
+    .requiredOption(
+      '--expect-version <n>',
+      'model version every answer must come from',
+      versionOption('--expect-version'),
+    )
+    .addOption(
+      new Option('--ready-attempts <n>', 'readiness probes')
+        .default(30)
+        .argParser(intOption('--ready-attempts', 1)),
+    )
+    .addOption(
+      new Option('--ready-interval-ms <ms>', 'pause between readiness probes')
+        .default(3000)
+        .argParser(intOption('--ready-interval-ms', 0)),
+    )
+    .addOption(
+      new Option('--predictions <n>', 'predictions to send')
+        .default(5)
+        .argParser(intOption('--predictions', 1)),
+    )
+    .addHelpText(
+      'after',
+      '\nPrints one line per check. Exit codes: 0 all checks passed, 1 a check failed, 2 usage.',
+    )
+    .action(
+      async (o: {
+        url: string;
+        expectVersion: string;
+        readyAttempts: number;
+        readyIntervalMs: number;
+        predictions: number;
+      }) => {
+        const result = await smoke(o);
+        if (!result.ok) throw new CliError('smoke test failed', 1);
+      },
+    );
+}

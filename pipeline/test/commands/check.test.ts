@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { check, checkExitCode } from '../../src/commands/check';
+import { FakeMlflow } from '../support/fake-mlflow';
+import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { createTempRepo, type TempRepo } from '../support/repo';
+
+const NAME = 'cats-dogs-classifier';
+const execFileAsync = promisify(execFile);
+
+describe('check', () => {
+  let fake: FakeMlflow;
+  let tmp: string;
+  let repo: TempRepo;
+
+  beforeEach(async () => {
+    fake = await FakeMlflow.start();
+    tmp = mkdtempSync(join(tmpdir(), 'check-'));
+    const v1 = writeModel(join(tmp, 'm1'), tinyModel(1));
+    writeModel(join(tmp, 'm2'), tinyModel(2));
+    await registerInFake(fake, join(tmp, 'm1'), NAME, 'local');
+    await registerInFake(fake, join(tmp, 'm2'), NAME, 'production');
+    repo = createTempRepo(join(tmp, 'repos'), {
+      name: NAME,
+      version: '1',
+      ...v1,
+      source: 'mlflow-artifacts:/1/r/artifacts/model',
+    });
+  });
+  afterEach(async () => {
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('reports per environment: in sync, pending, and an alias that is not set', async () => {
+    const rows = await check(fakeClient(fake), repo.root);
+    expect(rows.map((r) => [r.env, r.status, r.pinned, r.registry])).toEqual([
+      ['local', 'in-sync', '1', '1'],
+      ['staging', 'unset', '1', undefined],
+      ['production', 'pending', '1', '2'],
+    ]);
+    expect(rows[1]?.detail).toBe("model 'cats-dogs-classifier' has no alias 'staging'");
+    expect(rows[2]?.detail).toBe("pinned 1, registry alias 'production' → 2: promotion pending");
+    expect(checkExitCode(rows)).toBe(3);
+  });
+
+  it('exits 0 when everything is in sync', async () => {
+    const client = fakeClient(fake);
+    await client.setAlias(NAME, 'production', '1');
+    expect(checkExitCode(await check(client, repo.root))).toBe(0);
+  });
+
+  it('fails (exit 1) when the registry answers 401, keeping the message per environment', async () => {
+    fake.requiredAuthorization = 'Bearer right';
+    const rows = await check(fakeClient(fake), repo.root);
+    expect(rows.every((r) => r.status === 'error' && /HTTP 401/.test(r.detail))).toBe(true);
+    expect(checkExitCode(rows)).toBe(1);
+  });
+
+  it('runs as a CLI: one line per environment and exit code 3 when a promotion is pending', async () => {
+    const cli = [require.resolve('tsx/cli'), join(__dirname, '../../src/cli.ts'), 'check'];
+    const result = await execFileAsync(process.execPath, cli, {
+      cwd: repo.root,
+      env: { ...process.env, MLFLOW_TRACKING_URI: fake.url },
+    }).catch((e: { code: number; stdout: string }) => e);
+    expect(result).toMatchObject({ code: 3 });
+    expect(result.stdout.split('\n')).toEqual([
+      "local: in-sync: pinned 1 = registry alias 'local'",
+      "staging: unset: model 'cats-dogs-classifier' has no alias 'staging'",
+      "production: pending: pinned 1, registry alias 'production' → 2: promotion pending",
+      '',
+    ]);
+  });
+});

@@ -131,6 +131,15 @@ export class Haproxy {
     return states;
   }
 
+  /**
+   * Puts a server in DRAIN: no new requests, in-flight ones finish — what an ingress does when the
+   * endpoint of a terminating pod disappears from the EndpointSlice.
+   */
+  async drainServer(name: string): Promise<void> {
+    const res = await this.command(`set server be/${name} state drain`);
+    if (res !== '') throw new Error(`drain ${name}: ${res}`);
+  }
+
   /** Removes a server whose process has exited (maintenance first, as `del server` requires). */
   async removeServer(name: string): Promise<void> {
     await this.command(`disable server be/${name}`);
@@ -149,8 +158,9 @@ export class Haproxy {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const gone = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGTERM');
-      await Promise.race([gone, sleep(3000)]);
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+      const kill = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+      await gone;
+      clearTimeout(kill);
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

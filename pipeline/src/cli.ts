@@ -7,6 +7,7 @@ import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
 import { registerRollbackCommand } from './commands/rollback';
 import { registerSmokeCommand } from './commands/smoke';
+import { registerRelayCommand } from './relay/command';
 import { MlflowError } from './mlflow';
 
 /** Builds the `model-gitops` program with every command registered; never parses or exits by itself. */
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerRollbackCommand(program);
   registerCheckCommand(program);
   registerSmokeCommand(program);
+  registerRelayCommand(program);
   return program;
 }
 

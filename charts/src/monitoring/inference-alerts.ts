@@ -29,6 +29,7 @@ export class InferenceAlerts extends Construct {
   public readonly resource: PrometheusRule;
   /** The rule groups, record names and resolved thresholds. */
   public readonly rules: InferenceRules;
+  /** Name of the PrometheusRule. */
   public readonly name: string;
 
   public constructor(scope: Construct, id: string, props: InferenceAlertsProps = {}) {

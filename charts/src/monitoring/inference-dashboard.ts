@@ -244,8 +244,11 @@ export class InferenceDashboard extends Construct {
   public readonly resource: kplus.ConfigMap;
   /** The dashboard it holds. */
   public readonly dashboard: GrafanaDashboard;
+  /** Name of the ConfigMap. */
   public readonly name: string;
+  /** Namespace of the ConfigMap. */
   public readonly namespace: string;
+  /** The label (value "1") the Grafana sidecar selects the ConfigMap by. */
   public readonly sidecarLabel: string;
 
   public constructor(scope: Construct, id: string, props: InferenceDashboardProps = {}) {

@@ -1,14 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
-/** `client_payload` of the `model-promotion` repository_dispatch event that promote.yml reads. */
-export interface PromotionPayload {
-  readonly environment: string;
-  readonly model: string;
-  readonly version: string;
-  readonly alias: string;
-  readonly delivery_id: string;
-}
+/** Fields of the `client_payload` that promote.yml reads (`github.event.client_payload.<field>`). */
+export const PROMOTION_PAYLOAD_FIELDS = ['environment', 'model', 'version', 'alias', 'delivery_id'] as const;
+
+/** `client_payload` of the `model-promotion` repository_dispatch event; every value is a string. */
+export type PromotionPayload = Readonly<Record<(typeof PROMOTION_PAYLOAD_FIELDS)[number], string>>;
 
 /** The `event_type` promote.yml listens for. */
 export const PROMOTION_EVENT_TYPE = 'model-promotion';

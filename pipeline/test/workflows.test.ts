@@ -1,0 +1,337 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parse, parseAllDocuments } from 'yaml';
+import { ENVIRONMENTS } from '../../charts/src/config/model-pin';
+import { buildProgram } from '../src/cli';
+import { ROLLBACK_TRAILER } from '../src/commands/rollback';
+import { PROMOTION_EVENT_TYPE, PROMOTION_PAYLOAD_FIELDS } from '../src/relay/github';
+
+const ROOT = join(__dirname, '..', '..');
+const WORKFLOW_DIR = join(ROOT, '.github', 'workflows');
+const BOT_EMAIL = 'model-gitops-bot@users.noreply.github.com';
+
+/** Secrets the workflows may use; each must be documented in .github/WORKFLOWS.md. */
+const KNOWN_SECRETS = [
+  'GITHUB_TOKEN',
+  'PROMOTION_BOT_TOKEN',
+  'MLFLOW_TRACKING_URI',
+  'MLFLOW_TRACKING_TOKEN',
+  'MLFLOW_TRACKING_USERNAME',
+  'MLFLOW_TRACKING_PASSWORD',
+  'KUBE_CONFIG',
+];
+
+interface Step {
+  name?: string;
+  id?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  if?: string;
+  needs?: string | string[];
+  'timeout-minutes'?: number;
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean | string };
+  permissions?: Record<string, string>;
+  environment?: string;
+  strategy?: { matrix?: Record<string, unknown> };
+  steps: Step[];
+}
+interface Workflow {
+  name: string;
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  concurrency?: unknown;
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+function text(file: string): string {
+  return readFileSync(join(WORKFLOW_DIR, file), 'utf8');
+}
+function load(file: string): Workflow {
+  return parse(text(file)) as Workflow;
+}
+function steps(workflow: Workflow): Step[] {
+  return Object.values(workflow.jobs).flatMap((job) => job.steps);
+}
+function runScripts(workflow: Workflow): string {
+  return steps(workflow)
+    .map((s) => s.run ?? '')
+    .join('\n');
+}
+function stepUsing(workflow: Workflow, action: string): Step {
+  const step = steps(workflow).find((s) => s.uses?.startsWith(`${action}@`));
+  if (!step) throw new Error(`no step uses ${action}`);
+  return step;
+}
+
+const FILES = readdirSync(WORKFLOW_DIR).filter((f) => /\.ya?ml$/.test(f));
+
+describe('workflow files', () => {
+  test('exactly ci.yml, promote.yml and verify-deploy.yml exist', () => {
+    expect(FILES.sort()).toEqual(['ci.yml', 'promote.yml', 'verify-deploy.yml']);
+  });
+
+  test.each(FILES)('%s is one valid YAML document with name, triggers and jobs', (file) => {
+    const docs = parseAllDocuments(text(file));
+    expect(docs).toHaveLength(1);
+    expect(docs[0].errors).toEqual([]);
+    const workflow = load(file);
+    expect(typeof workflow.name).toBe('string');
+    expect(Object.keys(workflow.on).length).toBeGreaterThan(0);
+    for (const [id, job] of Object.entries(workflow.jobs)) {
+      expect(Array.isArray(job.steps) && job.steps.length > 0).toBe(true);
+      expect([id, job['timeout-minutes']]).toEqual([id, expect.any(Number)]);
+    }
+  });
+
+  test.each(FILES)('%s declares least-privilege token permissions at the top', (file) => {
+    expect(load(file).permissions).toEqual({ contents: 'read' });
+  });
+
+  test.each(FILES)('%s pins every action to an exact version or a commit', (file) => {
+    for (const step of steps(load(file))) {
+      if (!step.uses) continue;
+      expect(step.uses).toMatch(/^[\w.-]+\/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+    }
+  });
+
+  test.each(FILES)('%s never expands ${{ }} inside a shell script (script injection)', (file) => {
+    for (const step of steps(load(file))) {
+      expect([step.name ?? step.id, step.run ?? '']).toEqual([
+        step.name ?? step.id,
+        expect.not.stringContaining('${{'),
+      ]);
+    }
+  });
+
+  test.each(FILES)('%s uses only documented secrets and contains no credential', (file) => {
+    const content = text(file);
+    const used = [...content.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
+    expect(used.filter((s) => !KNOWN_SECRETS.includes(s))).toEqual([]);
+    expect(content).not.toMatch(/gh[pousr]_[A-Za-z0-9]{20,}|github_pat_|-----BEGIN|password:\s*[^$\s]/i);
+    const docs = readFileSync(join(ROOT, '.github', 'WORKFLOWS.md'), 'utf8');
+    for (const secret of new Set(used))
+      expect([secret, docs.includes(`\`${secret}\``)]).toEqual([secret, true]);
+  });
+});
+
+describe('every script and CLI command the workflows call exists', () => {
+  const scripts = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  const program = buildProgram();
+  const commands = new Map<string, Command>(program.commands.map((c) => [c.name(), c]));
+
+  test.each(FILES)('%s: every `npm run X` is a package.json script', (file) => {
+    const called = [...runScripts(load(file)).matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]);
+    expect(called.filter((name) => !(name in scripts))).toEqual([]);
+  });
+
+  test.each(FILES)('%s: every `npx model-gitops <command>` is a CLI command', (file) => {
+    const called = [...runScripts(load(file)).matchAll(/npx model-gitops ([\w-]+)/g)].map((m) => m[1]);
+    expect(called.filter((name) => !commands.has(name))).toEqual([]);
+  });
+
+  test.each([
+    ['promote', ['--env', '--push', '--version', '--alias']],
+    ['rollback', ['--env', '--push']],
+    ['smoke', ['--url', '--expect-version']],
+    ['check', ['--json']],
+  ])('`%s` accepts the flags the workflows pass: %j', (name, flags) => {
+    const command = commands.get(name);
+    expect(command).toBeDefined();
+    const known = new Set(command?.options.map((o) => o.long));
+    expect(flags.filter((f) => !known.has(f))).toEqual([]);
+  });
+
+  test('the relay command the Deployment runs is registered on the CLI', () => {
+    expect(commands.has('relay')).toBe(true);
+  });
+});
+
+describe('ci.yml', () => {
+  const ci = load('ci.yml');
+  const scripts = runScripts(ci);
+
+  test('runs on pull requests and pushes to main', () => {
+    expect(ci.on).toHaveProperty('pull_request');
+    expect(ci.on.push).toEqual({ branches: ['main'] });
+  });
+
+  test('installs with npm ci, then lints, typechecks, tests and fails on a stale dist/', () => {
+    const order = ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'npm run synth:check'].map(
+      (c) => scripts.indexOf(c),
+    );
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  test('builds service/Dockerfile with Buildx and the GitHub Actions cache', () => {
+    stepUsing(ci, 'docker/setup-buildx-action');
+    const build = stepUsing(ci, 'docker/build-push-action');
+    expect(build.with?.file).toBe('service/Dockerfile');
+    expect(build.with?.['cache-from']).toBe('type=gha');
+    expect(build.with?.['cache-to']).toBe('type=gha,mode=max');
+    expect(build.with?.push).toBe(false);
+  });
+
+  test('scans the built image with Trivy and fails on HIGH/CRITICAL', () => {
+    const scan = stepUsing(ci, 'aquasecurity/trivy-action');
+    expect(scan.with).toMatchObject({ severity: 'HIGH,CRITICAL', 'exit-code': '1' });
+    expect(scan.with?.['image-ref']).toBe(stepUsing(ci, 'docker/build-push-action').with?.tags);
+  });
+
+  test('pushes to GHCR tagged with the commit SHA, on main only, after the scan', () => {
+    const image = ci.jobs.image;
+    const names = image.steps.map((s) => s.uses ?? s.run ?? '');
+    const push = image.steps.find((s) => s.run?.includes('docker push'));
+    const login = stepUsing(ci, 'docker/login-action');
+    expect(push?.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    expect(login.if).toBe(push?.if);
+    expect(login.with?.registry).toBe('ghcr.io');
+    expect(image.steps.find((s) => s.id === 'image')?.run).toContain(
+      'ghcr.io/${GITHUB_REPOSITORY,,}:${GITHUB_SHA}',
+    );
+    expect(names.findIndex((n) => n.startsWith('aquasecurity/'))).toBeLessThan(
+      image.steps.findIndex((s) => s === push),
+    );
+    expect(image.permissions).toEqual({ contents: 'read', packages: 'write' });
+  });
+
+  test("skips the image for the bot's promotion commits, but not the checks", () => {
+    expect(ci.jobs.image.if).toContain(`github.event.head_commit.author.email != '${BOT_EMAIL}'`);
+    expect(ci.jobs.checks.if).toBeUndefined();
+  });
+});
+
+describe('promote.yml', () => {
+  const promote = load('promote.yml');
+  const scripts = runScripts(promote);
+
+  test('listens for the event type the relay sends, a schedule and manual dispatch — never a push', () => {
+    expect(promote.on.repository_dispatch).toEqual({ types: [PROMOTION_EVENT_TYPE] });
+    expect(promote.on.schedule).toEqual([{ cron: expect.stringMatching(/^\S+ \S+ \S+ \S+ \S+$/) }]);
+    expect(Object.keys(promote.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
+  });
+
+  test('manual dispatch takes an environment of the kit and an optional version or alias', () => {
+    const inputs = (
+      promote.on.workflow_dispatch as { inputs: Record<string, { required: boolean; options?: string[] }> }
+    ).inputs;
+    expect(Object.keys(inputs).sort()).toEqual(['alias', 'environment', 'version']);
+    expect(inputs.environment.required).toBe(true);
+    expect(inputs.environment.options?.every((e) => (ENVIRONMENTS as readonly string[]).includes(e))).toBe(
+      true,
+    );
+    expect(inputs.version.required).toBe(false);
+    expect(inputs.alias.required).toBe(false);
+  });
+
+  test('reads only client_payload fields the relay sends', () => {
+    const fields = [...text('promote.yml').matchAll(/client_payload\.(\w+)/g)].map((m) => m[1]);
+    expect(fields.length).toBeGreaterThan(0);
+    expect(fields.filter((f) => !(PROMOTION_PAYLOAD_FIELDS as readonly string[]).includes(f))).toEqual([]);
+  });
+
+  test('the schedule runs check and promotes only the pending environments', () => {
+    const check = promote.jobs.plan.steps.find((s) => s.run?.includes('npx model-gitops check --json'));
+    expect(check?.if).toBe("github.event_name == 'schedule'");
+    expect(check?.run).toContain('select(.status == "pending")');
+    const plan = promote.jobs.plan.steps.find((s) => s.id === 'plan');
+    expect(plan?.env?.PENDING).toBe('${{ steps.check.outputs.pending }}');
+  });
+
+  test('one concurrency group per environment, queued rather than cancelled', () => {
+    expect(promote.jobs.promote.concurrency).toEqual({
+      group: 'promote-${{ matrix.target.environment }}',
+      'cancel-in-progress': false,
+    });
+  });
+
+  test('promotes with --push as the bot, using the bot token so verify-deploy runs on the commit', () => {
+    expect(scripts).toContain('npx model-gitops promote "${args[@]}"');
+    expect(scripts).toContain('args=(--env "$TARGET_ENVIRONMENT" --push)');
+    expect(scripts).toContain(`git config user.email ${BOT_EMAIL}`);
+    const checkout = promote.jobs.promote.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(checkout?.with?.token).toBe('${{ secrets.PROMOTION_BOT_TOKEN }}');
+  });
+});
+
+describe('verify-deploy.yml', () => {
+  const verify = load('verify-deploy.yml');
+  const job = verify.jobs.verify;
+  const byId = (id: string) => job.steps.find((s) => s.id === id);
+
+  test('runs on pushes to main that touch a model pin', () => {
+    expect(verify.on).toEqual({ push: { branches: ['main'], paths: ['charts/environments/*.model.json'] } });
+  });
+
+  test('waits for the rollout with kubectl using the KUBE_CONFIG secret', () => {
+    const credentials = job.steps.find((s) => s.env?.KUBE_CONFIG);
+    expect(credentials?.env?.KUBE_CONFIG).toBe('${{ secrets.KUBE_CONFIG }}');
+    expect(byId('rollout')?.run).toContain('rollout status "deployment/$DEPLOYMENT"');
+  });
+
+  test('smoke-tests the expected version, then rolls back with --push on failure (never a rollback of a rollback)', () => {
+    expect(byId('smoke')?.run).toContain(
+      'npx model-gitops smoke --url http://127.0.0.1:18000 --expect-version "$VERSION"',
+    );
+    expect(byId('rollback')?.run).toContain('npx model-gitops rollback --env "$TARGET_ENVIRONMENT" --push');
+    expect(byId('rollback')?.if).toContain('failure()');
+    expect(byId('rollback')?.if).toContain("steps.expect.outputs.is_rollback == 'false'");
+    expect(byId('expect')?.run).toContain(`trailers:key=${ROLLBACK_TRAILER},valueonly`);
+  });
+
+  test('reports a failure', () => {
+    const report = job.steps.find((s) => s.name === 'Report');
+    expect(report?.if).toBe('failure()');
+    expect(report?.run).toContain('gh issue create');
+    expect(job.permissions).toEqual({ contents: 'read', issues: 'write' });
+  });
+
+  test('one verification per environment at a time', () => {
+    expect(job.concurrency).toEqual({
+      group: 'verify-deploy-${{ matrix.environment }}',
+      'cancel-in-progress': false,
+    });
+  });
+
+  test.each(['staging', 'production'])(
+    'the Deployment it watches in %s exists in dist/, fetches the pinned version and listens on 8000',
+    (env) => {
+      const file = join(ROOT, 'dist', env, `Deployment.${verify.env?.DEPLOYMENT}.yaml`);
+      expect(existsSync(file)).toBe(true);
+      interface Container {
+        command?: string[];
+        args?: string[];
+        ports?: Array<{ containerPort: number }>;
+      }
+      const deployment = parse(readFileSync(file, 'utf8')) as {
+        metadata: { namespace: string };
+        spec: { template: { spec: { containers: Container[]; initContainers?: Container[] } } };
+      };
+      const pin = JSON.parse(
+        readFileSync(join(ROOT, 'charts', 'environments', `${env}.model.json`), 'utf8'),
+      ) as {
+        version: string;
+      };
+      expect(deployment.metadata.namespace).toBe(verify.env?.NAMESPACE);
+      // What the rollout step's jq filter reads: the argument after --version of the model-fetch init container.
+      const fetchArgs = (deployment.spec.template.spec.initContainers ?? [])
+        .map((c) => [...(c.command ?? []), ...(c.args ?? [])])
+        .find((argv) => argv.includes('model-fetch'));
+      expect(fetchArgs?.[fetchArgs.indexOf('--version') + 1]).toBe(pin.version);
+      expect(byId('rollout')?.env?.VERSION_FILTER).toContain(
+        'select(index("model-fetch") != null) | .[index("--version") + 1]',
+      );
+      const ports = deployment.spec.template.spec.containers.flatMap((c) => c.ports ?? []);
+      expect(ports.map((p) => p.containerPort)).toContain(8000);
+    },
+  );
+});

@@ -67,10 +67,14 @@ describe('smoke failures', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
-      if (req.url === '/ready') return res.end('{"status":"ready"}');
-      if (req.url === '/model') return res.end('{"name":"m","version":"1"}');
-      res.setHeader('x-model-version', '1');
-      res.end('{"model":{"name":"m","version":"1"},"predictions":[{"label":"cat","score":7,"topK":[]}]}');
+      if (req.url === '/ready') {
+        res.end('{"status":"ready"}');
+      } else if (req.url === '/model') {
+        res.end('{"name":"m","version":"1"}');
+      } else {
+        res.setHeader('x-model-version', '1');
+        res.end('{"model":{"name":"m","version":"1"},"predictions":[{"label":"cat","score":7,"topK":[]}]}');
+      }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

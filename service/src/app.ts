@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): express.Express {
         errorCode: res.locals.errorCode as string | undefined,
         aborted: !res.writableFinished || undefined,
       };
-      if (res.statusCode >= 500) logger.warn(line, 'request');
+      // Probes answering 503 while loading or draining are expected: only failed requests are warnings.
+      if (res.statusCode >= 500 && line.errorCode !== undefined) logger.warn(line, 'request');
       else logger.info(line, 'request');
     };
     res.on('finish', finish);

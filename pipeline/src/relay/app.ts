@@ -105,14 +105,13 @@ export function createRelayApp(deps: RelayAppDeps): Express {
         return;
       }
       if (claim === 'in-progress') {
+        // 503 + Retry-After, because MLflow retries 429/5xx (honouring Retry-After) but not 409.
         throw new RelayHttpError(
-          409,
+          503,
           'delivery_in_progress',
-          'this delivery is being processed',
+          'this delivery is being processed; retry later',
           'in_progress',
-          {
-            'retry-after': '5',
-          },
+          { 'retry-after': '5' },
         );
       }
       if (claim === 'full') {

@@ -89,8 +89,8 @@ export const RelayEnvSchema = z.object({
   RELAY_MAX_CLOCK_SKEW_SECONDS: intFromEnv(0, 600, 60),
   /** Attempts per dispatch (first try included); retried on network errors, 429 and 5xx only. */
   RELAY_DISPATCH_ATTEMPTS: intFromEnv(1, 10, 3),
-  /** Time limit of one dispatch attempt. */
-  RELAY_DISPATCH_TIMEOUT_MS: intFromEnv(100, 60_000, 10_000),
+  /** Time limit of one dispatch attempt; all attempts together stay under MLflow's 30 s request timeout. */
+  RELAY_DISPATCH_TIMEOUT_MS: intFromEnv(100, 60_000, 8_000),
   /** First retry delay; doubles per attempt. */
   RELAY_DISPATCH_BACKOFF_MS: intFromEnv(0, 30_000, 500),
 });

@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { buildSimpleCnn } from '../../service/src/model/onnx-builder';
+import { FakeMlflow } from './support/fake-mlflow';
+import { registerInFake, tinyModel, writeModel } from './support/models';
+import { createTempRepo, git, type TempRepo } from './support/repo';
+import { startService, type ServiceProcess } from './support/service-process';
+
+const NAME = 'cats-dogs-classifier';
+const CLI = join(__dirname, '..', 'src', 'cli.ts');
+const execFileAsync = promisify(execFile);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Issue 4 "Done when": local registry stand-in → register → promote → commit with the new dist/ → the service
+ * started from that pin (model-fetch with the init container's own args, env from the generated ConfigMap)
+ * → smoke passes; then a version whose rollout fails → smoke fails → rollback commit. Every step is the CLI.
+ */
+describe('end to end: registry → promote → deploy from the pin → smoke → rollback', () => {
+  let fake: FakeMlflow;
+  let tmp: string;
+  let repo: TempRepo;
+  const services: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    fake = await FakeMlflow.start();
+    tmp = mkdtempSync(join(tmpdir(), 'e2e-'));
+    const old = writeModel(join(tmp, 'old'), tinyModel(1));
+    await registerInFake(fake, join(tmp, 'old'), NAME);
+    repo = createTempRepo(join(tmp, 'repos'), {
+      name: NAME,
+      version: '1',
+      ...old,
+      source: `mlflow-artifacts:/1/${[...fake.runs.keys()][0]}/artifacts/model`,
+    });
+  });
+  afterAll(async () => {
+    for (const s of services) await s.stop();
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function cli(args: string[], cwd = repo.root): Promise<Run> {
+    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, ...args], {
+      cwd,
+      env: { ...process.env, MLFLOW_TRACKING_URI: fake.url },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  }
+
+  function readDist(file: string): Record<string, unknown> {
+    return parse(readFileSync(join(repo.root, 'dist', 'production', file), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  }
+
+  /** Does what the Deployment does: the init container's model-fetch args, then the service with the ConfigMap env. */
+  async function deployFromDist(into: string): Promise<{ fetch: Run; service?: ServiceProcess }> {
+    const deployment = readDist(`Deployment.${NAME}.yaml`) as {
+      spec: { template: { spec: { initContainers: { name: string; command: string[]; args: string[] }[] } } };
+    };
+    const init = deployment.spec.template.spec.initContainers.find((c) => c.name === 'model-fetch');
+    expect(init?.command).toEqual(['node', '/app/build/pipeline/src/cli.js', 'model-fetch']);
+    const args = [...(init?.args ?? [])];
+    args[args.indexOf('--dest') + 1] = join(into, 'current');
+    args[args.indexOf('--wait-interval-ms') + 1] = '10';
+    const fetch = await cli(['model-fetch', ...args], tmp);
+    if (fetch.code !== 0) return { fetch };
+    const configMap = readDist(`ConfigMap.${NAME}.yaml`) as { data: Record<string, string> };
+    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256 } = configMap.data;
+    const service = await startService({
+      MODEL_DIR: join(into, 'current'),
+      MODEL_NAME: MODEL_NAME ?? '',
+      MODEL_VERSION: MODEL_VERSION ?? '',
+      MODEL_SHA256: MODEL_SHA256 ?? '',
+    });
+    services.push(service);
+    return { fetch, service };
+  }
+
+  it('promotes the default model, serves it from the pin, and rolls back a version whose rollout fails', async () => {
+    // Register the default model; the production alias points at it.
+    const defaultDir = join(tmp, 'default');
+    const defaults = writeModel(defaultDir, buildSimpleCnn());
+    const registered = await cli([
+      'register',
+      '--model-dir',
+      defaultDir,
+      '--name',
+      NAME,
+      '--alias',
+      'production',
+    ]);
+    expect(registered).toMatchObject({ code: 0, stdout: '2\n' });
+
+    // Promote: one pushed commit with the new pin and dist/.
+    const promoted = await cli(['promote', '--env', 'production', '--push']);
+    expect(promoted.stderr).toContain('gate passed');
+    expect(promoted.code).toBe(0);
+    expect(git(repo.root, 'log', '-1', '--format=%(trailers:key=Model-Promotion,valueonly)')).toBe(
+      'production cats-dogs-classifier 1->2',
+    );
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
+    expect(git(repo.root, 'show', '--stat', '--format=', 'HEAD')).toContain(
+      `dist/production/ConfigMap.${NAME}.yaml`,
+    );
+    expect(readFileSync(join(repo.root, 'dist/production', `ConfigMap.${NAME}.yaml`), 'utf8')).toContain(
+      `MODEL_SHA256: ${defaults.sha256}`,
+    );
+
+    // Deploy from the pin and smoke it.
+    const v2 = await deployFromDist(join(tmp, 'pod-v2'));
+    expect(v2.fetch.code).toBe(0);
+    const smoke2 = await cli([
+      'smoke',
+      '--url',
+      v2.service!.url,
+      '--expect-version',
+      '2',
+      '--ready-interval-ms',
+      '200',
+    ]);
+    expect(smoke2.stdout).toContain('smoke: PASS (7/7 checks passed)');
+    expect(smoke2.code).toBe(0);
+
+    // A bad version: promoted, but its artifact is replaced in the store afterwards, so the new pods' model-fetch
+    // fails the checksum; the old pods keep serving version 2 and the smoke test for version 3 fails.
+    const badDir = join(tmp, 'bad');
+    writeModel(badDir, tinyModel(5));
+    expect(
+      (await cli(['register', '--model-dir', badDir, '--name', NAME, '--alias', 'production'])).stdout,
+    ).toBe('3\n');
+    expect((await cli(['promote', '--env', 'production', '--push'])).code).toBe(0);
+    for (const [key] of fake.artifacts) {
+      if (
+        key.endsWith('model.onnx') &&
+        fake.artifacts.get(key)?.equals(readFileSync(join(badDir, 'model.onnx')))
+      ) {
+        fake.artifacts.set(key, Buffer.from('tampered'));
+      }
+    }
+    const v3 = await deployFromDist(join(tmp, 'pod-v3'));
+    expect(v3.fetch.code).toBe(1);
+    expect(v3.fetch.stderr).toMatch(
+      /model.onnx of cats-dogs-classifier version 3 has sha256 [0-9a-f]{64} but the pin expects/,
+    );
+    const smoke3 = await cli([
+      'smoke',
+      '--url',
+      v2.service!.url,
+      '--expect-version',
+      '3',
+      '--ready-attempts',
+      '1',
+    ]);
+    expect(smoke3.code).toBe(1);
+    expect(smoke3.stdout).toContain('FAIL model: cats-dogs-classifier version 2, expected 3');
+
+    // Roll back: a pushed commit that brings the pin and dist/ back to version 2.
+    const rolledBack = await cli(['rollback', '--env', 'production', '--push']);
+    expect(rolledBack.code).toBe(0);
+    expect(git(repo.root, 'log', '-1', '--format=%s')).toBe(
+      'rollback(production): cats-dogs-classifier 3 -> 2',
+    );
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
+    expect(git(repo.root, 'diff', 'HEAD~2', 'HEAD', '--stat')).toBe('');
+    const smokeAfter = await cli(['smoke', '--url', v2.service!.url, '--expect-version', '2']);
+    expect(smokeAfter.code).toBe(0);
+  }, 180_000);
+});

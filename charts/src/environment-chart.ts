@@ -2,6 +2,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/environment-config';
 import type { EnvironmentName, ModelPin } from './config/model-pin';
+import { ExternalSecret } from './external-secret';
 import { InferenceService } from './inference-service';
 import { ModelSource } from './model-source';
 import { Scaling } from './scaling';
@@ -29,6 +30,8 @@ export class EnvironmentChart extends Chart {
   public readonly inference: InferenceService;
   /** The webhook relay, in the environment that runs it. */
   public readonly relay?: WebhookRelay;
+  /** ExternalSecrets, when the config names a secret store. */
+  public readonly externalSecrets: readonly ExternalSecret[];
 
   constructor(scope: Construct, props: EnvironmentChartProps) {
     super(scope, props.environment);
@@ -61,6 +64,35 @@ export class EnvironmentChart extends Chart {
         dnsNamespace: c.networkPolicy.dnsNamespace,
       });
     }
+
+    const externalSecrets: ExternalSecret[] = [];
+    const es = c.externalSecrets;
+    const store = es && {
+      namespace: c.namespace,
+      secretStoreName: es.secretStoreName,
+      secretStoreKind: es.secretStoreKind,
+      refreshInterval: es.refreshInterval,
+      labels: { 'app.kubernetes.io/part-of': 'model-gitops', 'app.kubernetes.io/managed-by': 'cdk8s' },
+    };
+    if (store && es.mlflowCredentialsKey && c.mlflow) {
+      externalSecrets.push(
+        new ExternalSecret(this, 'MlflowCredentials', {
+          ...store,
+          secretName: c.mlflow.credentialsSecret,
+          remoteKey: es.mlflowCredentialsKey,
+        }),
+      );
+    }
+    if (store && es.webhookRelayKey && c.webhookRelay) {
+      externalSecrets.push(
+        new ExternalSecret(this, 'WebhookRelaySecret', {
+          ...store,
+          secretName: c.webhookRelay.secretName,
+          remoteKey: es.webhookRelayKey,
+        }),
+      );
+    }
+    this.externalSecrets = externalSecrets;
   }
 }
 

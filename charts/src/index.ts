@@ -2,6 +2,7 @@ export * from './argocd-chart';
 export * from './config/environment-config';
 export * from './config/model-pin';
 export * from './environment-chart';
+export * from './external-secret';
 export * from './inference-service';
 export * from './model-source';
 export * from './pod-hardening';

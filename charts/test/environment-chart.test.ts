@@ -80,4 +80,28 @@ describe('EnvironmentChart from config', () => {
     });
     expect(objects.find((o) => o.kind === 'PodDisruptionBudget').spec.minAvailable).toBe(4);
   });
+
+  it('emits ExternalSecrets for the MLflow credentials and the relay Secret when a store is configured', () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'registry', alias: 'production' },
+      mlflow: { trackingUri: 'http://mlflow.mlflow:5000', namespace: 'mlflow' },
+      webhookRelay: {
+        githubRepository: 'example/model-gitops',
+        aliasEnvironments: { production: 'production' },
+      },
+      externalSecrets: { secretStoreName: 'vault', mlflowCredentialsKey: 'mlflow', webhookRelayKey: 'relay' },
+    });
+    const chart = new EnvironmentChart(new App(), { environment: 'production', config, pin: PIN });
+    const secrets = synth(chart).filter((o) => o.kind === 'ExternalSecret');
+    expect(secrets.map((s) => [s.metadata.name, s.spec.dataFrom[0].extract.key])).toEqual([
+      ['mlflow-credentials', 'mlflow'],
+      ['model-gitops-webhook-relay', 'relay'],
+    ]);
+  });
+
+  it('emits no ExternalSecret without a store', () => {
+    const { chart } = buildEnvironment(REPO_ROOT, 'production');
+    expect(chart.externalSecrets).toEqual([]);
+  });
 });

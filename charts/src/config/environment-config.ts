@@ -129,6 +129,22 @@ export const EnvironmentConfigSchema = z
         ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
       })
       .optional(),
+    /**
+     * Secrets materialised by the External Secrets Operator instead of created by hand: the store and the remote
+     * keys of the MLflow credentials and the relay's Secret.
+     */
+    externalSecrets: z
+      .strictObject({
+        secretStoreName: dnsLabel,
+        secretStoreKind: z.enum(['ClusterSecretStore', 'SecretStore']).default('ClusterSecretStore'),
+        refreshInterval: z
+          .string()
+          .regex(/^[0-9]+(s|m|h)$/, 'must be a duration such as 30m or 1h')
+          .default('1h'),
+        mlflowCredentialsKey: z.string().min(1).optional(),
+        webhookRelayKey: z.string().min(1).optional(),
+      })
+      .optional(),
     /** Where Argo CD deploys this environment. */
     argocd: z.strictObject({ destinationServer: z.url() }),
   })
@@ -189,6 +205,21 @@ export const EnvironmentConfigSchema = z
             'be evicted and every node drain blocks: lower minAvailable or raise minReplicas',
         });
       }
+    }
+    if (c.externalSecrets?.mlflowCredentialsKey && c.model.from !== 'registry') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['externalSecrets', 'mlflowCredentialsKey'],
+        message:
+          "needs 'model.from: registry' (only the model-fetch init container reads MLflow credentials)",
+      });
+    }
+    if (c.externalSecrets?.webhookRelayKey && !c.webhookRelay) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['externalSecrets', 'webhookRelayKey'],
+        message: "needs a 'webhookRelay' section in this environment",
+      });
     }
     if (c.service.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
       ctx.addIssue({

@@ -178,4 +178,13 @@ describe('environment config validation', () => {
       new RegExp(`^${join(dir, 'named.yaml')}: invalid environment config:\\n  - 'logLevel'`),
     );
   });
+
+  it('fails on an ExternalSecret for the relay where no relay runs', () => {
+    const c = production();
+    delete c.webhookRelay;
+    c.externalSecrets = { secretStoreName: 'vault', webhookRelayKey: 'relay' };
+    expect(errorOf(c)).toContain(
+      "'externalSecrets.webhookRelayKey' needs a 'webhookRelay' section in this environment",
+    );
+  });
 });

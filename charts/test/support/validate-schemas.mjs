@@ -1,6 +1,6 @@
 // Validates Kubernetes objects against the Kubernetes API schema (kubernetes-models) and the Prometheus Operator
-// and Argo CD CRD schemas (@kubernetes-models/*). ESM because those packages are ESM-only; the Jest tests run it
-// as a child process. Input: a JSON array of objects on stdin. Output: a JSON array of
+// and Argo CD CRD schemas (@kubernetes-models/*), and ExternalSecrets structurally. ESM because those packages
+// are ESM-only; the Jest tests run it as a child process. Input: a JSON array of objects on stdin. Output: a JSON array of
 // { index, kind, name, error } on stdout, error null when the object is valid.
 import { readFileSync } from 'node:fs';
 
@@ -14,12 +14,29 @@ const MODULES = {
   'argoproj.io': '@kubernetes-models/argo-cd/argoproj.io/v1alpha1',
 };
 
+// No schema package for the External Secrets Operator is installed: check the fields the operator requires.
+function checkExternalSecret(obj) {
+  const spec = obj.spec ?? {};
+  if (!spec.secretStoreRef?.name) return 'spec.secretStoreRef.name is required';
+  if (!['ClusterSecretStore', 'SecretStore'].includes(spec.secretStoreRef.kind))
+    return 'bad secretStoreRef.kind';
+  if (!spec.target?.name) return 'spec.target.name is required';
+  if (!(spec.dataFrom ?? []).every((d) => typeof d.extract?.key === 'string'))
+    return 'dataFrom[].extract.key';
+  if (!(spec.data?.length || spec.dataFrom?.length)) return 'spec.data or spec.dataFrom is required';
+  return null;
+}
+
 const objects = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 for (const [index, obj] of objects.entries()) {
   const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
   const path = MODULES[group];
   let error = null;
+  if (obj.apiVersion === 'external-secrets.io/v1' && obj.kind === 'ExternalSecret') {
+    results.push({ index, kind: obj.kind, name: obj.metadata?.name, error: checkExternalSecret(obj) });
+    continue;
+  }
   if (!path || !path.endsWith(`/${version}`)) {
     error = `no schema for apiVersion ${obj.apiVersion}`;
   } else {

@@ -43,11 +43,12 @@ export function mlflowConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): M
         'file and database stores are not supported here',
     );
   }
-  let username = e.MLFLOW_TRACKING_USERNAME;
-  let password = e.MLFLOW_TRACKING_PASSWORD;
+  // Empty values count as unset: CI systems export unset secrets as empty strings.
+  let username = e.MLFLOW_TRACKING_USERNAME || undefined;
+  let password = e.MLFLOW_TRACKING_PASSWORD || undefined;
   if (url.username) {
     username ??= decodeURIComponent(url.username);
-    password ??= decodeURIComponent(url.password);
+    password ??= decodeURIComponent(url.password) || undefined;
     url.username = '';
     url.password = '';
   }
@@ -55,7 +56,7 @@ export function mlflowConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): M
   if (e.MLFLOW_TRACKING_TOKEN) {
     authorization = `Bearer ${e.MLFLOW_TRACKING_TOKEN}`;
   } else if (username !== undefined || password !== undefined) {
-    if (!username || password === undefined) {
+    if (!username || !password) {
       throw new Error(
         'MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD must be set together (or use MLFLOW_TRACKING_TOKEN)',
       );

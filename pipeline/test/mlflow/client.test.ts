@@ -221,6 +221,17 @@ describe('mlflowConnectionFromEnv', () => {
     });
   });
 
+  it('treats empty variables as unset (CI exports unset secrets as empty strings)', () => {
+    expect(
+      mlflowConnectionFromEnv({
+        MLFLOW_TRACKING_URI: 'http://mlflow:5000',
+        MLFLOW_TRACKING_TOKEN: '',
+        MLFLOW_TRACKING_USERNAME: '',
+        MLFLOW_TRACKING_PASSWORD: '',
+      }),
+    ).toEqual({ baseUrl: 'http://mlflow:5000', authorization: undefined });
+  });
+
   it('fails when MLFLOW_TRACKING_URI is missing, naming the variable', () => {
     expect(() => mlflowConnectionFromEnv({})).toThrow(/^MLFLOW_TRACKING_URI is not set/);
   });

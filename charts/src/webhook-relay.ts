@@ -155,8 +155,21 @@ export class WebhookRelay extends Construct {
       metadata,
       automountToken: false,
     });
+    const singleReplicaReason =
+      'one replica by design: the relay de-duplicates MLflow deliveries in memory, so a second replica could ' +
+      'dispatch a retried delivery twice; MLflow retries failed deliveries while the pod restarts.';
     this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata,
+      metadata:
+        replicas === 1
+          ? {
+              ...metadata,
+              annotations: {
+                'polaris.fairwinds.com/missingPodDisruptionBudget-exempt': 'true',
+                'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
+                'model-gitops/exemption-reason': singleReplicaReason,
+              },
+            }
+          : metadata,
       replicas,
       select: false,
       podMetadata: { labels: { ...labels } },

@@ -38,6 +38,15 @@ describe('WebhookRelay', () => {
     ]);
   });
 
+  it('records why one replica needs neither a PDB nor a topology spread, as Polaris exemptions', () => {
+    expect(find(objects, 'Deployment').metadata.annotations).toEqual({
+      'polaris.fairwinds.com/missingPodDisruptionBudget-exempt': 'true',
+      'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
+      'model-gitops/exemption-reason': expect.stringContaining('one replica by design'),
+    });
+    expect(find(synth({ replicas: 2 }), 'Deployment').metadata.annotations).toBeUndefined();
+  });
+
   it('reads the webhook secret and the GitHub token from a Secret by name and the rest from plain env', () => {
     const env = Object.fromEntries(container(objects).env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
     expect(env).toMatchObject({

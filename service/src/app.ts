@@ -326,6 +326,14 @@ function parseTopK(value: unknown, classes: number): number {
 /** Maps anything thrown to an AppError; Express/body errors keep their 4xx status, the rest is 500. */
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return new AppError(
+      400,
+      'client_aborted',
+      'the client closed the connection before sending the whole body',
+    );
+  }
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new AppError(status, 'bad_request', (err as Error).message ?? 'bad request');

@@ -48,6 +48,9 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   server.keepAliveTimeout = 65_000; // longer than typical load-balancer idle timeouts
+  // A client that has not sent its whole request within REQUEST_TIMEOUT_MS gets 408 from Node itself.
+  server.requestTimeout = config.requestTimeoutMs;
+  server.headersTimeout = Math.min(config.requestTimeoutMs, 60_000);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, host: config.host }, 'listening');

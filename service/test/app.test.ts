@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -323,6 +324,27 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
     expect(typeof res.body.error.message).toBe('string');
     const next = await predict(h.server, good);
     expect(next.status).toBe(200);
+  });
+
+  test('a client that disconnects mid-body does not hurt the server', async () => {
+    const port = (h.server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/predict',
+        headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
+      });
+      req.on('error', () => resolve());
+      req.write(good.subarray(0, 100), () => setTimeout(() => req.destroy(), 50));
+    });
+    await waitFor(
+      async () => (await metricValue(h.server, /^inference_errors_total\{reason="client_aborted"\}/)) === 1,
+      'the aborted request to be counted',
+    );
+    expect(await metricValue(h.server, /^inference_errors_total\{reason="internal_error"\}/)).toBe(0);
+    expect((await predict(h.server, good)).status).toBe(200);
   });
 
   test('errors are counted by reason', async () => {

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { InferencePool } from '../src/inference/pool';
 import { readModelFiles, type ModelFiles } from '../src/model/loader';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
@@ -41,5 +42,34 @@ describe('InferencePool', () => {
     release();
     expect(Array.from((await running).scores)).toEqual(new Array(12).fill(0));
     await closed;
+  });
+
+  test('a failed run is a 500 inference_failed and the worker keeps serving', async () => {
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 5 });
+    try {
+      await expect(pool.run(new Float32Array(5), 1, Infinity)).rejects.toMatchObject({
+        status: 500,
+        code: 'inference_failed',
+      });
+      const ok = await pool.run(new Float32Array(12).fill(2), 1, Infinity);
+      expect(Array.from(ok.scores)).toEqual(new Array(12).fill(2));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a worker that dies is replaced', async () => {
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 5 });
+    try {
+      // White-box: kill the only worker thread, as an out-of-memory abort would.
+      const slots = (pool as unknown as { slots: Array<{ worker: Worker }> }).slots;
+      const dead = slots[0]?.worker;
+      await dead?.terminate();
+      await waitFor(() => slots.length === 1 && slots[0]?.worker !== dead, 'a replacement worker');
+      const ok = await pool.run(new Float32Array(12).fill(3), 1, Infinity);
+      expect(Array.from(ok.scores)).toEqual(new Array(12).fill(3));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,0 +1,27 @@
+import * as charts from '../src';
+
+describe('charts/src/index', () => {
+  it('re-exports the public API: constructs, factories, config loaders and synth', () => {
+    for (const name of [
+      'InferenceService',
+      'WebhookRelay',
+      'EnvironmentChart',
+      'ArgoCdChart',
+      'ExternalSecret',
+      'ModelSource',
+      'Scaling',
+      'ServiceExposure',
+      'readEnvironmentConfig',
+      'readArgoCdConfig',
+      'readModelPin',
+      'writeModelPin',
+      'synthesize',
+      'writeFiles',
+    ]) {
+      expect({ name, exported: typeof (charts as Record<string, unknown>)[name] }).toEqual({
+        name,
+        exported: 'function',
+      });
+    }
+  });
+});

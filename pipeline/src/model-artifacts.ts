@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { METADATA_FILE, MODEL_FILE } from '../../service/src/model/metadata';
 import { CliError } from './cli-error';
@@ -27,7 +27,8 @@ export async function downloadModelFiles(
   onProgress?: ProgressFn,
 ): Promise<ModelDigests> {
   const listing = await client.listArtifacts(location);
-  const names = new Set(listing.filter((f) => !f.is_dir).map((f) => f.path.split('/').pop()));
+  const sizes = new Map(listing.filter((f) => !f.is_dir).map((f) => [f.path.split('/').pop(), f.file_size]));
+  const names = new Set(sizes.keys());
   for (const file of [MODEL_FILE, METADATA_FILE]) {
     if (!names.has(file)) {
       throw new CliError(
@@ -37,16 +38,13 @@ export async function downloadModelFiles(
     }
   }
   mkdirSync(destDir, { recursive: true });
-  const model = await client.downloadArtifact(
-    `${location}/${MODEL_FILE}`,
-    join(destDir, MODEL_FILE),
-    (b, t) => onProgress?.(MODEL_FILE, b, t),
-  );
-  const meta = await client.downloadArtifact(
-    `${location}/${METADATA_FILE}`,
-    join(destDir, METADATA_FILE),
-    (b, t) => onProgress?.(METADATA_FILE, b, t),
-  );
+  const fetchOne = (file: string): ReturnType<MlflowClient['downloadArtifact']> =>
+    client.downloadArtifact(`${location}/${file}`, join(destDir, file), {
+      expectedBytes: sizes.get(file),
+      onProgress: (b, t) => onProgress?.(file, b, t),
+    });
+  const model = await fetchOne(MODEL_FILE);
+  const meta = await fetchOne(METADATA_FILE);
   return { sha256: model.sha256, metadataSha256: meta.sha256 };
 }
 
@@ -72,6 +70,22 @@ export function replaceDir(src: string, dest: string): void {
     throw err;
   }
   if (moved) rmSync(old, { recursive: true, force: true });
+}
+
+/** Removes temp directories a killed earlier run left next to `dest` (see {@link siblingTempDir}). */
+export function removeStaleTempDirs(dest: string): void {
+  const prefix = `.${basename(dest)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dest));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && /\.(fetch|old)-[0-9a-f]{12}$/.test(name)) {
+      rmSync(join(dirname(dest), name), { recursive: true, force: true });
+    }
+  }
 }
 
 /** A TTY progress line writer for downloads; undefined when stderr is not a terminal. */

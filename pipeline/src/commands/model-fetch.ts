@@ -8,6 +8,7 @@ import { CliError, stderrLog, type Log } from '../cli-error';
 import { MlflowClient, MlflowError, mlflowConnectionFromEnv } from '../mlflow';
 import {
   downloadModelFiles,
+  removeStaleTempDirs,
   replaceDir,
   siblingTempDir,
   ttyProgress,
@@ -55,6 +56,7 @@ export async function fetchModel(
     log(`model-fetch: ${dest} already holds ${opts.name} version ${opts.version} (sha256 verified)`);
     return 'present';
   }
+  removeStaleTempDirs(dest);
   await waitForMlflow(client, opts.waitAttempts ?? 30, opts.waitIntervalMs ?? 2000, log);
   const version = await client.getModelVersion(opts.name, opts.version);
   const location = await client.resolveArtifactLocation(version);

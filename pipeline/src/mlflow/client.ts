@@ -55,6 +55,14 @@ export interface MlflowClientOptions {
 /** The registry stages MLflow accepts (case-insensitive on input). */
 export const STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
 
+/** Options of {@link MlflowClient.downloadArtifact}. */
+export interface DownloadOptions {
+  /** Called as bytes arrive; `total` is the Content-Length or `expectedBytes` when known. */
+  readonly onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Size the artifact listing reported; a body of another length counts as truncated and is retried. */
+  readonly expectedBytes?: number;
+}
+
 /** Result of a download: the bytes written and their sha256 (hex). */
 export interface DownloadResult {
   readonly bytes: number;
@@ -242,11 +250,8 @@ export class MlflowClient {
    * Streams one artifact file to `destFile` (never held whole in memory), hashing it on the way. A body shorter
    * than its Content-Length, or a connection cut mid-body, is retried and then reported.
    */
-  async downloadArtifact(
-    uri: string,
-    destFile: string,
-    onProgress?: (bytes: number, total: number | undefined) => void,
-  ): Promise<DownloadResult> {
+  async downloadArtifact(uri: string, destFile: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+    const { onProgress, expectedBytes } = opts;
     const what = `download '${uri}'`;
     const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${encodeArtifactPath(artifactProxyPath(uri))}`;
     return this.withRetries(
@@ -266,8 +271,9 @@ export class MlflowClient {
           if (res.status >= 500 || res.status === 429) throw new RetryableError(`HTTP ${res.status}`);
           throw this.errorFromBody(what, res.status, text);
         }
+        // MLflow streams files chunked (no Content-Length); the listing's file_size is the other yardstick.
         const lengthHeader = res.headers.get('content-length');
-        const total = lengthHeader ? Number(lengthHeader) : undefined;
+        const total = lengthHeader ? Number(lengthHeader) : expectedBytes;
         const hash = createHash('sha256');
         let bytes = 0;
         const counter = new Transform({

@@ -93,6 +93,12 @@ describe('model-fetch', () => {
     expect(readdirSync(join(tmp, 'models'))).toEqual(['current']);
   });
 
+  it('removes temp directories a killed earlier run left behind', async () => {
+    writeModel(join(tmp, 'models', '.current.fetch-0123456789ab'), tinyModel(9));
+    expect(await fetch()).toBe('fetched');
+    expect(readdirSync(join(tmp, 'models'))).toEqual(['current']);
+  });
+
   it('survives one truncated download by retrying', async () => {
     fake.faults.truncateNext = 1;
     expect(await fetch()).toBe('fetched');

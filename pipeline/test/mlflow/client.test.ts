@@ -133,6 +133,43 @@ describe('MlflowClient against the fake MLflow server', () => {
     );
   });
 
+  it('detects a chunked download (no Content-Length, as MLflow sends) cut short, and retries it', async () => {
+    const payload = 'y'.repeat(50_000);
+    const { artifactUri } = await registerVersion({ 'model.onnx': payload });
+    fake.faults.chunked = true;
+    fake.faults.truncateNext = 1;
+    const dest = join(tmp, 'out.onnx');
+    const result = await client.downloadArtifact(`${artifactUri}/model.onnx`, dest, {
+      expectedBytes: 50_000,
+    });
+    expect(result.bytes).toBe(50_000);
+    expect(fake.faults.truncateNext).toBe(0);
+  });
+
+  it('fails when a complete chunked body is shorter than the size the listing reported', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'short' });
+    fake.faults.chunked = true;
+    await expect(
+      client.downloadArtifact(`${artifactUri}/model.onnx`, join(tmp, 'x'), { expectedBytes: 6 }),
+    ).rejects.toThrow(/failed 3 times, last: truncated: received 5 of 6 bytes/);
+  });
+
+  it('times out a request that gets no answer and retries it', async () => {
+    await registerVersion({ 'model.onnx': 'A' });
+    const impatient = new MlflowClient({
+      connection: { baseUrl: fake.url },
+      timeoutMs: 200,
+      retries: 1,
+      backoffMs: 1,
+    });
+    fake.faults.hangNext = 1;
+    await impatient.ensureRegisteredModel(NAME);
+    fake.faults.hangNext = 2;
+    await expect(impatient.getModelVersion(NAME, '1')).rejects.toThrow(
+      /after 2 attempts \(no answer within 200 ms\)/,
+    );
+  });
+
   it('retries 5xx and 429 and then succeeds', async () => {
     await registerVersion({ 'model.onnx': 'A' });
     fake.faults.failNext = 2;

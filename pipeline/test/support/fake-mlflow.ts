@@ -42,6 +42,10 @@ export interface FakeFaults {
   failStatus: number;
   /** Send only half of the next N artifact downloads, then cut the connection. */
   truncateNext: number;
+  /** Send downloads chunked, without Content-Length, as MLflow does. */
+  chunked: boolean;
+  /** Never answer the next N requests (the client's timeout must fire). */
+  hangNext: number;
 }
 
 const HTML_404 =
@@ -57,7 +61,14 @@ export class FakeMlflow {
   readonly loggedModels = new Map<string, string>();
   /** Every request seen: method, path (with query) and the Authorization header. */
   readonly requests: { method: string; url: string; authorization?: string }[] = [];
-  readonly faults: FakeFaults = { resetNext: 0, failNext: 0, failStatus: 503, truncateNext: 0 };
+  readonly faults: FakeFaults = {
+    resetNext: 0,
+    failNext: 0,
+    failStatus: 503,
+    truncateNext: 0,
+    chunked: false,
+    hangNext: 0,
+  };
   /** When set, every request must carry exactly this Authorization header or gets MLflow's 401. */
   requiredAuthorization?: string;
   private readonly sockets = new Set<Socket>();
@@ -117,6 +128,10 @@ export class FakeMlflow {
       url: req.url ?? '',
       authorization: req.headers.authorization,
     });
+    if (this.faults.hangNext > 0) {
+      this.faults.hangNext--;
+      return;
+    }
     if (this.faults.resetNext > 0) {
       this.faults.resetNext--;
       req.socket.destroy();
@@ -385,7 +400,7 @@ export class FakeMlflow {
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename=${name}`,
-      'content-length': String(data.length),
+      ...(this.faults.chunked ? {} : { 'content-length': String(data.length) }),
     });
     if (this.faults.truncateNext > 0) {
       this.faults.truncateNext--;

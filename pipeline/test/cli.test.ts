@@ -1,0 +1,62 @@
+import { buildProgram, main } from '../src/cli';
+
+describe('the model-gitops CLI', () => {
+  let out: jest.SpyInstance;
+  let err: jest.SpyInstance;
+  beforeEach(() => {
+    out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+  afterEach(() => {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  });
+
+  const written = (spy: jest.SpyInstance): string => spy.mock.calls.map((c) => String(c[0])).join('');
+
+  it('has the commands of the contract', () => {
+    expect(buildProgram().commands.map((c) => c.name())).toEqual([
+      'model-fetch',
+      'register',
+      'promote',
+      'rollback',
+      'check',
+      'smoke',
+      'relay',
+    ]);
+  });
+
+  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'smoke', 'relay'])(
+    'prints help for %s and exits 0',
+    async (command) => {
+      expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);
+      expect(written(out)).toContain(`Usage: model-gitops ${command} [options]`);
+    },
+  );
+
+  it('fails with exit code 2 when an option is invalid, naming it and the rule', async () => {
+    expect(await main(['node', 'model-gitops', 'promote', '--env', 'prod'])).toBe(2);
+    expect(written(err)).toContain("--env must be one of local, staging, production (got 'prod')");
+  });
+
+  it('fails with exit code 2 when --version and --alias are both given', async () => {
+    expect(
+      await main(['node', 'model-gitops', 'promote', '--env', 'staging', '--version', '2', '--alias', 'x']),
+    ).toBe(2);
+    expect(written(err)).toMatch(/option '--version <n>' cannot be used with option '--alias <alias>'/);
+  });
+
+  it('fails with exit code 1 and one line when MLflow is not configured', async () => {
+    const saved = process.env.MLFLOW_TRACKING_URI;
+    delete process.env.MLFLOW_TRACKING_URI;
+    try {
+      expect(await main(['node', 'model-gitops', 'check'])).toBe(1);
+    } finally {
+      if (saved !== undefined) process.env.MLFLOW_TRACKING_URI = saved;
+    }
+    expect(written(err)).toBe(
+      'error: MLFLOW_TRACKING_URI is not set: export MLFLOW_TRACKING_URI=http(s)://<mlflow-host>:<port>\n',
+    );
+  });
+});

@@ -1,8 +1,11 @@
+/**
+ * @jest-environment ./service/test/ort-environment.js
+ */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Classifier } from '../src/classifier';
 import { InferencePool } from '../src/inference/pool';
-import { readModelFiles } from '../src/model/loader';
+import { openModel, readModelFiles, runBatch } from '../src/model/loader';
 import { buildIdentityModel, buildSimpleCnn, sha256Hex, writeModelDir } from '../src/model/onnx-builder';
 import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
 
@@ -28,6 +31,19 @@ describe('model loading', () => {
       expect(result.topK.map((c) => c.score).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     } finally {
       await classifier.close();
+    }
+  });
+
+  test('openModel loads, validates and runs in-process (the promotion gate path)', async () => {
+    writeModelDir(tmp.dir, buildIdentityModel());
+    const model = await openModel(tmp.dir);
+    try {
+      expect(model.io).toEqual({ fixedBatch: null, imageShape: [3, 2, 2], classes: 12 });
+      const input = Float32Array.from({ length: 24 }, (_, i) => i);
+      const out = await runBatch(model.session, model.files.metadata, model.io, input, 2);
+      expect(Array.from(out)).toEqual(Array.from(input));
+    } finally {
+      await model.session.release();
     }
   });
 

@@ -1,4 +1,5 @@
 import { Chart } from 'cdk8s';
+import { ImagePullPolicy } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/environment-config';
 import type { EnvironmentName, ModelPin } from './config/model-pin';
@@ -40,6 +41,8 @@ export class EnvironmentChart extends Chart {
 
     this.inference = new InferenceService(this, 'Inference', {
       image: c.image,
+      imagePullPolicy:
+        c.imagePullPolicy === 'Always' ? ImagePullPolicy.ALWAYS : ImagePullPolicy.IF_NOT_PRESENT,
       namespace: c.namespace,
       logLevel: c.logLevel,
       settings: c.settings,

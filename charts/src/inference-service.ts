@@ -47,6 +47,12 @@ export interface InferenceServiceProps {
   /** Where the model comes from: the pinned registry version or the default model baked into the image. */
   readonly modelSource: ModelSource;
   /**
+   * When the kubelet pulls the image. `IfNotPresent` suits a laptop cluster whose image was side-loaded
+   * (`kind load docker-image`); the Deployment then records kube-score's exemption with the reason.
+   * @default kplus.ImagePullPolicy.ALWAYS
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+  /**
    * Name of every object and value of the `app.kubernetes.io/name` label (the selector: changing it is breaking).
    * @default 'cats-dogs-classifier'
    */
@@ -233,6 +239,7 @@ export class InferenceService extends Construct {
     this.scaling = props.scaling ?? Scaling.autoscaled();
     this.exposure = props.exposure ?? ServiceExposure.clusterIp();
     const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
+    const imagePullPolicy = props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS;
     const resources = props.resources ?? {
       cpuRequest: '500m',
       memoryRequest: '512Mi',
@@ -298,16 +305,7 @@ export class InferenceService extends Construct {
 
     const autoscaled = this.scaling.autoscaling !== undefined;
     this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: autoscaled
-        ? meta({
-            annotations: {
-              'polaris.fairwinds.com/deploymentMissingReplicas-exempt': 'true',
-              'model-gitops/exemption-reason':
-                'spec.replicas is omitted on purpose: the HorizontalPodAutoscaler owns the replica count, ' +
-                'and a replicas field would make Argo CD and the HPA fight over it.',
-            },
-          })
-        : meta(),
+      metadata: meta(exemptions(autoscaled, imagePullPolicy)),
       replicas: this.scaling.replicas,
       select: false,
       podMetadata: {
@@ -339,6 +337,7 @@ export class InferenceService extends Construct {
     const container = this.deployment.addContainer({
       name: 'inference',
       image: props.image,
+      imagePullPolicy,
       command: ['node', SERVER_PATH],
       ports: [{ name: 'http', number: this.containerPort }],
       securityContext: restrictedContainerSecurityContext(runAsUser),
@@ -367,6 +366,7 @@ export class InferenceService extends Construct {
       const init = this.deployment.addInitContainer({
         name: 'model-fetch',
         image: props.image,
+        imagePullPolicy,
         command: ['node', CLI_PATH, 'model-fetch'],
         args: [
           ...['--name', pin.name, '--version', pin.version, '--sha256', pin.sha256],
@@ -575,6 +575,31 @@ export class InferenceService extends Construct {
     }
     return policy;
   }
+}
+
+/** Linter exemptions of the Deployment, each with the reason, as the linters' own annotations. */
+function exemptions(
+  autoscaled: boolean,
+  imagePullPolicy: kplus.ImagePullPolicy,
+): Partial<{ annotations: Record<string, string> }> {
+  const annotations: Record<string, string> = {};
+  const reasons: string[] = [];
+  if (autoscaled) {
+    annotations['polaris.fairwinds.com/deploymentMissingReplicas-exempt'] = 'true';
+    reasons.push(
+      'spec.replicas is omitted on purpose: the HorizontalPodAutoscaler owns the replica count, ' +
+        'and a replicas field would make Argo CD and the HPA fight over it.',
+    );
+  }
+  if (imagePullPolicy !== kplus.ImagePullPolicy.ALWAYS) {
+    annotations['kube-score/ignore'] = 'container-image-pull-policy';
+    reasons.push(
+      `imagePullPolicy ${imagePullPolicy} on purpose: the image is side-loaded into a laptop cluster and is ` +
+        'not in a registry the kubelet could pull from.',
+    );
+  }
+  if (reasons.length === 0) return {};
+  return { annotations: { ...annotations, 'model-gitops/exemption-reason': reasons.join(' ') } };
 }
 
 /** sha256 of the ConfigMap data (keys sorted), the value of {@link CONFIG_HASH_ANNOTATION}. */

@@ -36,6 +36,17 @@ const RULES: Rule[] = [
       ),
   },
   {
+    name: 'images are pulled Always, or the workload records kube-score exemption and reason',
+    check: (files) =>
+      forEachContainer(files, (c, f) => {
+        const a = (f.obj.metadata.annotations ?? {}) as Record<string, string>;
+        const exempt =
+          (a['kube-score/ignore'] ?? '').split(',').includes('container-image-pull-policy') &&
+          /imagePullPolicy/.test(a['model-gitops/exemption-reason'] ?? '');
+        return c.imagePullPolicy === 'Always' || exempt ? undefined : `${f.file}: container ${c.name}`;
+      }),
+  },
+  {
     name: 'every container sets CPU and memory requests and limits',
     check: (files) =>
       forEachContainer(files, (c, f) => {
@@ -255,6 +266,7 @@ const BAD: DistFile[] = [
               {
                 name: 'c',
                 image: 'ghcr.io/example/model-gitops:latest',
+                imagePullPolicy: 'IfNotPresent',
                 ports: [{ containerPort: 80, hostPort: 80 }],
                 securityContext: { runAsUser: 0, privileged: true, capabilities: { add: ['NET_ADMIN'] } },
               },

@@ -1,4 +1,5 @@
 import { Testing } from 'cdk8s';
+import { ImagePullPolicy } from 'cdk8s-plus-28';
 import {
   CONFIG_HASH_ANNOTATION,
   configHash,
@@ -278,6 +279,17 @@ describe('InferenceService props', () => {
     expect(find(objects, 'NetworkPolicy').spec.egress[1]).toEqual({
       to: [{ ipBlock: { cidr: '10.0.0.0/8' } }],
       ports: [{ port: 443, protocol: 'TCP' }],
+    });
+  });
+
+  it('pulls Always by default and records the kube-score exemption for IfNotPresent', () => {
+    expect(container(synth()).imagePullPolicy).toBe('Always');
+    const objects = synth({ imagePullPolicy: ImagePullPolicy.IF_NOT_PRESENT, scaling: Scaling.fixed(1) });
+    expect(container(objects).imagePullPolicy).toBe('IfNotPresent');
+    expect(podSpec(objects).initContainers[0].imagePullPolicy).toBe('IfNotPresent');
+    expect(find(objects, 'Deployment').metadata.annotations).toEqual({
+      'kube-score/ignore': 'container-image-pull-policy',
+      'model-gitops/exemption-reason': expect.stringContaining('side-loaded'),
     });
   });
 

@@ -62,6 +62,8 @@ export const EnvironmentConfigSchema = z
   .strictObject({
     /** Container image: `repository:tag`, `repository@sha256:…`, or both (the digest pins it). */
     image: z.string().superRefine(check(validateImage)),
+    /** When the kubelet pulls the image (`IfNotPresent` for a side-loaded image on a laptop cluster). */
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent']).default('Always'),
     /** Namespace of every object. */
     namespace: dnsLabel.default('cats-dogs-classifier'),
     /** LOG_LEVEL of the service. */

@@ -27,6 +27,12 @@ export function isQuantity(text: string): boolean {
   return QUANTITY.test(text);
 }
 
+/** The value of a quantity in base units (cores, bytes), or undefined when it is malformed. */
+export function quantityValue(text: string): number | undefined {
+  const m = QUANTITY.exec(text);
+  return m ? Number(m[1]) * FACTORS[m[2] ?? '']! : undefined;
+}
+
 function parse(text: string, what: string): number {
   const m = QUANTITY.exec(text);
   if (!m) {

@@ -1,4 +1,4 @@
-import { cpuMillis, isQuantity, memoryMebibytes } from '../src/quantity';
+import { cpuMillis, isQuantity, memoryMebibytes, quantityValue } from '../src/quantity';
 
 describe('quantity', () => {
   it.each(['500m', '2', '1.5', '512Mi', '2Gi', '1G', '.5'])('accepts %s', (q) =>
@@ -30,5 +30,11 @@ describe('quantity', () => {
     expect(() => cpuMillis('0.0001')).toThrow('must be a positive whole number of millicores');
     expect(() => memoryMebibytes('1G')).toThrow('must be a positive whole number of mebibytes');
     expect(() => memoryMebibytes('0Mi')).toThrow('must be a positive whole number of mebibytes');
+  });
+});
+
+describe('quantityValue', () => {
+  it('gives base units for valid quantities and undefined for malformed ones', () => {
+    expect([quantityValue('500m'), quantityValue('2Ki'), quantityValue('500mm')]).toEqual([0.5, 2048, undefined]);
   });
 });

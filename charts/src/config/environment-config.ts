@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { validateImage } from '../inference-service';
-import { cpuMillis, memoryMebibytes } from '../quantity';
+import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z
@@ -28,23 +28,21 @@ const memory = z.string().superRefine(check((v: string) => memoryMebibytes(v, 'm
 const ResourcesSchema = z
   .strictObject({ cpuRequest: cpu, memoryRequest: memory, cpuLimit: cpu, memoryLimit: memory })
   .superRefine((r, ctx) => {
-    try {
-      if (cpuMillis(r.cpuRequest) > cpuMillis(r.cpuLimit)) {
+    // Malformed quantities are reported by their own fields; compare only what parsed.
+    const pairs = [
+      ['cpuRequest', 'cpuLimit'],
+      ['memoryRequest', 'memoryLimit'],
+    ] as const;
+    for (const [request, limit] of pairs) {
+      const req = quantityValue(r[request]);
+      const lim = quantityValue(r[limit]);
+      if (req !== undefined && lim !== undefined && req > lim) {
         ctx.addIssue({
           code: 'custom',
-          path: ['cpuRequest'],
-          message: `cpuRequest (${r.cpuRequest}) must be ≤ cpuLimit (${r.cpuLimit}): lower the request or raise the limit`,
+          path: [request],
+          message: `${request} (${r[request]}) must be ≤ ${limit} (${r[limit]}): lower the request or raise the limit`,
         });
       }
-      if (memoryMebibytes(r.memoryRequest) > memoryMebibytes(r.memoryLimit)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['memoryRequest'],
-          message: `memoryRequest (${r.memoryRequest}) must be ≤ memoryLimit (${r.memoryLimit}): lower the request or raise the limit`,
-        });
-      }
-    } catch {
-      // A malformed quantity is already reported by its own field; there is nothing to compare.
     }
   });
 

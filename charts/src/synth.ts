@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { App } from 'cdk8s';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -88,25 +88,14 @@ export function writeFiles(
   const removed: string[] = [];
   for (const [rel, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const path = join(outRoot, rel);
-    let current: string | undefined;
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      current = undefined; // new file
-    }
-    if (current === text) continue;
+    if (existsSync(path) && readFileSync(path, 'utf8') === text) continue;
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
     written.push(rel);
   }
   for (const dir of OUTPUT_DIRS) {
-    let names: string[];
-    try {
-      names = readdirSync(join(outRoot, dir));
-    } catch {
-      continue; // nothing there yet
-    }
-    for (const name of names.sort()) {
+    if (!existsSync(join(outRoot, dir))) continue;
+    for (const name of readdirSync(join(outRoot, dir)).sort()) {
       const rel = `${dir}/${name}`;
       if (name.endsWith('.yaml') && !files.has(rel)) {
         rmSync(join(outRoot, rel));

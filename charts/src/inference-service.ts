@@ -272,6 +272,11 @@ export class InferenceService extends Construct {
     validateName('name', this.name);
     validateName('namespace', this.namespace);
     this.scaling.validate();
+    if (this.exposure.tlsPort !== undefined && this.exposure.tlsPort === this.exposure.port) {
+      throw new Error(
+        `'tlsPort' (${this.exposure.tlsPort}) must differ from the Service 'port' (${this.exposure.port}): use 443 for TLS.`,
+      );
+    }
     if (!Number.isInteger(this.containerPort) || this.containerPort < 1 || this.containerPort > 65535) {
       throw new Error(`'containerPort' (${this.containerPort}) must be an integer port 1–65535.`);
     }

@@ -386,6 +386,12 @@ describe('InferenceService props', () => {
     );
   });
 
+  it('fails when the TLS port equals the Service port', () => {
+    expect(() => synth({ exposure: ServiceExposure.loadBalancer({ port: 443, tlsPort: 443 }) })).toThrow(
+      "'tlsPort' (443) must differ from the Service 'port' (443): use 443 for TLS.",
+    );
+  });
+
   it('fails when the name is not a DNS label', () => {
     expect(() => synth({ name: 'Cats_Dogs' })).toThrow("'name' 'Cats_Dogs' must be a DNS label");
   });

@@ -134,6 +134,16 @@ export interface InferenceServiceProps {
    */
   readonly modelFetchWaitIntervalMs?: number;
   /**
+   * Pods a rolling update may add above the desired count.
+   * @default 1
+   */
+  readonly maxSurge?: number;
+  /**
+   * Pods a rolling update may take away below the desired count (0: never serve with fewer ready pods).
+   * @default 0
+   */
+  readonly maxUnavailable?: number;
+  /**
    * Grace period between SIGTERM and SIGKILL.
    * @default 30
    */
@@ -277,6 +287,11 @@ export class InferenceService extends Construct {
         `'tlsPort' (${this.exposure.tlsPort}) must differ from the Service 'port' (${this.exposure.port}): use 443 for TLS.`,
       );
     }
+    if ((props.maxSurge ?? 1) === 0 && (props.maxUnavailable ?? 0) === 0) {
+      throw new Error(
+        "'maxSurge' and 'maxUnavailable' are both 0: a rollout could never progress; raise maxSurge to 1.",
+      );
+    }
     if (!Number.isInteger(this.containerPort) || this.containerPort < 1 || this.containerPort > 65535) {
       throw new Error(`'containerPort' (${this.containerPort}) must be an integer port 1–65535.`);
     }
@@ -323,8 +338,8 @@ export class InferenceService extends Construct {
       securityContext: restrictedPodSecurityContext(runAsUser),
       terminationGracePeriod: Duration.seconds(props.terminationGracePeriodSeconds ?? 30),
       strategy: kplus.DeploymentStrategy.rollingUpdate({
-        maxSurge: kplus.PercentOrAbsolute.absolute(1),
-        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        maxSurge: kplus.PercentOrAbsolute.absolute(props.maxSurge ?? 1),
+        maxUnavailable: kplus.PercentOrAbsolute.absolute(props.maxUnavailable ?? 0),
       }),
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: { ...this.selectorLabels } }));

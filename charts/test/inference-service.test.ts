@@ -332,6 +332,8 @@ describe('InferenceService props', () => {
       resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '1500m', memoryLimit: '3Gi' },
       scaling: Scaling.autoscaled({ minReplicas: 4, maxReplicas: 8, minAvailable: 3 }),
       zoneMaxSkew: 2,
+      maxSurge: 2,
+      maxUnavailable: 1,
       modelFetchWaitAttempts: 60,
       modelFetchWaitIntervalMs: 5000,
     });
@@ -343,6 +345,10 @@ describe('InferenceService props', () => {
       limits: { cpu: '1500m', memory: '3072Mi' },
     });
     expect(podSpec(objects).terminationGracePeriodSeconds).toBe(45);
+    expect(find(objects, 'Deployment').spec.strategy.rollingUpdate).toEqual({
+      maxSurge: 2,
+      maxUnavailable: 1,
+    });
     expect(podSpec(objects).topologySpreadConstraints[0].maxSkew).toBe(2);
     expect(find(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 4, maxReplicas: 8 });
     expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(3);
@@ -384,6 +390,10 @@ describe('InferenceService props', () => {
     expect(() => synth({ modelSource: source })).toThrow(
       "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr'",
     );
+  });
+
+  it('fails when a rollout could never progress', () => {
+    expect(() => synth({ maxSurge: 0 })).toThrow("'maxSurge' and 'maxUnavailable' are both 0");
   });
 
   it('fails when the TLS port equals the Service port', () => {

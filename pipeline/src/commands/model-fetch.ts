@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
@@ -52,7 +53,7 @@ export async function fetchModel(
 ): Promise<'fetched' | 'present'> {
   const log = opts.log ?? stderrLog;
   const dest = resolve(opts.dest);
-  if (alreadyPresent(dest, opts)) {
+  if (await alreadyPresent(dest, opts)) {
     log(`model-fetch: ${dest} already holds ${opts.name} version ${opts.version} (sha256 verified)`);
     return 'present';
   }
@@ -85,16 +86,19 @@ export async function fetchModel(
   return 'fetched';
 }
 
-function alreadyPresent(dest: string, opts: FetchModelOptions): boolean {
+async function alreadyPresent(dest: string, opts: FetchModelOptions): Promise<boolean> {
   const model = join(dest, MODEL_FILE);
   const meta = join(dest, METADATA_FILE);
   if (!existsSync(model) || !existsSync(meta)) return false;
-  if (fileSha256(model) !== opts.sha256) return false;
-  return opts.metadataSha256 === undefined || fileSha256(meta) === opts.metadataSha256;
+  if ((await fileSha256(model)) !== opts.sha256) return false;
+  return opts.metadataSha256 === undefined || (await fileSha256(meta)) === opts.metadataSha256;
 }
 
-function fileSha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+/** sha256 of a file, streamed (models can be large). */
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
 }
 
 function checkMetadata(file: string): void {

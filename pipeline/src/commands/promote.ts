@@ -99,6 +99,12 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   const selector: Selector =
     wanted.kind === 'stage' ? { kind: 'stage', value: version.current_stage ?? wanted.value } : wanted;
   log(`promote: ${opts.env}: ${describeSelector(selector)} of '${name}' is version ${version.version}`);
+  if (version.status !== undefined && version.status !== 'READY') {
+    throw new CliError(
+      `version ${version.version} of model '${name}' has status ${version.status}, not READY: ` +
+        'wait until MLflow finished registering it (or register it again when it FAILED_REGISTRATION)',
+    );
+  }
   if (before && before.name === name && before.version === version.version) {
     log(`promote: ${opts.env} is already pinned to ${name} version ${version.version}; nothing to do`);
     return { status: 'unchanged', version: version.version };

@@ -132,6 +132,15 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     expect(treeState(repo.root)).toEqual(before);
   });
 
+  it('fails when the version is still being registered', async () => {
+    fake.setStatus(NAME, '2', 'PENDING_REGISTRATION');
+    const before = treeState(repo.root);
+    await expect(run()).rejects.toThrow(
+      "version 2 of model 'cats-dogs-classifier' has status PENDING_REGISTRATION, not READY",
+    );
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
   it('fails when the registry is down and leaves the tree untouched', async () => {
     fake.faults.resetNext = 1000;
     const before = treeState(repo.root);

@@ -19,7 +19,7 @@ interface Version {
   description: string;
   creation_timestamp: number;
   last_updated_timestamp: number;
-  status: 'READY';
+  status: 'READY' | 'PENDING_REGISTRATION' | 'FAILED_REGISTRATION';
   run_link: string;
   model_id?: string;
 }
@@ -108,6 +108,13 @@ export class FakeMlflow {
     const v = this.findVersion(name, version);
     if (!v) throw new Error(`no version ${version} of ${name}`);
     v.current_stage = stage;
+  }
+
+  /** Sets a version's registration status (`READY` after creation). */
+  setStatus(name: string, version: string, status: Version['status']): void {
+    const v = this.findVersion(name, version);
+    if (!v) throw new Error(`no version ${version} of ${name}`);
+    v.status = status;
   }
 
   /** Adds a logged model (MLflow 3) whose artifacts live at `mlflow-artifacts:/<exp>/models/<id>/artifacts`. */

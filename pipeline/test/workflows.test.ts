@@ -1,4 +1,6 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parse, parseAllDocuments } from 'yaml';
@@ -334,4 +336,177 @@ describe('verify-deploy.yml', () => {
       expect(ports.map((p) => p.containerPort)).toContain(8000);
     },
   );
+});
+
+describe('workflow scripts, run for real with bash, git and jq', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'workflow-scripts-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function stepScript(file: string, job: string, id: string): string {
+    const step = load(file).jobs[job].steps.find((s) => s.id === id);
+    if (!step?.run) throw new Error(`${file}: job ${job} has no step ${id} with a script`);
+    return step.run;
+  }
+
+  /** Runs a step's script the way GitHub does (`bash --noprofile --norc -eo pipefail`); returns its outputs. */
+  function runStep(script: string, env: Record<string, string>, cwd = dir) {
+    const outputFile = join(dir, 'github-output');
+    writeFileSync(outputFile, '');
+    writeFileSync(join(dir, 'summary'), '');
+    const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+      cwd,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        GITHUB_OUTPUT: outputFile,
+        GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+        ...env,
+      },
+    });
+    if (result.error) throw result.error;
+    const outputs = Object.fromEntries(
+      readFileSync(outputFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, outputs };
+  }
+
+  test('jq, git and bash are installed (the scripts and these tests need them)', () => {
+    for (const tool of ['jq', 'git', 'bash']) {
+      expect([tool, spawnSync(tool, ['--version']).status]).toEqual([tool, 0]);
+    }
+  });
+
+  describe('promote.yml plan', () => {
+    const plan = () => stepScript('promote.yml', 'plan', 'plan');
+
+    test('a relay delivery promotes its environment by alias', () => {
+      const res = runStep(plan(), {
+        EVENT: 'repository_dispatch',
+        DISPATCH_ENVIRONMENT: 'production',
+        DISPATCH_ALIAS: 'production',
+        DISPATCH_VERSION: '4',
+        DISPATCH_DELIVERY: 'a1b2',
+      });
+      expect(res.status).toBe(0);
+      expect(JSON.parse(res.outputs.targets)).toEqual([
+        { environment: 'production', version: '', alias: 'production' },
+      ]);
+    });
+
+    test('fails when a dispatch names an environment outside staging/production (no injection)', () => {
+      const res = runStep(plan(), {
+        EVENT: 'repository_dispatch',
+        DISPATCH_ENVIRONMENT: 'production"; touch pwned; echo "',
+        DISPATCH_ALIAS: 'production',
+      });
+      expect(res.status).toBe(1);
+      expect(res.stdout).toContain('must be staging or production');
+      expect(existsSync(join(dir, 'pwned'))).toBe(false);
+      expect(res.outputs.targets).toBeUndefined();
+    });
+
+    test('manual dispatch passes the exact version, and fails when given both a version and an alias', () => {
+      const one = runStep(plan(), {
+        EVENT: 'workflow_dispatch',
+        INPUT_ENVIRONMENT: 'staging',
+        INPUT_VERSION: '7',
+      });
+      expect(JSON.parse(one.outputs.targets)).toEqual([{ environment: 'staging', version: '7', alias: '' }]);
+      const both = runStep(plan(), {
+        EVENT: 'workflow_dispatch',
+        INPUT_ENVIRONMENT: 'staging',
+        INPUT_VERSION: '7',
+        INPUT_ALIAS: 'staging',
+      });
+      expect(both.status).toBe(1);
+      expect(both.stdout).toContain('not both');
+    });
+
+    test('the schedule promotes exactly the environments check reported pending', () => {
+      const some = runStep(plan(), { EVENT: 'schedule', PENDING: '["staging"]' });
+      expect(JSON.parse(some.outputs.targets)).toEqual([{ environment: 'staging', version: '', alias: '' }]);
+      const none = runStep(plan(), { EVENT: 'schedule', PENDING: '[]' });
+      expect(JSON.parse(none.outputs.targets)).toEqual([]);
+    });
+  });
+
+  describe('verify-deploy.yml against a real git history', () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: dir,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH ?? '',
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@example.com',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@example.com',
+        },
+      }).trim();
+    const pin = (env: string, version: string) =>
+      writeFileSync(
+        join(dir, 'charts', 'environments', `${env}.model.json`),
+        JSON.stringify({ version }) + '\n',
+      );
+
+    beforeEach(() => {
+      git('init', '-q', '-b', 'main');
+      execFileSync('mkdir', ['-p', join(dir, 'charts', 'environments')]);
+      for (const env of ['local', 'staging', 'production']) pin(env, '1');
+      git('add', '.');
+      git('commit', '-q', '-m', 'initial pins');
+    });
+
+    test('lists the environments whose pins changed in the push (local is not verified)', () => {
+      const before = git('rev-parse', 'HEAD');
+      pin('production', '2');
+      pin('local', '2');
+      git('commit', '-qam', 'promote(production): 1 -> 2');
+      pin('staging', '3');
+      git('commit', '-qam', 'promote(staging): 1 -> 3');
+      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
+        BEFORE: before,
+        GITHUB_SHA: git('rev-parse', 'HEAD'),
+      });
+      expect(res.status).toBe(0);
+      expect(JSON.parse(res.outputs.environments)).toEqual(['production', 'staging']);
+    });
+
+    test('a push whose "before" is unknown (new branch, force push) compares with the parent commit', () => {
+      pin('staging', '2');
+      git('commit', '-qam', 'promote(staging): 1 -> 2');
+      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
+        BEFORE: '0000000000000000000000000000000000000000',
+        GITHUB_SHA: git('rev-parse', 'HEAD'),
+      });
+      expect(JSON.parse(res.outputs.environments)).toEqual(['staging']);
+    });
+
+    test('reads the expected version, and recognises a rollback commit and a superseded run', () => {
+      pin('production', '2');
+      git('commit', '-qam', 'promote(production): 1 -> 2');
+      const promotion = git('rev-parse', 'HEAD');
+      const expect_ = (sha: string) =>
+        runStep(stepScript('verify-deploy.yml', 'verify', 'expect'), {
+          GITHUB_SHA: sha,
+          TARGET_ENVIRONMENT: 'production',
+        }).outputs;
+
+      expect(expect_(promotion)).toEqual({ version: '2', superseded: 'false', is_rollback: 'false' });
+
+      pin('production', '1');
+      git('commit', '-qam', 'rollback(production): 2 -> 1', '-m', `${ROLLBACK_TRAILER}: production m 2->1`);
+      const rollback = git('rev-parse', 'HEAD');
+      expect(expect_(rollback)).toEqual({ version: '1', superseded: 'false', is_rollback: 'true' });
+      expect(expect_(promotion)).toEqual({ version: '2', superseded: 'true', is_rollback: 'false' });
+    });
+  });
 });

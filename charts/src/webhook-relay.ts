@@ -6,6 +6,7 @@ import {
   CLI_PATH,
   ContainerResourceQuantities,
   containerResources,
+  ProbeTiming,
   validateImage,
 } from './inference-service';
 import {
@@ -14,6 +15,7 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from './pod-hardening';
+import { memoryMebibytes } from './quantity';
 
 /** Props of {@link WebhookRelay}. */
 export interface WebhookRelayProps {
@@ -91,6 +93,21 @@ export interface WebhookRelayProps {
    * @default { release: 'prometheus' }
    */
   readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
+  /**
+   * Readiness probe GET /health.
+   * @default { initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 2 }
+   */
+  readonly readinessProbe?: ProbeTiming;
+  /**
+   * Liveness probe GET /health.
+   * @default { initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }
+   */
+  readonly livenessProbe?: ProbeTiming;
+  /**
+   * Size limit of the emptyDir mounted at /tmp.
+   * @default '16Mi'
+   */
+  readonly tmpVolumeSizeLimit?: string;
   /**
    * uid and gid of the container.
    * @default 10001
@@ -193,15 +210,31 @@ export class WebhookRelay extends Construct {
       'Secret',
       props.secretName ?? 'model-gitops-webhook-relay',
     );
-    const tmp = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(16) });
-    const probe = (initialDelaySeconds: number, failureThreshold: number) =>
+    const tmp = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', {
+      sizeLimit: Size.mebibytes(memoryMebibytes(props.tmpVolumeSizeLimit ?? '16Mi', "'tmpVolumeSizeLimit'")),
+    });
+    const probe = (t: Required<ProbeTiming>) =>
       kplus.Probe.fromHttpGet('/health', {
         port: this.port,
-        initialDelaySeconds: Duration.seconds(initialDelaySeconds),
-        periodSeconds: Duration.seconds(10),
-        timeoutSeconds: Duration.seconds(3),
-        failureThreshold,
+        initialDelaySeconds: Duration.seconds(t.initialDelaySeconds),
+        periodSeconds: Duration.seconds(t.periodSeconds),
+        timeoutSeconds: Duration.seconds(t.timeoutSeconds),
+        failureThreshold: t.failureThreshold,
       });
+    const readiness = {
+      initialDelaySeconds: 2,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 2,
+      ...props.readinessProbe,
+    };
+    const liveness = {
+      initialDelaySeconds: 15,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+      ...props.livenessProbe,
+    };
     const container = this.deployment.addContainer({
       name: 'relay',
       image: props.image,
@@ -217,8 +250,8 @@ export class WebhookRelay extends Construct {
         },
         "'resources'",
       ),
-      readiness: probe(2, 2),
-      liveness: probe(15, 3),
+      readiness: probe(readiness),
+      liveness: probe(liveness),
       envVariables: {
         HOST: kplus.EnvValue.fromValue('0.0.0.0'),
         PORT: kplus.EnvValue.fromValue(String(this.port)),

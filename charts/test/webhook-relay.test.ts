@@ -116,6 +116,18 @@ describe('WebhookRelay', () => {
     );
   });
 
+  it('takes probe timings and the /tmp size from props', () => {
+    const objects = synth({ readinessProbe: { periodSeconds: 4 }, tmpVolumeSizeLimit: '32Mi' });
+    expect(container(objects).readinessProbe).toMatchObject({
+      httpGet: { path: '/health', port: 8080 },
+      periodSeconds: 4,
+      initialDelaySeconds: 2,
+    });
+    expect(find(objects, 'Deployment').spec.template.spec.volumes).toEqual([
+      { name: 'tmp', emptyDir: { sizeLimit: '32Mi' } },
+    ]);
+  });
+
   it('fails when githubRepository is not owner/name', () => {
     expect(() => synth({ githubRepository: 'https://github.com/example/model-gitops' })).toThrow(
       "'githubRepository' 'https://github.com/example/model-gitops' must be owner/name, e.g. example/model-gitops.",

@@ -7,7 +7,11 @@ import { parse, parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS } from '../../charts/src/config/model-pin';
 import { buildProgram } from '../src/cli';
 import { ROLLBACK_TRAILER } from '../src/commands/rollback';
+import { randomUUID } from 'node:crypto';
+import { loadRelayConfig } from '../src/relay/config';
 import { PROMOTION_EVENT_TYPE, PROMOTION_PAYLOAD_FIELDS } from '../src/relay/github';
+import { createRelayLogger, startRelay } from '../src/relay/server';
+import { GitHubStandIn, fixtureBody, mlflowHeaders } from './fixtures/webhooks/stand-ins';
 
 const ROOT = join(__dirname, '..', '..');
 const WORKFLOW_DIR = join(ROOT, '.github', 'workflows');
@@ -428,6 +432,53 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       });
       expect(both.status).toBe(1);
       expect(both.stdout).toContain('not both');
+    });
+
+    test('what the relay actually dispatches becomes the promotion target (relay → GitHub stand-in → plan)', async () => {
+      const github = await GitHubStandIn.start();
+      const secret = 'contract-test-secret-0c4f1a';
+      const relay = await startRelay(
+        loadRelayConfig({
+          MLFLOW_WEBHOOK_SECRET: secret,
+          GITHUB_TOKEN: 'ghp_contractTest',
+          GITHUB_REPOSITORY: 'acme/cats-dogs',
+          GITHUB_API_URL: github.url,
+          HOST: '127.0.0.1',
+          PORT: '0',
+        }),
+        createRelayLogger('silent'),
+      );
+      try {
+        const body = fixtureBody('alias-created-production');
+        const res = await fetch(`${relay.url}/webhooks/mlflow`, {
+          method: 'POST',
+          headers: mlflowHeaders(secret, body, randomUUID()),
+          body,
+        });
+        expect(res.status).toBe(202);
+      } finally {
+        await relay.close(1000);
+        await github.close();
+      }
+      const dispatch = JSON.parse(github.requests[0].body) as {
+        event_type: string;
+        client_payload: Record<string, string>;
+      };
+      expect(load('promote.yml').on.repository_dispatch).toEqual({ types: [dispatch.event_type] });
+
+      // Evaluate the plan step's env the way GitHub would for this event.
+      const planStep = load('promote.yml').jobs.plan.steps.find((s) => s.id === 'plan');
+      const env: Record<string, string> = {};
+      for (const [name, expression] of Object.entries(planStep?.env ?? {})) {
+        const field = /^\$\{\{ github\.event\.client_payload\.(\w+) \}\}$/.exec(expression)?.[1];
+        if (expression === '${{ github.event_name }}') env[name] = 'repository_dispatch';
+        else env[name] = field ? (dispatch.client_payload[field] ?? '') : '';
+      }
+      const res = runStep(plan(), env);
+      expect(res.status).toBe(0);
+      expect(JSON.parse(res.outputs.targets)).toEqual([
+        { environment: 'production', version: '', alias: 'production' },
+      ]);
     });
 
     test('the schedule promotes exactly the environments check reported pending', () => {

@@ -11,7 +11,10 @@ let relay: RunningRelay;
 let logs: LogCapture;
 let clockOffsetMs = 0;
 
-async function startWith(overrides: Record<string, string> = {}): Promise<void> {
+async function startWith(
+  overrides: Record<string, string> = {},
+  maxRememberedDeliveries?: number,
+): Promise<void> {
   const config: RelayConfig = loadRelayConfig({
     MLFLOW_WEBHOOK_SECRET: SECRET,
     GITHUB_TOKEN: TOKEN,
@@ -27,6 +30,7 @@ async function startWith(overrides: Record<string, string> = {}): Promise<void> 
   logs = new LogCapture();
   relay = await startRelay(config, createRelayLogger(config.LOG_LEVEL, logs), {
     now: () => Date.now() + clockOffsetMs,
+    maxRememberedDeliveries,
   });
 }
 
@@ -246,6 +250,23 @@ describe('relay: deliveries that are refused', () => {
     const replay = await deliver(body, { headers });
     expect(replay.status).toBe(401);
     expect(github.requests).toHaveLength(1);
+  });
+
+  test('fails with 503 + Retry-After, rather than forgetting an id early, when the de-duplication log is full', async () => {
+    await relay.close(1000);
+    await startWith({}, 2);
+    expect((await deliver(fixtureBody('tag-set'))).status).toBe(200);
+    expect((await deliver(fixtureBody('tag-set'))).status).toBe(200);
+    const full = await deliver(fixtureBody('alias-created-production'));
+    expect(full.status).toBe(503);
+    expect(full.headers.get('retry-after')).toBe('60');
+    expect(full.json).toMatchObject({ error: { code: 'overloaded' } });
+    expect(github.requests).toHaveLength(0);
+    clockOffsetMs = 60 * 60 * 1000; // the remembered ids expire; a fresh delivery goes through
+    const later = await deliver(fixtureBody('alias-created-production'), {
+      timestamp: Math.floor((Date.now() + clockOffsetMs) / 1000),
+    });
+    expect(later.status).toBe(202);
   });
 
   test('fails with 413 when the body exceeds the cap, before any dispatch', async () => {

@@ -1,16 +1,14 @@
 /**
- * The service process: reads the environment, starts listening (so /health answers at once), loads the
- * model into the inference workers, turns ready, and on SIGTERM/SIGINT drains and exits 0.
- * The only file that reads process.env or listens.
+ * The service process: reads the environment, reads the model files and starts the inference workers
+ * loading them, then (while they load, on the other cores) loads the HTTP stack and listens, so /health
+ * answers during the load; turns ready when every worker has warmed up; on SIGTERM/SIGINT drains and
+ * exits 0. The only file that reads process.env or listens.
  */
 import type { Server } from 'node:http';
-import pino, { type Logger } from 'pino';
-import sharp from 'sharp';
-import { createApp } from './app';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type ServiceConfig } from './config';
 import { PredictionMemory } from './feedback';
 import { InferencePool } from './inference/pool';
-import { createMetrics } from './metrics';
 import { readModelFiles } from './model/loader';
 import { ServiceState } from './state';
 
@@ -25,14 +23,30 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const started = process.hrtime.bigint();
+  const files = await readModelFiles(config.modelDir, config.modelSha256);
+  // Workers are threads: they load onnxruntime and the model while this thread loads Express below.
+  const poolReady = InferencePool.start({
+    files,
+    workers: config.inferenceWorkers,
+    settings: { intraOpNumThreads: config.intraOpThreads, interOpNumThreads: config.interOpThreads },
+    queueMax: config.queueMax,
+  });
+  poolReady.catch(() => undefined); // awaited (and reported) below
+
+  const [{ createApp }, { createMetrics }, { default: pino }, { default: sharp }] = await Promise.all([
+    import('./app'),
+    import('./metrics'),
+    import('pino'),
+    import('sharp'),
+  ]);
   const logger = pino({ level: config.logLevel, base: { service: 'cats-dogs-classifier' } });
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
   const state = new ServiceState();
-  const metrics = createMetrics();
   const app = createApp({
     state,
-    metrics,
+    metrics: createMetrics(),
     logger,
     limits: {
       maxBodyBytes: config.maxBodyBytes,
@@ -65,15 +79,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const started = process.hrtime.bigint();
-  const files = await readModelFiles(config.modelDir, config.modelSha256);
-  pool = await InferencePool.start({
-    files,
-    workers: config.inferenceWorkers,
-    settings: { intraOpNumThreads: config.intraOpThreads, interOpNumThreads: config.interOpThreads },
-    queueMax: config.queueMax,
-    onQueueDepth: (depth) => metrics.queueDepth.set(depth),
-  });
+  pool = await poolReady;
   if (stopping) return;
   const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   state.setModel({

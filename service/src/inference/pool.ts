@@ -15,8 +15,6 @@ export interface InferencePoolOptions {
   readonly settings?: SessionSettings;
   /** Jobs allowed to wait for a free worker; a job beyond this is refused with 503. */
   readonly queueMax: number;
-  /** Called whenever the number of waiting jobs changes. @default - nothing */
-  readonly onQueueDepth?: (depth: number) => void;
   /**
    * Test hook awaited after a job is given a worker and before it is sent there; the job's deadline is
    * checked again afterwards. @default - none
@@ -144,7 +142,6 @@ export class InferencePool {
       // Timers longer than 2^31-1 ms fire at once in Node: a far deadline simply gets no timer.
       if (delay < 2 ** 31 - 1) job.timer = setTimeout(() => this.expire(job), Math.max(0, delay));
       this.queue.push(job);
-      this.opts.onQueueDepth?.(this.queue.length);
       this.pump();
     });
   }
@@ -155,7 +152,6 @@ export class InferencePool {
     for (const job of this.queue.splice(0)) {
       this.settle(job, new AppError(503, 'shutting_down', 'the service is shutting down'));
     }
-    this.opts.onQueueDepth?.(0);
     while (this.busyWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.all(
       this.slots.map(
@@ -212,7 +208,6 @@ export class InferencePool {
       if (slot.job !== null) continue;
       let job = this.queue.shift();
       while (job?.settled) job = this.queue.shift();
-      this.opts.onQueueDepth?.(this.queue.length);
       if (!job) break;
       void this.dispatch(slot, job);
     }
@@ -239,7 +234,6 @@ export class InferencePool {
     const index = this.queue.indexOf(job);
     if (index >= 0) {
       this.queue.splice(index, 1);
-      this.opts.onQueueDepth?.(this.queue.length);
     }
     this.settle(job, new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS'));
   }

@@ -1,0 +1,83 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
+
+// The commands dist/ gives its containers, run for real from the sources (tsx stands in for the image's
+// compiled build/): the CLI accepts the init container's arguments, and the relay boots from its env.
+
+const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const CLI = join(REPO_ROOT, 'pipeline', 'src', 'cli.ts');
+/** The image runs `node /app/build/pipeline/src/cli.js <command>`; here: `node tsx pipeline/src/cli.ts <command>`. */
+const localCommand = (command: string[]) => {
+  expect(command.slice(0, 2)).toEqual(['node', '/app/build/pipeline/src/cli.js']);
+  return [TSX, CLI, ...command.slice(2)];
+};
+
+const production = readGenerated('dist/production');
+const deployment = (name: string): Json =>
+  ofKind(production, 'Deployment').find((f) => f.obj.metadata.name === name)!.obj;
+
+const temps: string[] = [];
+let relay: ChildProcess | undefined;
+afterAll(async () => {
+  if (relay && relay.exitCode === null) {
+    relay.kill('SIGTERM');
+    await new Promise((resolve) => relay!.once('exit', resolve));
+  }
+  temps.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('containers of dist/production, run as processes', () => {
+  it('model-fetch accepts the init container arguments and fails only because MLflow is unreachable', async () => {
+    const init = deployment('cats-dogs-classifier').spec.template.spec.initContainers[0];
+    const dest = join(mkdtempSync(join(tmpdir(), 'charts-fetch-')), 'current');
+    temps.push(join(dest, '..'));
+    const args: string[] = [...init.args];
+    args[args.indexOf('--dest') + 1] = dest;
+    args[args.indexOf('--wait-attempts') + 1] = '1';
+    args[args.indexOf('--wait-interval-ms') + 1] = '0';
+    const closedPort = await freePort();
+    const result = spawnSync(process.execPath, [...localCommand(init.command), ...args], {
+      env: { PATH: process.env.PATH, MLFLOW_TRACKING_URI: `http://127.0.0.1:${closedPort}` },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.stderr).not.toMatch(/unknown option|missing required|invalid/i);
+    expect(result.stderr).toContain(`MLflow at http://127.0.0.1:${closedPort} is not ready`);
+    expect(result.status).toBe(1);
+  });
+
+  it('the webhook relay boots from its Deployment env (secrets stubbed) and answers /health', async () => {
+    const c = deployment('model-gitops-webhook-relay').spec.template.spec.containers[0];
+    const port = await freePort();
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+    for (const e of c.env) env[e.name] = e.value ?? 's'.repeat(32);
+    Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
+    relay = spawn(process.execPath, localCommand(c.command), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    relay.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+    let status = 0;
+    for (let attempt = 0; attempt < 100 && status !== 200 && relay.exitCode === null; attempt++) {
+      status = await fetch(`http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`)
+        .then((r) => r.status)
+        .catch(() => 0);
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
+  });
+});

@@ -66,7 +66,11 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
 export async function readImages(req: Request, limits: BodyLimits): Promise<Buffer[]> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (RAW_IMAGE_TYPES.has(type)) return [await readBody(req, limits.maxBodyBytes)];
-  if (type === 'multipart/form-data') return readMultipart(req, limits);
+  if (type === 'multipart/form-data') {
+    if (Number(req.headers['content-length'] ?? NaN) > limits.maxBodyBytes)
+      throw tooLarge(limits.maxBodyBytes);
+    return readMultipart(req, limits);
+  }
   if (type === 'application/json') return readJson(await readBody(req, limits.maxBodyBytes), limits);
   throw new AppError(
     415,

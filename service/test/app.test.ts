@@ -285,6 +285,16 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
       'body_too_large',
     ],
     [
+      'oversized multipart body',
+      () =>
+        request(h.server)
+          .post('/predict')
+          .attach('a', Buffer.alloc(LIMITS.maxBodyBytes / 2, 1), 'a.jpg')
+          .attach('b', Buffer.alloc(LIMITS.maxBodyBytes / 2, 1), 'b.jpg'),
+      413,
+      'body_too_large',
+    ],
+    [
       'malformed JSON',
       () =>
         request(h.server).post('/predict').set('Content-Type', 'application/json').send('{"instances": [}'),

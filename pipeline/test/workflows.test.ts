@@ -266,6 +266,7 @@ describe('promote.yml', () => {
     expect(scripts).toContain(`git config user.email ${BOT_EMAIL}`);
     const checkout = promote.jobs.promote.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
     expect(checkout?.with?.token).toBe('${{ secrets.PROMOTION_BOT_TOKEN }}');
+    expect(checkout?.with?.ref).toBe('main');
   });
 });
 

@@ -96,6 +96,12 @@ describe('workflow files', () => {
     }
   });
 
+  test.each(FILES)('%s never leaves a token in the checkout (persist-credentials: false)', (file) => {
+    for (const step of steps(load(file))) {
+      if (step.uses?.startsWith('actions/checkout@')) expect(step.with?.['persist-credentials']).toBe(false);
+    }
+  });
+
   test.each(FILES)('%s declares least-privilege token permissions at the top', (file) => {
     expect(load(file).permissions).toEqual({ contents: 'read' });
   });
@@ -264,9 +270,16 @@ describe('promote.yml', () => {
     expect(scripts).toContain('npx model-gitops promote "${args[@]}"');
     expect(scripts).toContain('args=(--env "$TARGET_ENVIRONMENT" --push)');
     expect(scripts).toContain(`git config user.email ${BOT_EMAIL}`);
-    const checkout = promote.jobs.promote.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
-    expect(checkout?.with?.token).toBe('${{ secrets.PROMOTION_BOT_TOKEN }}');
+    const steps = promote.jobs.promote.steps;
+    const checkout = steps.find((s) => s.uses?.startsWith('actions/checkout@'));
     expect(checkout?.with?.ref).toBe('main');
+    // The push credential is added only after `npm ci`: dependency install scripts never see it.
+    expect(checkout?.with?.['persist-credentials']).toBe(false);
+    const credential = steps.findIndex((s) => s.env?.BOT_TOKEN === '${{ secrets.PROMOTION_BOT_TOKEN }}');
+    expect(steps[credential]?.run).toContain(
+      'git remote set-url origin "https://x-access-token:${BOT_TOKEN}@',
+    );
+    expect(credential).toBeGreaterThan(steps.findIndex((s) => s.run?.includes('npm ci')));
   });
 });
 
@@ -291,6 +304,7 @@ describe('verify-deploy.yml', () => {
     );
     expect(byId('rollback')?.run).toContain('npx model-gitops rollback --env "$TARGET_ENVIRONMENT" --push');
     expect(byId('rollback')?.if).toContain('failure()');
+    expect(byId('rollback')?.env?.BOT_TOKEN).toBe('${{ secrets.PROMOTION_BOT_TOKEN }}');
     expect(byId('rollback')?.if).toContain("steps.expect.outputs.is_rollback == 'false'");
     expect(byId('expect')?.run).toContain(`trailers:key=${ROLLBACK_TRAILER},valueonly`);
   });

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { environmentConfigPath, readEnvironmentConfig } from '../../charts/src/config/environment-config';
 import {
   modelPinPath,
   readModelPin,
@@ -23,7 +22,13 @@ export function describeSelector(s: Selector): string {
  * The registry selector an environment follows, from `charts/environments/<env>.yaml` (`model.alias` or
  * `model.stage`); undefined when the environment serves a model baked into the image.
  */
-export function environmentSelector(repoRoot: string, env: EnvironmentName): Selector | undefined {
+export async function environmentSelector(
+  repoRoot: string,
+  env: EnvironmentName,
+): Promise<Selector | undefined> {
+  // Loaded on first use: the config schema pulls in the charts' constructs (cdk8s).
+  const { environmentConfigPath, readEnvironmentConfig } =
+    await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
   if (config.model.from !== 'registry') return undefined;
   if (config.model.alias) return { kind: 'alias', value: config.model.alias };

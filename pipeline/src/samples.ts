@@ -1,5 +1,3 @@
-import sharp from 'sharp';
-
 /** A sample image the gate and the smoke test send through the real preprocessing. */
 export interface SampleImage {
   readonly name: string;
@@ -80,6 +78,8 @@ export function sampleImages(): Promise<SampleImage[]> {
 }
 
 async function render(spec: SampleSpec): Promise<SampleImage> {
+  // Loaded on first use, so importing this module (the CLI does) stays cheap.
+  const { default: sharp } = await import('sharp');
   const raw = Buffer.alloc(spec.width * spec.height * spec.channels);
   for (let y = 0; y < spec.height; y++) {
     for (let x = 0; x < spec.width; x++) {

@@ -31,7 +31,7 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
   const rows: CheckRow[] = [];
   for (const env of ENVIRONMENTS) {
     const pin = currentPin(root, env);
-    const selector = environmentSelector(root, env);
+    const selector = await environmentSelector(root, env);
     if (!selector) {
       rows.push({
         env,

@@ -17,7 +17,7 @@ import {
   resolveSelector,
   type Selector,
 } from '../environments';
-import { validateModelDir, type GateReport } from '../gate';
+import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadModelFiles } from '../model-artifacts';
@@ -86,7 +86,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       2,
     );
   }
-  const wanted = opts.selector ?? environmentSelector(root, opts.env);
+  const wanted = opts.selector ?? (await environmentSelector(root, opts.env));
   if (!wanted) {
     throw new CliError(
       `environment '${opts.env}' serves a model baked into the image (model.from: baked): ` +
@@ -116,6 +116,8 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   let gate: GateReport;
   try {
     const digests = await downloadModelFiles(client, location, work);
+    // Loaded on first use: the gate brings onnxruntime-node and sharp.
+    const { validateModelDir } = await import('../gate');
     gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
     pin = {
       name,
@@ -150,7 +152,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         await git.run(['checkout', '--quiet', '-b', prBranch]);
       }
       writeModelPin(modelPinPath(root, opts.env), pin);
-      runSynth(synth, root);
+      await runSynth(synth, root);
       await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
       const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate));
       log(

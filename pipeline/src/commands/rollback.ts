@@ -77,7 +77,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   }
   try {
     writeModelPin(modelPinPath(root, opts.env), previous);
-    runSynth(opts.synth ?? chartsSynth, root);
+    await runSynth(opts.synth ?? chartsSynth, root);
     await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
     const message = [
       `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,

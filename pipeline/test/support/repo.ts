@@ -7,7 +7,7 @@ import {
   modelPinPath,
   type ModelPin,
 } from '../../../charts/src/config/model-pin';
-import { chartsSynth } from '../../src/synth';
+import { synthesize, writeFiles } from '../../../charts/src/synth';
 
 /** This checkout: the source of the charts config copied into temp repositories. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -45,7 +45,7 @@ export function createTempRepo(dir: string, pin: ModelPin): TempRepo {
   }
   copyFileSync(join(REPO_ROOT, 'charts', 'argocd.yaml'), join(root, 'charts', 'argocd.yaml'));
   for (const env of ENVIRONMENTS) writeModelPin(modelPinPath(root, env), pin);
-  chartsSynth(root);
+  writeFiles(root, synthesize(root));
   git(root, 'add', '--all');
   git(root, 'commit', '--quiet', '-m', 'initial: charts config, pins and dist');
   git(root, 'remote', 'add', 'origin', remote);

@@ -1,4 +1,7 @@
-import { RelayConfigError, loadRelayConfig } from '../src/relay/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { RelayConfigError, RelayEnvSchema, loadRelayConfig } from '../src/relay/config';
 
 const REQUIRED = {
   MLFLOW_WEBHOOK_SECRET: 'a-long-webhook-secret-value',
@@ -93,5 +96,51 @@ describe('loadRelayConfig', () => {
     const message = configError({ ...REQUIRED, GITHUB_TOKEN: '' });
     expect(message).toMatch(/GITHUB_TOKEN: must not be empty/);
     expect(message).not.toMatch(/got/);
+  });
+});
+
+describe('the relay Deployment the charts generate', () => {
+  // Contract with charts/src/webhook-relay.ts: every variable it sets is one the relay reads, and the
+  // resulting configuration is valid (secret values come from a Secret, so stand-ins are used here).
+  const file = join(
+    __dirname,
+    '..',
+    '..',
+    'dist',
+    'production',
+    'Deployment.model-gitops-webhook-relay.yaml',
+  );
+  const deployment = parse(readFileSync(file, 'utf8')) as {
+    spec: {
+      template: {
+        spec: {
+          containers: Array<{
+            command?: string[];
+            env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+            ports?: Array<{ containerPort: number }>;
+            readinessProbe?: { httpGet?: { path: string; port: number } };
+          }>;
+        };
+      };
+    };
+  };
+  const [container] = deployment.spec.template.spec.containers;
+  const env = Object.fromEntries(
+    (container.env ?? []).map((e) => [
+      e.name,
+      e.valueFrom ? `stand-in-for-a-secret-value-${e.name}` : e.value,
+    ]),
+  );
+
+  test('runs the relay command and sets only variables the relay reads', () => {
+    expect(container.command?.slice(-1)).toEqual(['relay']);
+    expect(Object.keys(env).filter((name) => !(name in RelayEnvSchema.shape))).toEqual([]);
+  });
+
+  test('its configuration is valid and it probes the port the relay listens on', () => {
+    const config = loadRelayConfig(env);
+    expect(container.ports?.map((p) => p.containerPort)).toEqual([config.PORT]);
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/health', port: config.PORT, scheme: 'HTTP' });
+    expect(config.RELAY_ALIAS_ENVIRONMENTS.get('production')).toBe('production');
   });
 });

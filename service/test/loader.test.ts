@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { Classifier } from '../src/classifier';
 import { InferencePool } from '../src/inference/pool';
 import { openModel, readModelFiles, runBatch } from '../src/model/loader';
-import { buildIdentityModel, buildSimpleCnn, sha256Hex, writeModelDir } from '../src/model/onnx-builder';
+import {
+  buildIdentityModel,
+  buildMobileNet,
+  buildSimpleCnn,
+  sha256Hex,
+  writeModelDir,
+} from '../src/model/onnx-builder';
 import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -44,6 +50,20 @@ describe('model loading', () => {
       expect(Array.from(out)).toEqual(Array.from(input));
     } finally {
       await model.session.release();
+    }
+  });
+
+  test('an ImageNet-style model (224x224, centre crop, 1000 logits) is served from its metadata alone', async () => {
+    writeModelDir(tmp.dir, buildMobileNet());
+    const classifier = await Classifier.open(tmp.dir);
+    try {
+      expect(classifier.files.metadata.preprocessing.resize).toBe('center-crop');
+      const result = await classifier.classify(await noisyJpeg(640, 480), 5);
+      expect(result.topK).toHaveLength(5);
+      expect(result.topK[0]?.label).toMatch(/^class_\d+$/);
+      expect((await classifier.rawScores(await noisyJpeg(300, 500))).length).toBe(1000);
+    } finally {
+      await classifier.close();
     }
   });
 

@@ -131,8 +131,8 @@ export class InferencePool {
   }
 
   /**
-   * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred). Rejects with AppError 503 (queue full),
-   * 504 (deadline, epoch ms, passed) or 500 (the worker failed).
+   * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred to the worker).
+   * Rejects with AppError 503 (queue full), 504 (`deadline`, epoch ms, passed) or 500 (the worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
     this.assertCapacity();

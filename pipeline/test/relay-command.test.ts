@@ -81,6 +81,35 @@ describe('model-gitops relay', () => {
     expect(stderr).toMatch(/RELAY_ALIAS_ENVIRONMENTS: environment 'nowhere'/);
   });
 
+  test('on SIGTERM a delivery whose dispatch is in flight still completes before the process exits 0', async () => {
+    const github = await GitHubStandIn.start();
+    github.delayMs = 1500;
+    const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {
+      MLFLOW_WEBHOOK_SECRET: SECRET,
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_REPOSITORY: 'acme/cats-dogs',
+      GITHUB_API_URL: github.url,
+    });
+    try {
+      const url = await listeningUrl(child);
+      const body = fixtureBody('alias-created-production');
+      const pending = fetch(`${url}/webhooks/mlflow`, {
+        method: 'POST',
+        headers: mlflowHeaders(SECRET, body, randomUUID()),
+        body,
+      });
+      // Signal once the relay is waiting on GitHub.
+      for (let i = 0; i < 100 && github.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      expect((await pending).status).toBe(202);
+      expect(github.requests).toHaveLength(1);
+      expect((await done).code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await github.close();
+    }
+  });
+
   test('serves deliveries as a real process and exits 0 on SIGTERM', async () => {
     const github = await GitHubStandIn.start();
     const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {

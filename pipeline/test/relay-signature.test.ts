@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { signMlflowDelivery, verifyMlflowSignature } from '../src/relay/signature';
 
 // A delivery body in the exact form MLflow 3.6 sends, signed here with this test's own secret; the expected value was
@@ -45,5 +46,18 @@ describe('MLflow webhook signature', () => {
     'é'.repeat(100),
   ])('fails without throwing on malformed signature %#', (received) => {
     expect(verifyMlflowSignature(SECRET, ID, TS, BODY, received)).toBe(false);
+  });
+
+  test('compares in constant time: crypto.timingSafeEqual on equal-length buffers, for good and bad signatures', () => {
+    const spy = jest.spyOn(crypto, 'timingSafeEqual');
+    try {
+      const wrong = EXPECTED.slice(0, -2) + (EXPECTED.endsWith('A=') ? 'B=' : 'A=');
+      expect(verifyMlflowSignature(SECRET, ID, TS, BODY, EXPECTED)).toBe(true);
+      expect(verifyMlflowSignature(SECRET, ID, TS, BODY, wrong)).toBe(false);
+      expect(spy).toHaveBeenCalledTimes(2);
+      for (const [a, b] of spy.mock.calls) expect((a as Buffer).length).toBe((b as Buffer).length);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

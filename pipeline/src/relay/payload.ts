@@ -20,6 +20,3 @@ export const AliasDeletedDataSchema = z.object({
   name: z.string().min(1).max(256),
   alias: z.string().min(1).max(256),
 });
-
-export type WebhookEnvelope = z.infer<typeof WebhookEnvelopeSchema>;
-export type AliasCreatedData = z.infer<typeof AliasCreatedDataSchema>;

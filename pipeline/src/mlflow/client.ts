@@ -268,7 +268,8 @@ export class MlflowClient {
               res.status,
             );
           }
-          if (res.status >= 500 || res.status === 429) throw new RetryableError(`HTTP ${res.status}`);
+          if (res.status >= 500 || res.status === 429)
+            throw new RetryableError(`HTTP ${res.status}${describeErrorBody(text)}`);
           throw this.errorFromBody(what, res.status, text);
         }
         // MLflow streams files chunked (no Content-Length); the listing's file_size is the other yardstick.
@@ -317,7 +318,8 @@ export class MlflowClient {
       what,
       async (signal) => {
         const { status, text } = await this.putFile(url, srcFile, size, signal);
-        if (status >= 500 || status === 429) throw new RetryableError(`HTTP ${status}`);
+        if (status >= 500 || status === 429)
+          throw new RetryableError(`HTTP ${status}${describeErrorBody(text)}`);
         if (status < 200 || status > 299) throw this.errorFromBody(what, status, text);
       },
       this.transferTimeoutMs,

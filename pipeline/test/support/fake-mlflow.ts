@@ -46,6 +46,8 @@ export interface FakeFaults {
   chunked: boolean;
   /** Never answer the next N requests (the client's timeout must fire). */
   hangNext: number;
+  /** Answer every artifact upload (PUT) with a 500, as a full or read-only artifact store does. */
+  failUploads: boolean;
 }
 
 const HTML_404 =
@@ -68,6 +70,7 @@ export class FakeMlflow {
     truncateNext: 0,
     chunked: false,
     hangNext: 0,
+    failUploads: false,
   };
   /** When set, every request must carry exactly this Authorization header or gets MLflow's 401. */
   requiredAuthorization?: string;
@@ -181,6 +184,9 @@ export class FakeMlflow {
         return json(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid path' });
       }
       if (method === 'PUT') {
+        if (this.faults.failUploads) {
+          return json(res, 500, { error_code: 'INTERNAL_ERROR', message: 'No space left on device' });
+        }
         this.artifacts.set(artifactPath, raw);
         return json(res, 200, {});
       }

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +9,13 @@ import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
 // The commands dist/ gives its containers, run for real from the sources (tsx stands in for the image's
 // compiled build/): the CLI accepts the init container's arguments, and the relay boots from its env.
 
-const TSX = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+/** `node --import tsx <file>`: one process (the tsx CLI would put a second one between the test and the code). */
+const TSX = ['--import', 'tsx'];
 const CLI = join(REPO_ROOT, 'pipeline', 'src', 'cli.ts');
 /** The image runs `node /app/build/pipeline/src/cli.js <command>`; here: `node tsx pipeline/src/cli.ts <command>`. */
 const localCommand = (command: string[]) => {
   expect(command.slice(0, 2)).toEqual(['node', '/app/build/pipeline/src/cli.js']);
-  return [TSX, CLI, ...command.slice(2)];
+  return [...TSX, CLI, ...command.slice(2)];
 };
 
 const production = readGenerated('dist/production');
@@ -21,14 +23,30 @@ const deployment = (name: string): Json =>
   ofKind(production, 'Deployment').find((f) => f.obj.metadata.name === name)!.obj;
 
 const temps: string[] = [];
-let relay: ChildProcess | undefined;
+const children: ChildProcess[] = [];
 afterAll(async () => {
-  if (relay && relay.exitCode === null) {
-    relay.kill('SIGTERM');
-    await new Promise((resolve) => relay!.once('exit', resolve));
+  for (const child of children.filter((c) => c.exitCode === null && c.signalCode === null)) {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
   }
   temps.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
+
+/** Starts a process and polls `url` (bounded) until it answers 200; returns the last status and stderr. */
+async function startAndPoll(args: string[], env: Record<string, string>, url: string) {
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let status = 0;
+  for (let attempt = 0; attempt < 150 && status !== 200 && child.exitCode === null; attempt++) {
+    status = await fetch(url)
+      .then((r) => r.status)
+      .catch(() => 0);
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { status, stderr };
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,6 +70,7 @@ describe('containers of dist/production, run as processes', () => {
     args[args.indexOf('--wait-interval-ms') + 1] = '0';
     const closedPort = await freePort();
     const result = spawnSync(process.execPath, [...localCommand(init.command), ...args], {
+      cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, MLFLOW_TRACKING_URI: `http://127.0.0.1:${closedPort}` },
       encoding: 'utf8',
       timeout: 60_000,
@@ -67,17 +86,38 @@ describe('containers of dist/production, run as processes', () => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
     for (const e of c.env) env[e.name] = e.value ?? 's'.repeat(32);
     Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
-    relay = spawn(process.execPath, localCommand(c.command), { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    relay.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-
-    let status = 0;
-    for (let attempt = 0; attempt < 100 && status !== 200 && relay.exitCode === null; attempt++) {
-      status = await fetch(`http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`)
-        .then((r) => r.status)
-        .catch(() => 0);
-      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const { status, stderr } = await startAndPoll(
+      localCommand(c.command),
+      env,
+      `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
+    );
     expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
+  });
+
+  it('the service boots from the local ConfigMap (default model in place of the fetched one) and reports the pin', async () => {
+    const local = readGenerated('dist/local');
+    const d: Json = ofKind(local, 'Deployment').find(
+      (f) => f.obj.metadata.name === 'cats-dogs-classifier',
+    )!.obj;
+    const c = d.spec.template.spec.containers[0];
+    const data = ofKind(local, 'ConfigMap').find((f) => f.obj.metadata.name === 'cats-dogs-classifier')!.obj
+      .data as Record<string, string>;
+    const modelDir = join(REPO_ROOT, 'service', 'models', 'default');
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(modelDir, 'model.onnx')))
+      .digest('hex');
+    const port = await freePort();
+    expect(c.command).toEqual(['node', '/app/build/service/src/server.js']);
+    const env = { PATH: process.env.PATH ?? '', ...data, MODEL_DIR: modelDir, MODEL_SHA256: sha256 };
+    Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
+    const { status, stderr } = await startAndPoll(
+      [...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],
+      env,
+      `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
+    );
+    expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
+    const model = await fetch(`http://127.0.0.1:${port}/model`);
+    expect(model.headers.get('x-model-version')).toBe(data.MODEL_VERSION);
+    expect(await model.json()).toMatchObject({ name: data.MODEL_NAME, version: data.MODEL_VERSION });
   });
 });

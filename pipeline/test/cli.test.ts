@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { buildProgram, main } from '../src/cli';
 
 describe('the model-gitops CLI', () => {
@@ -58,5 +60,22 @@ describe('the model-gitops CLI', () => {
     expect(written(err)).toBe(
       'error: MLFLOW_TRACKING_URI is not set: export MLFLOW_TRACKING_URI=http(s)://<mlflow-host>:<port>\n',
     );
+  });
+
+  it('starts model-fetch (the init container) without loading the relay, the gate or the charts', () => {
+    // A fresh process: jest's own module registry would hide what the real CLI loads.
+    const probe = `
+      const { main } = require(${JSON.stringify(path.join(__dirname, '../src/cli.ts'))});
+      main(['node', 'model-gitops', 'model-fetch', '--help']).then((code) => {
+        const loaded = Object.keys(require.cache);
+        const heavy = ['express', 'pino', 'prom-client', 'onnxruntime-node', 'sharp', 'cdk8s'];
+        process.stderr.write(JSON.stringify({ code, heavy: heavy.filter((n) => loaded.some((k) => k.includes('/node_modules/' + n + '/'))) }));
+      });`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.stdout).toContain('Usage: model-gitops model-fetch [options]');
+    expect(JSON.parse(child.stderr)).toEqual({ code: 0, heavy: [] });
   });
 });

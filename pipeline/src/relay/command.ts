@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { RelayConfigError, loadRelayConfig } from './config';
-import { createRelayLogger, startRelay } from './server';
 
 /** Options given on the command line; each overrides its environment variable. */
 interface RelayOptions {
@@ -73,6 +72,9 @@ Endpoints: POST /webhooks/mlflow, GET /health, GET /metrics.`,
         if (err instanceof RelayConfigError) command.error(`relay: ${err.message}`, { exitCode: 2 });
         throw err;
       }
+      // express, pino and prom-client load only here: every other command (model-fetch in the pod's
+      // init container above all) starts without them.
+      const { createRelayLogger, startRelay } = await import('./server');
       const logger = createRelayLogger(config.LOG_LEVEL);
       const relay = await startRelay(config, logger);
       const stop = (signal: NodeJS.Signals) => {

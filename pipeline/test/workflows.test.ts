@@ -309,6 +309,17 @@ describe('verify-deploy.yml', () => {
     expect(byId('expect')?.run).toContain(`trailers:key=${ROLLBACK_TRAILER},valueonly`);
   });
 
+  test('rolls back only when the rollout or the smoke test failed, not when setup failed', () => {
+    const condition = byId('rollback')?.if ?? '';
+    expect(condition).toContain("(steps.rollout.outcome == 'failure' || steps.smoke.outcome == 'failure')");
+    // Every step before the rollout (install, kubectl, credentials) may fail without reverting the model.
+    const setup = job.steps.slice(0, job.steps.indexOf(byId('rollout') as Step));
+    expect(setup.some((s) => s.env?.KUBE_CONFIG)).toBe(true);
+    expect(setup.some((s) => s.run?.includes('npm ci'))).toBe(true);
+    // rollback re-synthesizes from git and never calls MLflow: no MLflow credential in that step.
+    expect(Object.keys(byId('rollback')?.env ?? {})).toEqual(['BOT_TOKEN']);
+  });
+
   test('reports a failure', () => {
     const report = job.steps.find((s) => s.name === 'Report');
     expect(report?.if).toBe('failure()');

@@ -8,7 +8,9 @@ export class GitError extends Error {
     readonly stderr: string,
   ) {
     super(
-      `git ${args.join(' ')} failed (${String(code)}): ${stderr.trim().split('\n').slice(-8).join(' | ')}`,
+      redactUrlCredentials(
+        `git ${args.join(' ')} failed (${String(code)}): ${stderr.trim().split('\n').slice(-8).join(' | ')}`,
+      ),
     );
     this.name = 'GitError';
   }
@@ -99,6 +101,14 @@ export class Git {
     await this.run(['reset', '--quiet', '--hard', head]);
     await this.run(['clean', '-fdq', '--', ...paths]);
   }
+}
+
+/**
+ * Hides the user-info part of URLs (`https://x-access-token:TOKEN@github.com/...` → `https://***@github.com/...`):
+ * a remote given as a URL with a token must not reach an error message or a CI log.
+ */
+function redactUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
 }
 
 function lines(text: string): string[] {

@@ -61,6 +61,17 @@ describe('Git', () => {
     expect(err.message).toMatch(/^git rev-parse nope failed \(\d+\): .*unknown revision/);
   });
 
+  it('fails without showing a token embedded in a remote URL', async () => {
+    await repo.run(['add', 'a.txt']);
+    await repo.commit('first');
+    // Port 9 on loopback refuses the connection: git fails at once.
+    const url = 'http://x-access-token:ghs_s3cr3tT0ken@127.0.0.1:9/acme/repo.git';
+    const err = (await repo.run(['push', url, 'HEAD:main']).catch((e: unknown) => e)) as GitError;
+    expect(err).toBeInstanceOf(GitError);
+    expect(err.message).toContain('git push http://***@127.0.0.1:9/acme/repo.git HEAD:main failed');
+    expect(err.message).not.toContain('s3cr3t');
+  });
+
   it('fails when HEAD is detached, saying what to do', async () => {
     await repo.run(['add', 'a.txt']);
     const sha = await repo.commit('first');

@@ -148,8 +148,10 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       }
       const base = await git.head();
       if (opts.pr) {
-        prBranch = `model-promotion/${opts.env}/${pin.name}-v${pin.version}`;
-        await git.run(['checkout', '--quiet', '-b', prBranch]);
+        const name = `model-promotion/${opts.env}/${pin.name}-v${pin.version}`;
+        await git.run(['checkout', '--quiet', '-b', name]);
+        // Set only once created: the cleanup below must never delete a branch an earlier run left.
+        prBranch = name;
       }
       writeModelPin(modelPinPath(root, opts.env), pin);
       await runSynth(synth, root);
@@ -190,11 +192,13 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       }
     }
   } catch (err) {
-    if (prBranch && (await git.branch().catch(() => '')) !== branch) {
-      await git.run(['checkout', '--quiet', '--force', branch]).catch(() => undefined);
-    }
+    // A failed cleanup step is reported, but never hides the error that stopped the promotion.
+    const cleanup = async (what: string, args: string[]): Promise<void> => {
+      await git.run(args).catch((e: unknown) => log(`promote: could not ${what}: ${(e as Error).message}`));
+    };
+    if (prBranch) await cleanup(`switch back to ${branch}`, ['checkout', '--quiet', '--force', branch]);
     await git.restore(startHead, PROMOTION_PATHS);
-    if (prBranch) await git.run(['branch', '--quiet', '-D', prBranch]).catch(() => undefined);
+    if (prBranch) await cleanup(`delete branch ${prBranch}`, ['branch', '--quiet', '-D', prBranch]);
     if (err instanceof GitError) {
       throw new CliError(
         `promote: ${err.message}; the working tree was restored to ${startHead.slice(0, 12)}`,

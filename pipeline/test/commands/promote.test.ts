@@ -182,4 +182,25 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     });
     expect(git(repo.root, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
   });
+
+  it('fails with --pr when the branch of an earlier --pr run exists, keeping that branch and the tree', async () => {
+    const first = await run({ pr: true });
+    if (first.status !== 'promoted') throw new Error('the first --pr run must promote');
+    const before = treeState(repo.root);
+    await expect(run({ pr: true })).rejects.toThrow(
+      /git checkout .* failed.*'model-promotion\/production\/cats-dogs-classifier-v2' already exists.*restored/,
+    );
+    expect(git(repo.root, 'rev-parse', first.branch as string)).toBe(first.commit);
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
+  it('fails with --pr when the branch cannot be pushed, deleting the new branch and restoring main', async () => {
+    const hook = join(repo.remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "no new branches" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    const before = treeState(repo.root);
+    await expect(run({ pr: true })).rejects.toThrow(/git push .* failed.*no new branches.*restored/);
+    expect(treeState(repo.root)).toEqual(before);
+    expect(git(repo.root, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+  });
 });

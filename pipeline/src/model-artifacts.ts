@@ -78,8 +78,9 @@ export function removeStaleTempDirs(dest: string): void {
   let names: string[];
   try {
     names = readdirSync(dirname(dest));
-  } catch {
-    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // no parent yet, so nothing stale
+    throw err;
   }
   for (const name of names) {
     if (name.startsWith(prefix) && /\.(fetch|old)-[0-9a-f]{12}$/.test(name)) {

@@ -40,6 +40,15 @@ describe('model directory helpers', () => {
     removeStaleTempDirs(dest);
     expect(readdirSync(tmp).sort()).toEqual(['.current.keep-me', 'other']);
   });
+
+  it('finds nothing stale when the parent directory does not exist yet', () => {
+    expect(() => removeStaleTempDirs(join(tmp, 'missing', 'current'))).not.toThrow();
+  });
+
+  it('fails when the parent of the destination cannot be listed, instead of skipping the cleanup', () => {
+    writeFileSync(join(tmp, 'models'), 'a file, not a directory');
+    expect(() => removeStaleTempDirs(join(tmp, 'models', 'current'))).toThrow(/ENOTDIR/);
+  });
 });
 
 describe('ttyProgress', () => {

@@ -49,7 +49,12 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
       await client.uploadArtifact(`${location}/${file}`, join(opts.modelDir, file));
     }
   } catch (err) {
-    await client.finishRun(run.run_id, 'FAILED').catch(() => undefined);
+    // Reported, not thrown: the upload error is the one the user must see.
+    await client
+      .finishRun(run.run_id, 'FAILED')
+      .catch((e: unknown) =>
+        log(`register: could not mark run ${run.run_id} FAILED: ${(e as Error).message}`),
+      );
     throw err;
   }
   await client.finishRun(run.run_id, 'FINISHED');

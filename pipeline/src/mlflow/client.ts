@@ -115,7 +115,7 @@ export class MlflowClient {
         const res = await fetch(`${this.baseUrl}/health`, { headers: this.headers(), signal });
         await res.arrayBuffer();
         if (res.status >= 500 || res.status === 429) throw new RetryableError(`HTTP ${res.status}`);
-        if (!res.ok) throw this.httpError('check MLflow health', res.status, '');
+        if (!res.ok) throw this.httpError('check MLflow health', res.status);
       },
       this.timeoutMs,
       0,
@@ -296,7 +296,8 @@ export class MlflowClient {
         } catch (err) {
           throw new RetryableError(`connection lost after ${bytes} bytes (${(err as Error).message})`);
         } finally {
-          await file.close().catch(() => undefined);
+          // Usually closed by the write stream already (closing again resolves); kept so no path leaks the fd.
+          await file.close();
         }
         if (total !== undefined && bytes !== total) {
           throw new RetryableError(`truncated: received ${bytes} of ${total} bytes`);
@@ -514,7 +515,7 @@ export class MlflowClient {
   }
 
   private errorFromBody(what: string, status: number, text: string): MlflowError {
-    if (status === 401 || status === 403) return this.httpError(what, status, text);
+    if (status === 401 || status === 403) return this.httpError(what, status);
     let body: z.infer<typeof ErrorBodySchema> | undefined;
     try {
       const parsed = ErrorBodySchema.safeParse(JSON.parse(text));
@@ -522,12 +523,12 @@ export class MlflowClient {
     } catch {
       // Not JSON: Flask answers unknown paths and wrong methods with an HTML page.
     }
-    if (!body) return this.httpError(what, status, text);
+    if (!body) return this.httpError(what, status);
     const kind = body.error_code === 'RESOURCE_DOES_NOT_EXIST' || status === 404 ? 'not-found' : 'invalid';
     return new MlflowError(`${what}: ${body.message} (${body.error_code})`, kind, status, body.error_code);
   }
 
-  private httpError(what: string, status: number, _text: string): MlflowError {
+  private httpError(what: string, status: number): MlflowError {
     if (status === 401 || status === 403) {
       return new MlflowError(
         `${what}: MLflow refused the request with HTTP ${status}; ` +

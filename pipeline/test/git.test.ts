@@ -42,7 +42,7 @@ describe('Git', () => {
     expect((await repo.dirtyEntries(['dist'])).sort()).toEqual([' M a.txt', '?? dist/new.yaml']);
   });
 
-  it('restores HEAD, tracked files and untracked files under the given paths', async () => {
+  it('restores HEAD and tracked files, removes untracked files under the given paths only', async () => {
     await repo.run(['add', 'a.txt']);
     const first = await repo.commit('first');
     writeFileSync(join(tmp, 'a.txt'), 'b\n');
@@ -50,9 +50,10 @@ describe('Git', () => {
     await repo.commit('second');
     mkdirSync(join(tmp, 'dist'));
     writeFileSync(join(tmp, 'dist', 'stray.yaml'), 'x\n');
+    writeFileSync(join(tmp, 'notes.txt'), 'the user keeps this\n');
     await repo.restore(first, ['dist']);
     expect(await repo.head()).toBe(first);
-    expect(git(tmp, 'status', '--porcelain', '--untracked-files=all')).toBe('');
+    expect(git(tmp, 'status', '--porcelain', '--untracked-files=all')).toBe('?? notes.txt');
   });
 
   it("fails with git's own explanation", async () => {

@@ -76,13 +76,19 @@ describe('rollback (real git repositories in temp dirs)', () => {
     );
   });
 
-  it('fails when the only promotion was rolled back already, and ignores other environments', async () => {
+  it('fails when the environment has no promotion of its own, though another environment has one', async () => {
+    await promoteProduction();
+    const head = git(repo.root, 'rev-parse', 'HEAD');
+    await expect(rollback({ cwd: repo.root, env: 'staging', log: quiet })).rejects.toThrow(
+      "nothing to roll back in 'staging'",
+    );
+    expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(head);
+  });
+
+  it('fails when the only promotion was rolled back already', async () => {
     await promoteProduction();
     await rollback({ cwd: repo.root, env: 'production', log: quiet });
     await expect(rollback({ cwd: repo.root, env: 'production', log: quiet })).rejects.toThrow(
-      /nothing to roll back/,
-    );
-    await expect(rollback({ cwd: repo.root, env: 'staging', log: quiet })).rejects.toThrow(
       /nothing to roll back/,
     );
   });

@@ -42,6 +42,29 @@ describe('the model-gitops CLI', () => {
     expect(written(err)).toContain("--env must be one of local, staging, production (got 'prod')");
   });
 
+  it('fails with exit code 2 when --version is not a positive integer (MLflow would answer 400)', async () => {
+    const sha = 'a'.repeat(64);
+    const argv = ['model-fetch', '--name', 'm', '--version', 'v3', '--sha256', sha, '--dest', '/nonexistent'];
+    expect(await main(['node', 'model-gitops', ...argv])).toBe(2);
+    expect(written(err)).toContain("--version must be a positive integer like 3 (got 'v3')");
+  });
+
+  it('fails with exit code 2 when --sha256 is not a sha256 digest, saying how to get one', async () => {
+    const argv = [
+      'model-fetch',
+      '--name',
+      'm',
+      '--version',
+      '3',
+      '--sha256',
+      'ABC',
+      '--dest',
+      '/nonexistent',
+    ];
+    expect(await main(['node', 'model-gitops', ...argv])).toBe(2);
+    expect(written(err)).toContain("--sha256 must be 64 lower-case hex characters (e.g. from 'sha256sum");
+  });
+
   it('fails with exit code 2 when --version and --alias are both given', async () => {
     expect(
       await main(['node', 'model-gitops', 'promote', '--env', 'staging', '--version', '2', '--alias', 'x']),

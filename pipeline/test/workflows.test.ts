@@ -162,8 +162,14 @@ describe('every script and CLI command the workflows call exists', () => {
     expect(flags.filter((f) => !known.has(f))).toEqual([]);
   });
 
-  test('the relay command the Deployment runs is registered on the CLI', () => {
-    expect(commands.has('relay')).toBe(true);
+  test('the relay Deployment in dist/ runs a command the CLI has', () => {
+    const file = join(ROOT, 'dist', 'production', 'Deployment.model-gitops-webhook-relay.yaml');
+    const deployment = parse(readFileSync(file, 'utf8')) as {
+      spec: { template: { spec: { containers: Array<{ command?: string[] }> } } };
+    };
+    const command = deployment.spec.template.spec.containers[0]?.command ?? [];
+    expect(command.slice(0, 2)).toEqual(['node', '/app/build/pipeline/src/cli.js']);
+    expect(commands.has(command[2] ?? '')).toBe(true);
   });
 });
 

@@ -8,7 +8,6 @@ import { registerRegisterCommand } from './commands/register';
 import { registerRollbackCommand } from './commands/rollback';
 import { registerSmokeCommand } from './commands/smoke';
 import { registerRelayCommand } from './relay/command';
-import { MlflowError } from './mlflow';
 
 /** Builds the `model-gitops` program with every command registered; never parses or exits by itself. */
 export function buildProgram(): Command {
@@ -40,10 +39,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof CliError) {
       process.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
-    }
-    if (err instanceof MlflowError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 1;
     }
     process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
     return 1;

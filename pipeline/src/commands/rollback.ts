@@ -116,8 +116,11 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
 
 async function newestUnrevertedPromotion(git: Git, env: EnvironmentName): Promise<string | undefined> {
   const sep = '\x1e';
+  // Only commits carrying either trailer are listed, so the output stays small however long the history.
   const log = await git.run([
     'log',
+    '--extended-regexp',
+    `--grep=^(${PROMOTION_TRAILER}|${REVERTS_TRAILER}): `,
     `--format=%H%x1f%(trailers:key=${PROMOTION_TRAILER},valueonly,separator=%x1d)%x1f%(trailers:key=${REVERTS_TRAILER},valueonly,separator=%x1d)${sep}`,
   ]);
   const reverted = new Set<string>();

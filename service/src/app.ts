@@ -161,7 +161,8 @@ export function createApp(deps: AppDeps): express.Express {
     const { metadata, engine } = model;
     const classes = metadata.labels.length;
     const topK = parseTopK(req.query.top_k, classes);
-    engine.assertCapacity();
+    const release = engine.admit();
+    res.on('close', release);
     const images = await readImages(req, {
       maxBodyBytes: limits.maxBodyBytes,
       maxImages: limits.maxImagesPerRequest,

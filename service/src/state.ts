@@ -8,8 +8,8 @@ export interface InferenceEngine {
   readonly io: ModelIo;
   /** Jobs waiting for a worker. */
   readonly queueDepth: number;
-  /** Throws 503 when a new job would not fit. */
-  assertCapacity(): void;
+  /** Admits one request or throws 503; returns the function that releases its place. */
+  admit(): () => void;
   /** Runs a batch; rejects with AppError 503/504/500. */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult>;
 }

@@ -34,14 +34,26 @@ describe('InferencePool', () => {
     const gate = new Promise<void>((r) => (release = r));
     const pool = await InferencePool.start({ files, workers: 1, queueMax: 5, beforeRun: () => gate });
     const running = pool.run(new Float32Array(12), 1, Infinity);
-    await waitFor(() => pool.busyWorkers === 1, 'the first job to hold the worker');
-    const waiting = pool.run(new Float32Array(12), 1, Infinity);
-    const closed = pool.close();
-    await expect(waiting).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
-    expect(() => pool.assertCapacity()).toThrow('shutting down');
-    release();
+    const closed = (async () => {
+      await waitFor(() => pool.busyWorkers === 1, 'the first job to hold the worker');
+      const waiting = pool.run(new Float32Array(12), 1, Infinity);
+      const closing = pool.close();
+      return { waiting, closing };
+    })();
+    try {
+      const { waiting } = await closed;
+      await expect(waiting).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
+      expect(() => pool.admit()).toThrow('shutting down');
+      await expect(pool.run(new Float32Array(12), 1, Infinity)).rejects.toMatchObject({
+        code: 'shutting_down',
+      });
+    } finally {
+      release(); // whatever happened above, let the running job and close() finish
+    }
     expect(Array.from((await running).scores)).toEqual(new Array(12).fill(0));
-    await closed;
+    await (
+      await closed
+    ).closing;
   });
 
   test('a failed run is a 500 inference_failed and the worker keeps serving', async () => {
@@ -68,6 +80,21 @@ describe('InferencePool', () => {
       await waitFor(() => slots.length === 1 && slots[0]?.worker !== dead, 'a replacement worker');
       const ok = await pool.run(new Float32Array(12).fill(3), 1, Infinity);
       expect(Array.from(ok.scores)).toEqual(new Array(12).fill(3));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('admits at most workers + queueMax requests; a released place can be reused', async () => {
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 2 });
+    try {
+      const releases = [pool.admit(), pool.admit(), pool.admit()];
+      expect(() => pool.admit()).toThrow(expect.objectContaining({ status: 503, code: 'queue_full' }));
+      releases[0]?.();
+      releases[0]?.(); // idempotent
+      expect(pool.admittedRequests).toBe(2);
+      releases.push(pool.admit());
+      expect(pool.admittedRequests).toBe(3);
     } finally {
       await pool.close();
     }

@@ -70,6 +70,7 @@ export class InferencePool {
   private nextId = 1;
   private closing = false;
   private runsStarted = 0;
+  private admitted = 0;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(
@@ -116,11 +117,31 @@ export class InferencePool {
     return this.runsStarted;
   }
 
-  /** Refuses with 503 when a new job would not fit in the queue (call before expensive preprocessing). */
-  assertCapacity(): void {
+  /**
+   * Admission control for requests, called before any expensive work (body, decoding): at most
+   * `workers + queueMax` requests may be admitted at once, so at most `queueMax` ever wait for a worker.
+   * Throws AppError 503 (`queue_full` with Retry-After, or `shutting_down`); otherwise returns the
+   * function that releases the place (idempotent).
+   */
+  admit(): () => void {
+    this.assertCapacity(this.admitted >= this.slots.length + this.opts.queueMax);
+    this.admitted += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.admitted -= 1;
+    };
+  }
+
+  /** Requests admitted and not yet released. */
+  get admittedRequests(): number {
+    return this.admitted;
+  }
+
+  private assertCapacity(full: boolean): void {
     if (this.closing) throw new AppError(503, 'shutting_down', 'the service is shutting down');
-    const idle = this.slots.some((s) => s.job === null);
-    if (!idle && this.queue.length >= this.opts.queueMax) {
+    if (full) {
       throw new AppError(
         503,
         'queue_full',
@@ -135,7 +156,12 @@ export class InferencePool {
    * Rejects with AppError 503 (queue full), 504 (`deadline`, epoch ms, passed) or 500 (the worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
-    this.assertCapacity();
+    const idle = this.slots.some((slot) => slot.job === null);
+    try {
+      this.assertCapacity(!idle && this.queue.length >= this.opts.queueMax);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return new Promise<InferenceResult>((resolve, reject) => {
       const job: Job = { data, batch, deadline, settled: false, timer: undefined, resolve, reject };
       const delay = deadline - Date.now();

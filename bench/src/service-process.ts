@@ -36,17 +36,29 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * The compiled server (`build/service/src/server.js`) when it exists and is newer than every
- * `service/src/**.ts`; otherwise the TypeScript source through tsx. `SERVICE_ENTRY` overrides both.
+ * `node <args>` for a TypeScript entry point of this repository: the compiled file under `build/` when it
+ * exists and is newer than every `.ts` under `srcDir`, else the source through tsx.
+ */
+export function freshEntry(sourceFile: string, srcDir: string): ServiceCommand {
+  const built = path.join(REPO_ROOT, 'build', sourceFile.replace(/\.ts$/, '.js'));
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(path.join(REPO_ROOT, srcDir))) {
+    return { args: [built], kind: 'build' };
+  }
+  return { args: ['--import', 'tsx', path.join(REPO_ROOT, sourceFile)], kind: 'source' };
+}
+
+/**
+ * The service: `build/service/src/server.js` when fresh (see {@link freshEntry}), else
+ * `service/src/server.ts` through tsx. `SERVICE_ENTRY` (a .js or .ts path) overrides both.
  */
 export function serviceCommand(): ServiceCommand {
   const override = process.env.SERVICE_ENTRY;
-  if (override) return { args: [override], kind: override.endsWith('.ts') ? 'source' : 'build' };
-  const built = path.join(REPO_ROOT, 'build', 'service', 'src', 'server.js');
-  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(path.join(REPO_ROOT, 'service', 'src'))) {
-    return { args: [built], kind: 'build' };
+  if (override) {
+    return override.endsWith('.ts')
+      ? { args: ['--import', 'tsx', override], kind: 'source' }
+      : { args: [override], kind: 'build' };
   }
-  return { args: ['--import', 'tsx', path.join(REPO_ROOT, 'service', 'src', 'server.ts')], kind: 'source' };
+  return freshEntry('service/src/server.ts', 'service/src');
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released; fine for tests on loopback). */
@@ -129,6 +141,12 @@ export interface ServiceProcess {
 
 /** Options for {@link startService}. */
 export interface StartServiceOptions {
+  /** What to run. @default - {@link serviceCommand} */
+  readonly command?: ServiceCommand;
+  /** Extra arguments after the entry point (e.g. a CLI subcommand). @default - none */
+  readonly args?: readonly string[];
+  /** Path that answers 200 once the process is ready. @default '/ready' */
+  readonly readyPath?: string;
   /** Extra environment (PORT/HOST are set by this function). */
   readonly env?: Readonly<Record<string, string>>;
   /** @default - a free port */
@@ -137,24 +155,30 @@ export interface StartServiceOptions {
   readonly readyTimeoutMs?: number;
   /** @default 10 */
   readonly pollMs?: number;
+  /** Called with every chunk of stdout/stderr (the whole output, not just the kept tail). @default - none */
+  readonly onOutput?: (chunk: string) => void;
 }
 
 /**
- * Spawns the service (see {@link serviceCommand}) on 127.0.0.1 and waits for `GET /ready` 200.
+ * Spawns the service (see {@link serviceCommand}) or another command on 127.0.0.1 and waits for
+ * `GET <readyPath>` 200.
  * Rejects (and kills the child) if it exits or does not become ready in time.
  */
 export async function startService(options: StartServiceOptions = {}): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
-  const cmd = serviceCommand();
+  const cmd = options.command ?? serviceCommand();
+  const readyPath = options.readyPath ?? '/ready';
   let logBuf = '';
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...cmd.args], {
+  const child = spawn(process.execPath, [...cmd.args, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const append = (c: Buffer): void => {
-    logBuf = (logBuf + c.toString('utf8')).slice(-65536);
+    const text = c.toString('utf8');
+    options.onOutput?.(text);
+    logBuf = (logBuf + text).slice(-65536);
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
@@ -184,7 +208,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       throw new Error(`service not ready within ${options.readyTimeoutMs ?? 30_000} ms; logs:\n${logBuf}`);
     }
     try {
-      const res = await request(`${url}/ready`, { timeoutMs: 1000 });
+      const res = await request(`${url}${readyPath}`, { timeoutMs: 1000 });
       if (res.status === 200) break;
     } catch {
       // not listening yet

@@ -149,6 +149,10 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
         else chunks.push(chunk);
       });
       stream.on('limit', () => fail(tooLarge(limits.maxBodyBytes)));
+      // A body cut off inside a file part errors the file stream as well as the parser.
+      stream.on('error', (err: Error) =>
+        fail(new AppError(400, 'invalid_multipart', `malformed multipart body: ${err.message}`)),
+      );
       stream.on('end', () => files.push(Buffer.concat(chunks)));
     });
     bb.on('filesLimit', () => fail(tooMany(limits.maxImages)));

@@ -295,6 +295,25 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
       'body_too_large',
     ],
     [
+      'multipart body cut off inside a file part',
+      () =>
+        request(h.server)
+          .post('/predict')
+          .set('Content-Type', 'multipart/form-data; boundary=xyz')
+          .send(
+            Buffer.from('--xyz\r\nContent-Disposition: form-data; name="f"; filename="x.jpg"\r\n\r\nabc'),
+          ),
+      400,
+      'invalid_multipart',
+    ],
+    [
+      'multipart body without a boundary',
+      () =>
+        request(h.server).post('/predict').set('Content-Type', 'multipart/form-data').send(Buffer.from('x')),
+      400,
+      'invalid_multipart',
+    ],
+    [
       'malformed JSON',
       () =>
         request(h.server).post('/predict').set('Content-Type', 'application/json').send('{"instances": [}'),

@@ -139,6 +139,39 @@ describe('server process', () => {
     expect(logged(proc, 'stopped')).toBeDefined();
   });
 
+  test('a multipart body cut off inside a file part is a 400 and the process lives on', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1' }));
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    const body = Buffer.from(
+      '--xyz\r\nContent-Disposition: form-data; name="f"; filename="x.jpg"\r\n\r\nabc',
+    );
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          agent: false,
+          headers: { 'Content-Type': 'multipart/form-data; boundary=xyz', 'Content-Length': body.length },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.body).error.code).toBe('invalid_multipart');
+    expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
+    expect(proc.child.exitCode).toBeNull();
+  });
+
   test('fails to start with a message naming the variable when the config is invalid', async () => {
     const proc = track(startServer({ PORT: 'eighty', REQUEST_TIMEOUT_MS: '-5' }));
     expect(await proc.exited).toBe(2);

@@ -14,6 +14,8 @@ export interface RolloutSettings {
   readonly maxUnavailable: string | number;
   readonly drainDelayMs: number;
   readonly terminationGracePeriodSeconds: number;
+  /** The service's environment from the generated ConfigMap. */
+  readonly config: Readonly<Record<string, string>>;
 }
 
 /**
@@ -51,5 +53,6 @@ export function readRolloutSettings(repoRoot: string, env = 'production'): Rollo
     maxUnavailable: dep.spec.strategy.rollingUpdate.maxUnavailable,
     drainDelayMs: Number(cm.data.DRAIN_DELAY_MS ?? 5000),
     terminationGracePeriodSeconds: dep.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+    config: cm.data,
   };
 }

@@ -140,7 +140,7 @@ export class InferencePool {
   }
 
   private assertCapacity(full: boolean): void {
-    if (this.closing) throw new AppError(503, 'shutting_down', 'the service is shutting down');
+    if (this.closing) throw shuttingDown();
     if (full) {
       throw new AppError(
         503,
@@ -176,7 +176,7 @@ export class InferencePool {
   async close(): Promise<void> {
     this.closing = true;
     for (const job of this.queue.splice(0)) {
-      this.settle(job, new AppError(503, 'shutting_down', 'the service is shutting down'));
+      this.settle(job, shuttingDown());
     }
     while (this.busyWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.all(
@@ -278,6 +278,12 @@ export class InferencePool {
     if (err) job.reject(err);
     else job.resolve(result as InferenceResult);
   }
+}
+
+function shuttingDown(): AppError {
+  return new AppError(503, 'shutting_down', 'the service is shutting down: retry on another replica', {
+    'Retry-After': '1',
+  });
 }
 
 function startWorker(init: WorkerInit): Promise<{ worker: Worker; io: ModelIo }> {

@@ -23,10 +23,15 @@ import {
 } from './service-process';
 import { summarize, type LatencySummary } from './stats';
 
-/** A way of running the service (environment variables it exposes). */
+/** A way of running the service (environment variables it exposes) and of calling it. */
 export interface Variant {
   readonly name: string;
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Images per /predict request (JSON `instances`, run by one worker as one batch): the service's
+   * only batching; it has no server-side dynamic batching. @default 1 (raw image body)
+   */
+  readonly imagesPerRequest?: number;
 }
 
 /** Serving options measured for every model; the first one is the service's default. */
@@ -35,6 +40,7 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'workers=1 intraOp=2', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '2' } },
   { name: 'workers=1 intraOp=1', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '1' } },
   { name: 'workers=2 sharp=2', env: { INFERENCE_WORKERS: '2', SHARP_CONCURRENCY: '2' } },
+  { name: 'client batches of 4 images', env: {}, imagesPerRequest: 4 },
 ];
 
 /** Settings of one bench run. */
@@ -54,6 +60,8 @@ export interface BenchSettings {
 /** One load level against the service. */
 export interface LevelResult {
   readonly connections: number;
+  /** Images answered per second: 2xx responses/s x images per request. */
+  readonly imagesPerSec: number;
   readonly overallRate?: number;
   readonly load: LoadResult;
   /** Peak RSS of the server process during this level (VmHWM after a reset), MiB. */
@@ -133,9 +141,31 @@ function healthProber(url: string, everyMs = 100): { stop(): Promise<LatencySumm
   };
 }
 
+/** A request body as sent: bytes and content type. */
+interface Body {
+  readonly contentType: string;
+  readonly bytes: Uint8Array;
+}
+
+/** One raw image per request, or groups of `n` as JSON `{"instances":[{"b64":...}]}`. */
+function requestBodies(images: readonly BenchImage[], n: number): Body[] {
+  if (n <= 1) return images.map((i) => ({ contentType: i.contentType, bytes: i.bytes }));
+  return images.map((_, start) => ({
+    contentType: 'application/json',
+    bytes: Buffer.from(
+      JSON.stringify({
+        instances: Array.from({ length: n }, (_, k) => ({
+          b64: images[(start + k) % images.length].bytes.toString('base64'),
+        })),
+      }),
+    ),
+  }));
+}
+
 async function measureLevel(
   svc: ServiceProcess,
-  images: readonly BenchImage[],
+  bodies: readonly Body[],
+  imagesPerRequest: number,
   connections: number,
   durationSec: number,
   overallRate?: number,
@@ -151,7 +181,7 @@ async function measureLevel(
     durationSec,
     overallRate,
     timeoutSec: 30,
-    images: images.map((i) => ({ contentType: i.contentType, bytes: i.bytes })),
+    images: bodies,
   });
   const healthMs = await health.stop();
   const polled = sampler.stop();
@@ -159,6 +189,7 @@ async function measureLevel(
   const maxLoopDelayMs = await scrapeLoopDelayMs(svc.url);
   return {
     connections,
+    imagesPerSec: load.okPerSec * imagesPerRequest,
     overallRate,
     load,
     peakRssMiB: hwmReset && !Number.isNaN(hwm) ? Math.max(hwm, polled) : polled,
@@ -179,11 +210,13 @@ async function benchVariant(
     pollMs: 5,
   });
   try {
+    const perRequest = variant.imagesPerRequest ?? 1;
+    const bodies = requestBodies(images, perRequest);
     const rssAfterReadyMiB = procStatusMiB(svc.pid, 'VmRSS');
     const first = await request(`${svc.url}/predict`, {
       method: 'POST',
-      headers: { 'content-type': images[0].contentType },
-      body: images[0].bytes,
+      headers: { 'content-type': bodies[0].contentType },
+      body: Buffer.from(bodies[0].bytes),
       timeoutMs: 30_000,
     });
     if (first.status !== 200) {
@@ -199,23 +232,30 @@ async function benchVariant(
         connections: Math.max(...s.connections),
         durationSec: s.warmupSec,
         timeoutSec: 30,
-        images: images.map((i) => ({ contentType: i.contentType, bytes: i.bytes })),
+        images: bodies,
       });
-    const lowLoad = await measureLevel(svc, images, 1, s.durationSec);
+    const lowLoad = await measureLevel(svc, bodies, perRequest, 1, s.durationSec);
     log(`  low load (1 connection): p50 ${lowLoad.load.latencyMs.p50.toFixed(2)} ms`);
     const sweep: LevelResult[] = [];
     for (const c of s.connections) {
-      const r = c === 1 ? lowLoad : await measureLevel(svc, images, c, s.durationSec);
+      const r = c === 1 ? lowLoad : await measureLevel(svc, bodies, perRequest, c, s.durationSec);
       sweep.push(r);
       log(
-        `  ${c} connections: ${r.load.okPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
+        `  ${c} connections: ${r.imagesPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
           `non-2xx ${r.load.completed - r.load.ok}, errors ${r.load.errors}, rss ${r.peakRssMiB.toFixed(0)} MiB, ` +
           `loop ${r.maxLoopDelayMs.toFixed(1)} ms`,
       );
     }
-    const saturation = sweep.reduce((a, b) => (b.load.okPerSec > a.load.okPerSec ? b : a));
+    const saturation = sweep.reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));
     const rate = Math.max(1, Math.round(saturation.load.okPerSec / 2));
-    const halfRate = await measureLevel(svc, images, Math.max(...s.connections), s.durationSec, rate);
+    const halfRate = await measureLevel(
+      svc,
+      bodies,
+      perRequest,
+      Math.max(...s.connections),
+      s.durationSec,
+      rate,
+    );
     log(
       `  50% of saturation (${rate}/s): p50 ${halfRate.load.latencyMs.p50.toFixed(2)} p99 ${halfRate.load.latencyMs.p99.toFixed(2)} ms`,
     );

@@ -66,7 +66,7 @@ export interface LevelResult {
   readonly load: LoadResult;
   /** Peak RSS of the server process during this level (VmHWM after a reset), MiB. */
   readonly peakRssMiB: number;
-  /** Largest event-loop delay the service itself saw (prom-client nodejs_eventloop_lag_max_seconds), ms. */
+  /** Longest event-loop stall the service itself saw (prom-client lag max − min, see scrapeLoopDelayMs), ms. */
   readonly maxLoopDelayMs: number;
   /** GET /health latency measured from outside every 100 ms during the level. */
   readonly healthMs: LatencySummary;
@@ -107,13 +107,19 @@ export interface BenchReport {
   readonly models: readonly ModelResult[];
 }
 
+/**
+ * The longest event-loop stall the service saw since the previous scrape, in ms. prom-client's
+ * `nodejs_eventloop_lag_*` come from `monitorEventLoopDelay`, whose samples are whole timer periods
+ * (resolution 10 ms: an idle loop reports min ≈ 10 ms), so the stall is max − min of the same window.
+ */
 async function scrapeLoopDelayMs(url: string): Promise<number> {
   try {
-    const res = await request(`${url}/metrics`, { timeoutMs: 5000 });
-    const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(
-      res.body.toString('utf8'),
-    );
-    return m ? Number(m[1]) * 1000 : Number.NaN;
+    const text = (await request(`${url}/metrics`, { timeoutMs: 5000 })).body.toString('utf8');
+    const gauge = (name: string): number => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) * 1000 : Number.NaN;
+    };
+    return gauge('nodejs_eventloop_lag_max_seconds') - gauge('nodejs_eventloop_lag_min_seconds');
   } catch {
     return Number.NaN;
   }

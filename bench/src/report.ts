@@ -24,7 +24,8 @@ export function targetChecks(m: ModelResult): TargetCheck[] {
   const v = m.variants[0];
   if (!v) return [];
   const ratio = v.saturation.imagesPerSec / m.ceiling.best.imagesPerSec;
-  const single = m.ceiling.singleImage.p50;
+  // The floor: the fastest single image over every in-process mode.
+  const single = Math.min(...m.ceilings.map((c) => c.singleImage.p50));
   const low = v.lowLoad.load.latencyMs.p50;
   const half = v.halfRate.load.latencyMs;
   const rss = maxOver(v, (l) => l.peakRssMiB);

@@ -71,16 +71,24 @@ async function main(): Promise<void> {
 
   let pool: InferencePool | null = null;
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (reason: string, exitCode: number): void => {
     if (stopping) return;
     stopping = true;
-    void shutdown(signal, config, server, state, () => pool, logger);
+    void shutdown(reason, exitCode, config, server, state, () => pool, logger);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
 
   pool = await poolReady;
   if (stopping) return;
+  pool.on('worker-exit', (info) => logger.error(info, 'inference worker exited'));
+  pool.on('worker-restart', (info) => logger.info(info, 'inference worker replaced'));
+  pool.on('restart-failed', (info) => logger.error(info, 'inference worker replacement failed'));
+  // No worker left and none coming back: exit non-zero (after the drain) so the kubelet restarts the pod.
+  pool.on('failed', (info) => {
+    logger.fatal(info, 'every inference worker failed; stopping');
+    stop('inference workers failed', 1);
+  });
   const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   state.setModel({
     name: config.modelName,
@@ -104,9 +112,13 @@ async function main(): Promise<void> {
   );
 }
 
-/** Readiness 503 at once, keep serving DRAIN_DELAY_MS, stop accepting, wait for in-flight work, exit 0. */
+/**
+ * Readiness 503 at once, keep serving DRAIN_DELAY_MS, stop accepting, wait for in-flight work, exit with
+ * `exitCode` (0 after a signal).
+ */
 async function shutdown(
-  signal: string,
+  reason: string,
+  exitCode: number,
   config: ServiceConfig,
   server: Server,
   state: ServiceState,
@@ -114,7 +126,7 @@ async function shutdown(
   logger: Logger,
 ): Promise<void> {
   state.startDraining();
-  logger.info({ signal, drainDelayMs: config.drainDelayMs }, 'draining');
+  logger.info({ reason, drainDelayMs: config.drainDelayMs }, 'draining');
   await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
   const force = setTimeout(() => {
     logger.warn(
@@ -129,9 +141,9 @@ async function shutdown(
     server.closeIdleConnections();
   });
   await pool()?.close();
-  logger.info('stopped');
+  logger.info({ exitCode }, 'stopped');
   clearTimeout(force);
-  process.exit(0);
+  process.exit(exitCode);
 }
 
 main().catch((err: unknown) => {

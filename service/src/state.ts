@@ -8,6 +8,8 @@ export interface InferenceEngine {
   readonly io: ModelIo;
   /** Jobs waiting for a worker. */
   readonly queueDepth: number;
+  /** Workers able to run jobs now; 0 makes the instance not ready. */
+  readonly liveWorkers: number;
   /** Admits one request or throws 503; returns the function that releases its place. */
   admit(): () => void;
   /** Runs a batch; rejects with AppError 503/504/500. */
@@ -26,7 +28,10 @@ export interface LoadedModel {
   readonly engine: InferenceEngine;
 }
 
-/** Mutable lifecycle of one service instance: loading → ready → draining. */
+/**
+ * Mutable lifecycle of one service instance: loading → ready → draining; not ready either while no
+ * inference worker runs.
+ */
 export class ServiceState {
   private current: LoadedModel | null = null;
   private drainingSince: Date | null = null;
@@ -55,6 +60,7 @@ export class ServiceState {
   notReadyReason(): string | null {
     if (this.draining) return 'draining';
     if (!this.current) return 'model_loading';
+    if (this.current.engine.liveWorkers === 0) return 'no_inference_worker';
     return null;
   }
 }

@@ -46,6 +46,7 @@ async function startHarness(
     queueMax?: number;
     beforeRun?: () => Promise<void>;
     workers?: number;
+    maxConsecutiveFailures?: number;
   } = {},
 ): Promise<Harness> {
   const pool = await InferencePool.start({
@@ -53,6 +54,7 @@ async function startHarness(
     workers: opts.workers ?? 1,
     queueMax: opts.queueMax ?? 16,
     beforeRun: opts.beforeRun,
+    maxConsecutiveFailures: opts.maxConsecutiveFailures,
   });
   const state = new ServiceState();
   state.setModel({
@@ -408,6 +410,29 @@ describe('readiness and draining', () => {
       const res = await request(h.server).get('/ready');
       expect(res.status).toBe(503);
       expect(res.body.reason).toBe('draining');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('a pool without a live worker', () => {
+  test('GET /ready is 503 no_inference_worker and POST /predict fails at once with 503', async () => {
+    const h = await startHarness({ maxConsecutiveFailures: 0 }); // the first crash is final
+    try {
+      const failed = new Promise((resolve) => h.pool.once('failed', resolve));
+      const slots = (h.pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> })
+        .slots;
+      await slots[0]?.worker.terminate();
+      await failed;
+      const ready = await request(h.server).get('/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toEqual({ status: 'not_ready', reason: 'no_inference_worker' });
+      const res = await predict(h.server, good);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body.error.code).toBe('no_inference_worker');
+      expect((await request(h.server).get('/health')).status).toBe(200);
     } finally {
       await h.close();
     }

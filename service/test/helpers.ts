@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import type { WorkerInit } from '../src/inference/protocol';
 import { buildSimpleCnn, writeModelDir, type BuiltModel } from '../src/model/onnx-builder';
 
 /** A temp dir removed by the returned cleanup. */
@@ -75,4 +77,15 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+const WORKER_TS = join(__dirname, '..', 'src', 'inference', 'worker.ts');
+
+/**
+ * Starts the real inference worker script (through tsx) with `init`, after running `prelude` in the
+ * worker: a stand-in for the pool's own spawn, so tests can break a worker the way production breaks one.
+ */
+export function spawnRealWorker(init: WorkerInit, prelude = ''): Worker {
+  const code = `${prelude};require('tsx/cjs/api').register();require(${JSON.stringify(WORKER_TS)});`;
+  return new Worker(code, { eval: true, workerData: init });
 }

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
-import { InferencePool } from '../src/inference/pool';
+import { InferencePool, type InferencePoolEvents } from '../src/inference/pool';
+import type { WorkerInit } from '../src/inference/protocol';
 import { readModelFiles, type ModelFiles } from '../src/model/loader';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
-import { tempDir, waitFor } from './helpers';
+import { spawnRealWorker, tempDir, waitFor } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
 let files: ModelFiles;
@@ -85,6 +86,115 @@ describe('InferencePool', () => {
     }
   });
 
+  test('a replacement that keeps failing to load is retried with back-off, then the pool gives up', async () => {
+    let spawned = 0;
+    // The first worker loads; every replacement gets unloadable model bytes, so ONNX Runtime refuses them.
+    const spawnWorker = (init: WorkerInit): Worker =>
+      spawnRealWorker(++spawned === 1 ? init : { ...init, onnx: new Uint8Array(16) });
+    const pool = await InferencePool.start({
+      files,
+      workers: 1,
+      queueMax: 5,
+      restartDelayMs: 5,
+      maxConsecutiveFailures: 3,
+      spawnWorker,
+    });
+    const events = recordEvents(pool);
+    try {
+      const slots = (pool as unknown as { slots: Array<{ worker: Worker }> }).slots;
+      await slots[0]?.worker.terminate();
+      await waitFor(() => events.some((e) => e.event === 'failed'), 'the pool to give up');
+      expect(events.map((e) => [e.event, e.info.retryInMs])).toEqual([
+        ['worker-exit', 5],
+        ['restart-failed', 10],
+        ['restart-failed', 20],
+        ['restart-failed', null],
+        ['failed', undefined],
+      ]);
+      expect(events[1]?.info.error).toContain('ONNX Runtime cannot load the model');
+      expect(spawned).toBe(4);
+      expect(pool.liveWorkers).toBe(0);
+      await expect(pool.run(new Float32Array(12), 1, Infinity)).rejects.toMatchObject({
+        status: 503,
+        code: 'no_inference_worker',
+        headers: { 'Retry-After': '1' },
+      });
+      expect(() => pool.admit()).toThrow(
+        expect.objectContaining({ status: 503, code: 'no_inference_worker' }),
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('when the last worker dies its job fails with 500 and waiting jobs get 503 at once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pool = await InferencePool.start({
+      files,
+      workers: 1,
+      queueMax: 5,
+      beforeRun: () => gate,
+      restartDelayMs: 60_000, // the replacement does not come back during this test
+    });
+    try {
+      const running = pool.run(new Float32Array(12), 1, Infinity);
+      await waitFor(() => pool.busyWorkers === 1, 'the first job to hold the worker');
+      const waiting = pool.run(new Float32Array(12), 1, Infinity); // no deadline: only the pool can end it
+      expect(pool.queueDepth).toBe(1);
+      const slots = (pool as unknown as { slots: Array<{ worker: Worker }> }).slots;
+      await slots[0]?.worker.terminate();
+      await expect(waiting).rejects.toMatchObject({ status: 503, code: 'no_inference_worker' });
+      await expect(running).rejects.toMatchObject({ status: 500, code: 'inference_failed' });
+      expect(pool.liveWorkers).toBe(0);
+    } finally {
+      release();
+      await pool.close();
+    }
+  });
+
+  test('a worker that crashes on its jobs is replaced until too many crashes in a row; a success resets the count', async () => {
+    // Real workers that exit (like a native crash) when an input starts with -1.
+    const spawnWorker = (init: WorkerInit): Worker =>
+      spawnRealWorker(
+        init,
+        "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'run' && m.data[0] === -1) process.exit(70); })",
+      );
+    const pool = await InferencePool.start({
+      files,
+      workers: 1,
+      queueMax: 5,
+      restartDelayMs: 5,
+      maxConsecutiveFailures: 1,
+      spawnWorker,
+    });
+    const events = recordEvents(pool);
+    const crash = () => pool.run(new Float32Array(12).fill(-1), 1, Infinity);
+    try {
+      await expect(crash()).rejects.toMatchObject({ status: 500, code: 'inference_failed' });
+      await waitFor(() => pool.liveWorkers === 1, 'the first replacement');
+      expect(Array.from((await pool.run(new Float32Array(12).fill(4), 1, Infinity)).scores)).toEqual(
+        new Array(12).fill(4),
+      );
+      await expect(crash()).rejects.toMatchObject({ code: 'inference_failed' });
+      await waitFor(() => pool.liveWorkers === 1, 'the second replacement (the success reset the count)');
+      await expect(crash()).rejects.toMatchObject({ code: 'inference_failed' });
+      await waitFor(() => events.some((e) => e.event === 'failed'), 'the pool to give up');
+      expect(events.map((e) => e.event)).toEqual([
+        'worker-exit',
+        'worker-restart',
+        'worker-exit',
+        'worker-restart',
+        'worker-exit',
+        'failed',
+      ]);
+      expect(events[0]?.info).toMatchObject({ exitCode: 70, liveWorkers: 0, retryInMs: 5 });
+      expect(pool.liveWorkers).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('admits at most workers + queueMax requests; a released place can be reused', async () => {
     const pool = await InferencePool.start({ files, workers: 1, queueMax: 2 });
     try {
@@ -100,3 +210,13 @@ describe('InferencePool', () => {
     }
   });
 });
+
+type PoolEvent = { event: keyof InferencePoolEvents; info: { retryInMs?: number | null; error?: string } };
+
+function recordEvents(pool: InferencePool): PoolEvent[] {
+  const events: PoolEvent[] = [];
+  for (const event of ['worker-exit', 'worker-restart', 'restart-failed', 'failed'] as const) {
+    pool.on(event, (info: PoolEvent['info']) => events.push({ event, info }));
+  }
+  return events;
+}

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +21,36 @@ export interface InferencePoolOptions {
    * checked again afterwards. @default - none
    */
   readonly beforeRun?: () => Promise<void>;
+  /**
+   * Worker failures in a row (a worker that exits, or a replacement that fails to load) after which the
+   * pool stops replacing workers; once the last worker is gone it emits `failed`. The count restarts
+   * when a job succeeds with every worker running. @default 5
+   */
+  readonly maxConsecutiveFailures?: number;
+  /** Wait before replacing a dead worker; doubled after each further failure in a row, up to 10 s. @default 100 */
+  readonly restartDelayMs?: number;
+  /** Test hook that starts one worker thread. @default - the inference worker script */
+  readonly spawnWorker?: (init: WorkerInit) => Worker;
+}
+
+/** Events of an {@link InferencePool}, for logs. */
+export interface InferencePoolEvents {
+  /** A worker thread stopped unexpectedly (its running job failed). */
+  'worker-exit': [
+    info: {
+      readonly exitCode: number;
+      readonly error?: string;
+      readonly liveWorkers: number;
+      /** Delay before the replacement starts; null when the pool gave up replacing workers. */
+      readonly retryInMs: number | null;
+    },
+  ];
+  /** A replacement worker loaded the model and serves. */
+  'worker-restart': [info: { readonly liveWorkers: number }];
+  /** A replacement worker failed to load; `retryInMs` is null when the pool gave up replacing. */
+  'restart-failed': [info: { readonly error: string; readonly retryInMs: number | null }];
+  /** No worker is left and none will be started: the pool cannot serve again. */
+  failed: [info: { readonly consecutiveFailures: number }];
 }
 
 /** The outcome of one job. */
@@ -59,24 +90,35 @@ function spawnWorker(init: WorkerInit): Worker {
   return new Worker(code, { eval: true, workerData: init });
 }
 
+const MAX_RESTART_DELAY_MS = 10_000;
+
 /**
  * A fixed set of inference workers behind a bounded FIFO queue. A job that cannot wait (queue full) is
  * refused at once with 503 + Retry-After; a job whose deadline passes gets 504 and, if it has not started,
- * never reaches a worker. A worker that dies is replaced; its job fails with 500.
+ * never reaches a worker. A worker that dies is replaced after a back-off; its job fails with 500. While no
+ * worker is running, jobs and admissions are refused at once with 503 `no_inference_worker`; after
+ * `maxConsecutiveFailures` failures in a row the pool stops replacing workers and emits `failed` when
+ * the last one is gone.
  */
-export class InferencePool {
+export class InferencePool extends EventEmitter<InferencePoolEvents> {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private nextId = 1;
   private closing = false;
+  private gaveUp = false;
+  private consecutiveFailures = 0;
   private runsStarted = 0;
   private admitted = 0;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(
     private readonly opts: InferencePoolOptions,
+    private readonly init: WorkerInit,
     readonly io: ModelIo,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Starts the workers and resolves once every one has loaded and warmed up the model. */
   static async start(opts: InferencePoolOptions): Promise<InferencePool> {
@@ -86,8 +128,9 @@ export class InferencePool {
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},
     };
+    const spawn = opts.spawnWorker ?? spawnWorker;
     const started = await Promise.allSettled(
-      Array.from({ length: Math.max(1, opts.workers) }, () => startWorker(init)),
+      Array.from({ length: Math.max(1, opts.workers) }, () => startWorker(spawn, init)),
     );
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
@@ -97,9 +140,14 @@ export class InferencePool {
       throw failed.reason;
     }
     const ok = started as PromiseFulfilledResult<{ worker: Worker; io: ModelIo }>[];
-    const pool = new InferencePool(opts, (ok[0] as PromiseFulfilledResult<{ io: ModelIo }>).value.io);
-    for (const s of ok) pool.adopt(s.value.worker, init);
+    const pool = new InferencePool(opts, init, (ok[0] as PromiseFulfilledResult<{ io: ModelIo }>).value.io);
+    for (const s of ok) pool.adopt(s.value.worker);
     return pool;
+  }
+
+  /** Worker threads running now (0 while every worker is being replaced, or after `failed`). */
+  get liveWorkers(): number {
+    return this.slots.length;
   }
 
   /** Jobs waiting for a worker. */
@@ -141,6 +189,7 @@ export class InferencePool {
 
   private assertCapacity(full: boolean): void {
     if (this.closing) throw shuttingDown();
+    if (this.slots.length === 0) throw noWorker();
     if (full) {
       throw new AppError(
         503,
@@ -175,6 +224,8 @@ export class InferencePool {
   /** Stops the workers: waiting jobs fail with 503, running jobs finish first, then each session is released. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     for (const job of this.queue.splice(0)) {
       this.settle(job, shuttingDown());
     }
@@ -193,22 +244,25 @@ export class InferencePool {
     );
   }
 
-  private adopt(worker: Worker, init: WorkerInit): void {
+  private adopt(worker: Worker): void {
     const slot: Slot = { worker, job: null, jobId: 0 };
     this.slots.push(slot);
+    let lastError: string | undefined;
     worker.on('message', (msg: FromWorker) => {
       if ((msg.type !== 'result' && msg.type !== 'run-failed') || msg.id !== slot.jobId || !slot.job) return;
       const job = slot.job;
       slot.job = null;
-      if (msg.type === 'result') this.settle(job, null, { scores: msg.scores, seconds: msg.seconds });
-      else this.settle(job, new AppError(500, 'inference_failed', `inference failed: ${msg.message}`));
+      if (msg.type === 'result') {
+        if (this.slots.length >= Math.max(1, this.opts.workers)) this.consecutiveFailures = 0;
+        this.settle(job, null, { scores: msg.scores, seconds: msg.seconds });
+      } else this.settle(job, new AppError(500, 'inference_failed', `inference failed: ${msg.message}`));
       this.notifyIdle();
       this.pump();
     });
-    worker.on('error', () => {
-      // Reported through 'exit' below; the listener keeps an uncaught worker error from crashing the process.
-    });
-    worker.on('exit', () => {
+    // Without an 'error' listener an uncaught error in the worker would crash this process; it is
+    // reported with the 'exit' that always follows.
+    worker.on('error', (err) => (lastError = err.message));
+    worker.on('exit', (exitCode) => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
       if (slot.job)
@@ -216,17 +270,56 @@ export class InferencePool {
       slot.job = null;
       this.notifyIdle();
       if (this.closing) return;
-      startWorker(init).then(
-        (fresh) => {
-          if (this.closing) void fresh.worker.terminate();
-          else {
-            this.adopt(fresh.worker, init);
-            this.pump();
-          }
-        },
-        () => undefined, // the model loaded before, so this is transient; the next exit retries
+      const liveWorkers = this.slots.length;
+      this.workerFailed((retryInMs) =>
+        this.emit('worker-exit', { exitCode, error: lastError, liveWorkers, retryInMs }),
       );
     });
+  }
+
+  /**
+   * Counts a failure and decides: a replacement after the back-off, or (too many failures in a row) none.
+   * `report` gets the delay before the replacement, or null when the pool gave up; `failed` follows once
+   * no worker is left.
+   */
+  private workerFailed(report: (retryInMs: number | null) => void): void {
+    this.consecutiveFailures += 1;
+    if (this.slots.length === 0) {
+      // Nothing can serve the waiting jobs soon: refuse them now rather than let them run into 504.
+      for (const job of this.queue.splice(0)) this.settle(job, noWorker());
+    }
+    if (this.consecutiveFailures > (this.opts.maxConsecutiveFailures ?? 5)) this.gaveUp = true;
+    const delay = this.gaveUp
+      ? null
+      : Math.min(
+          MAX_RESTART_DELAY_MS,
+          (this.opts.restartDelayMs ?? 100) * 2 ** (this.consecutiveFailures - 1),
+        );
+    report(delay);
+    if (delay === null) {
+      if (this.slots.length === 0) this.emit('failed', { consecutiveFailures: this.consecutiveFailures });
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      startWorker(this.opts.spawnWorker ?? spawnWorker, this.init).then(
+        ({ worker }) => {
+          if (this.closing) {
+            void worker.terminate();
+            return;
+          }
+          this.adopt(worker);
+          this.emit('worker-restart', { liveWorkers: this.slots.length });
+          this.pump();
+        },
+        (err: unknown) => {
+          if (this.closing) return;
+          const error = (err as Error).message;
+          this.workerFailed((retryInMs) => this.emit('restart-failed', { error, retryInMs }));
+        },
+      );
+    }, delay);
+    this.restartTimers.add(timer);
   }
 
   private pump(): void {
@@ -286,9 +379,21 @@ function shuttingDown(): AppError {
   });
 }
 
-function startWorker(init: WorkerInit): Promise<{ worker: Worker; io: ModelIo }> {
+function noWorker(): AppError {
+  return new AppError(
+    503,
+    'no_inference_worker',
+    'no inference worker is running (replacing a crashed one): retry shortly or on another replica',
+    { 'Retry-After': '1' },
+  );
+}
+
+function startWorker(
+  spawn: (init: WorkerInit) => Worker,
+  init: WorkerInit,
+): Promise<{ worker: Worker; io: ModelIo }> {
   return new Promise((resolve, reject) => {
-    const worker = spawnWorker(init);
+    const worker = spawn(init);
     const onMessage = (msg: FromWorker): void => {
       if (msg.type === 'ready') {
         worker.off('exit', onExit);

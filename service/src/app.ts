@@ -288,9 +288,8 @@ export function createApp(deps: AppDeps): express.Express {
   // One error handler for everything, registered last.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appError = toAppError(err);
-    if (appError.status >= 500 && !(err instanceof AppError)) {
-      logger.error({ requestId: req.id, err }, 'unhandled error');
-    }
+    // The 500 body is generic, so the cause is only in the log (503/504 are capacity, not faults).
+    if (appError.status === 500) logger.error({ requestId: req.id, err }, 'request failed');
     metrics.errors.inc({ reason: appError.code });
     res.locals.errorCode = appError.code;
     if (res.headersSent) {

@@ -9,7 +9,9 @@ import { InferencePool } from '../src/inference/pool';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
 import { readModelFiles, type ModelFiles } from '../src/model/loader';
 import { ServiceState } from '../src/state';
-import { noisyJpeg, pngHeaderOnly, tempDir, waitFor, writeTinyCnn } from './helpers';
+import type { Worker } from 'node:worker_threads';
+import type { WorkerInit } from '../src/inference/protocol';
+import { noisyJpeg, pngHeaderOnly, spawnRealWorker, tempDir, waitFor, writeTinyCnn } from './helpers';
 
 const LIMITS: AppLimits = {
   maxBodyBytes: 256 * 1024,
@@ -47,6 +49,8 @@ async function startHarness(
     beforeRun?: () => Promise<void>;
     workers?: number;
     maxConsecutiveFailures?: number;
+    spawnWorker?: (init: WorkerInit) => Worker;
+    logger?: pino.Logger;
   } = {},
 ): Promise<Harness> {
   const pool = await InferencePool.start({
@@ -55,6 +59,7 @@ async function startHarness(
     queueMax: opts.queueMax ?? 16,
     beforeRun: opts.beforeRun,
     maxConsecutiveFailures: opts.maxConsecutiveFailures,
+    spawnWorker: opts.spawnWorker,
   });
   const state = new ServiceState();
   state.setModel({
@@ -70,7 +75,13 @@ async function startHarness(
   const metrics = createMetrics();
   const clock = { now: 1_000_000 };
   const feedback = new PredictionMemory({ ttlMs: 60_000, maxEntries: 100, now: () => clock.now });
-  const app = createApp({ state, limits: { ...LIMITS, ...opts.limits }, metrics, logger: silent, feedback });
+  const app = createApp({
+    state,
+    limits: { ...LIMITS, ...opts.limits },
+    metrics,
+    logger: opts.logger ?? silent,
+    feedback,
+  });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -410,6 +421,73 @@ describe('readiness and draining', () => {
       const res = await request(h.server).get('/ready');
       expect(res.status).toBe(503);
       expect(res.body.reason).toBe('draining');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  function captured(): {
+    logger: pino.Logger;
+    lines: () => Array<Record<string, unknown>>;
+    text: () => string;
+  } {
+    let text = '';
+    const logger = pino({ level: 'info' }, { write: (chunk: string) => (text += chunk) });
+    const lines = () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { logger, lines, text: () => text };
+  }
+
+  test('one line per request with id, route, status, latency and model version; never the image', async () => {
+    const log = captured();
+    const h = await startHarness({ logger: log.logger });
+    try {
+      const b64 = good.toString('base64');
+      await request(h.server)
+        .post('/predict')
+        .set('X-Request-Id', 'log-1')
+        .send({ instances: [{ b64 }] });
+      const requests = log.lines().filter((l) => l.msg === 'request');
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toMatchObject({
+        requestId: 'log-1',
+        method: 'POST',
+        route: '/predict',
+        status: 200,
+        modelVersion: '7',
+        latencyMs: expect.any(Number),
+      });
+      expect(log.text()).not.toContain(b64.slice(0, 64));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a failed inference answers a generic 500 and logs its cause', async () => {
+    const log = captured();
+    const h = await startHarness({
+      logger: log.logger,
+      // A worker that dies on its first job, like a native crash in ONNX Runtime.
+      spawnWorker: (init) =>
+        spawnRealWorker(
+          init,
+          "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'run') process.exit(70); })",
+        ),
+    });
+    try {
+      const res = await predict(h.server, good).set('X-Request-Id', 'log-500');
+      expect(res.status).toBe(500);
+      expect(res.body.error).toEqual({ code: 'inference_failed', message: 'internal error' });
+      const failed = log.lines().find((l) => l.msg === 'request failed');
+      expect(failed).toMatchObject({
+        requestId: 'log-500',
+        err: { message: 'the inference worker stopped' },
+      });
     } finally {
       await h.close();
     }

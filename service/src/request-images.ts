@@ -122,6 +122,7 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
           fileSize: limits.maxBodyBytes,
           files: limits.maxImages,
           fields: 100,
+          fieldSize: 64 * 1024,
           parts: limits.maxImages + 100,
         },
       });
@@ -132,7 +133,7 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
       return;
     }
     const files: Buffer[] = [];
-    let total = 0;
+    let received = 0;
     let failed = false;
     const fail = (err: AppError): void => {
       if (failed) return;
@@ -141,12 +142,15 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
       req.resume(); // discard the rest of the body
       reject(err);
     };
+    // The whole body counts (fields, headers and boundaries too), also when no Content-Length was sent.
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limits.maxBodyBytes) fail(tooLarge(limits.maxBodyBytes));
+    });
     bb.on('file', (_name, stream) => {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > limits.maxBodyBytes) fail(tooLarge(limits.maxBodyBytes));
-        else chunks.push(chunk);
+        if (!failed) chunks.push(chunk);
       });
       stream.on('limit', () => fail(tooLarge(limits.maxBodyBytes)));
       // A body cut off inside a file part errors the file stream as well as the parser.

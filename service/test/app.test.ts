@@ -368,6 +368,37 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
     expect(next.status).toBe(200);
   });
 
+  test('a chunked multipart body whose fields exceed MAX_BODY_BYTES is a 413', async () => {
+    const port = (h.server.address() as AddressInfo).port;
+    const part = (headers: string, body: Buffer | string) =>
+      Buffer.concat([Buffer.from(`--b0\r\n${headers}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
+    const field = part('Content-Disposition: form-data; name="note"', 'x'.repeat(60 * 1024));
+    const body = Buffer.concat([
+      ...Array<Buffer>(6).fill(field), // 360 KiB of fields > 256 KiB, never a file byte over the limit
+      part('Content-Disposition: form-data; name="f"; filename="a.jpg"', good),
+      Buffer.from('--b0--\r\n'),
+    ]);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          headers: { 'Content-Type': 'multipart/form-data; boundary=b0', 'Transfer-Encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(413);
+    expect((await predict(h.server, good)).status).toBe(200);
+  });
+
   test('a client that disconnects mid-body does not hurt the server', async () => {
     const port = (h.server.address() as AddressInfo).port;
     await new Promise<void>((resolve) => {

@@ -146,6 +146,8 @@ describe('endpoints', () => {
     const res = await predict(h.server, good).set('X-Request-Id', 'client-abc.1');
     expect(res.headers['x-request-id']).toBe('client-abc.1');
     expect(res.body.predictions[0].id).toBe('client-abc.1');
+    const unsafe = await predict(h.server, good).set('X-Request-Id', 'has spaces and "quotes"');
+    expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/); // replaced, never echoed
   });
 
   test('PNG and WebP bodies are accepted', async () => {
@@ -161,6 +163,9 @@ describe('endpoints', () => {
     const bad = await predict(h.server, good).query({ top_k: 'many' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_top_k');
+    expect((await predict(h.server, good).query({ top_k: 0 })).status).toBe(400);
+    const many = await predict(h.server, good).query({ top_k: 50 });
+    expect(many.body.predictions[0].topK).toHaveLength(2); // at most every class
   });
 
   test('multipart images run as one batch and get <requestId>:<index> ids', async () => {
@@ -213,33 +218,62 @@ describe('endpoints', () => {
     });
   });
 
-  test('GET /metrics exposes every service metric in Prometheus text format', async () => {
+  test('GET /metrics exposes every metric of the contract with its type and buckets', async () => {
     await predict(h.server, good);
+    await request(h.server).get('/nope'); // one error, so inference_errors_total has a sample
     const res = await request(h.server).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    for (const name of [
-      'http_requests_total',
-      'http_request_duration_seconds_bucket',
-      'http_requests_in_flight',
-      'inference_preprocess_duration_seconds_bucket',
-      'inference_duration_seconds_bucket',
-      'inference_batch_size_bucket',
-      'inference_queue_depth',
-      'inference_predictions_total',
-      'model_info',
-      'model_load_duration_seconds',
-      'process_cpu_seconds_total',
-      'process_resident_memory_bytes',
-      'nodejs_eventloop_lag_seconds',
-    ]) {
-      expect(res.text).toMatch(new RegExp(`^${name}[ {]`, 'm'));
-    }
+    const contract: Array<[string, string]> = [
+      ['http_requests_total', 'counter'],
+      ['http_request_duration_seconds', 'histogram'],
+      ['http_requests_in_flight', 'gauge'],
+      ['inference_preprocess_duration_seconds', 'histogram'],
+      ['inference_duration_seconds', 'histogram'],
+      ['inference_batch_size', 'histogram'],
+      ['inference_queue_depth', 'gauge'],
+      ['inference_predictions_total', 'counter'],
+      ['inference_errors_total', 'counter'],
+      ['model_info', 'gauge'],
+      ['model_load_duration_seconds', 'gauge'],
+      ['inference_feedback_total', 'counter'],
+      ['process_cpu_seconds_total', 'counter'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['nodejs_eventloop_lag_seconds', 'gauge'],
+      ['nodejs_gc_duration_seconds', 'histogram'],
+    ];
+    for (const [name, type] of contract) expect(res.text).toContain(`# TYPE ${name} ${type}\n`);
+    const buckets = (name: string) =>
+      [...res.text.matchAll(new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"`, 'gm'))]
+        .map((m) => m[1])
+        .filter((le, i, all) => all.indexOf(le) === i);
+    const latency = [
+      '0.001',
+      '0.0025',
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '10',
+    ];
+    expect(buckets('http_request_duration_seconds')).toEqual([...latency, '+Inf']);
+    expect(buckets('inference_preprocess_duration_seconds')).toEqual([...latency, '+Inf']);
+    expect(buckets('inference_duration_seconds')).toEqual([...latency, '+Inf']);
+    expect(buckets('inference_batch_size')).toEqual(['1', '2', '4', '8', '16', '32', '64', '+Inf']);
     expect(res.text).toContain(`model_info{name="tiny",version="7",sha256="${files.sha256}"} 1`);
     expect(res.text).toMatch(
       /^http_request_duration_seconds_bucket\{le="0\.001",route="\/predict",method="POST",status="200"\}/m,
     );
+    expect(res.text).toMatch(/^http_requests_total\{route="unmatched",method="GET",status="404"\} 1$/m);
     expect(res.text).toMatch(/^inference_predictions_total\{label="(cat|dog)",model_version="7"\} \d+/m);
+    expect(res.text).toMatch(/^inference_errors_total\{reason="not_found"\} 1$/m);
+    expect(res.text).toMatch(/^model_load_duration_seconds 0\.25$/m);
   });
 
   test('unknown routes are a JSON 404', async () => {

@@ -402,6 +402,29 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
     expect(next.status).toBe(200);
   });
 
+  test('a chunked raw body over MAX_BODY_BYTES is a 413 (not a reset connection)', async () => {
+    const port = (h.server.address() as AddressInfo).port;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(Buffer.alloc(LIMITS.maxBodyBytes * 8, 1));
+    });
+    expect(status).toBe(413);
+    expect((await predict(h.server, good)).status).toBe(200);
+  });
+
   test('a chunked multipart body whose fields exceed MAX_BODY_BYTES is a 413', async () => {
     const port = (h.server.address() as AddressInfo).port;
     const part = (headers: string, body: Buffer | string) =>

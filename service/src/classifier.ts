@@ -41,7 +41,7 @@ export class Classifier {
     return new Classifier(files, pool, { maxPixels: opts.maxPixels ?? 40_000_000 });
   }
 
-  /** Preprocessed model input of one image (throws AppError 400/415/422 for bad images). */
+  /** Preprocessed model input of one image (throws AppError 400/422 for bad images). */
   preprocess(image: Uint8Array): Promise<Float32Array> {
     return preprocessImage(image, this.files.metadata, this.limits);
   }

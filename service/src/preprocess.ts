@@ -28,9 +28,9 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
  * sRGB (embedded ICC profiles applied), resized (squash, or shorter side + centre crop), then
  * `value = pixel * scale`, `(value - mean) / std` per channel.
  *
- * Throws {@link AppError}: 400 `image_empty` / `image_undecodable` (not an image, corrupt or truncated),
- * 415 `unsupported_image_format` (not JPEG/PNG/WebP), 422 `image_too_large` (over `maxPixels`, checked
- * from the header before decoding).
+ * Throws {@link AppError}: 400 `image_empty`, 400 `image_undecodable` (not JPEG/PNG/WebP by its first
+ * bytes, corrupt or truncated), 422 `image_too_large` (over `maxPixels`, checked from the header before
+ * decoding).
  */
 export async function preprocessImage(
   bytes: Uint8Array,

@@ -35,6 +35,10 @@ describe('quantity', () => {
 
 describe('quantityValue', () => {
   it('gives base units for valid quantities and undefined for malformed ones', () => {
-    expect([quantityValue('500m'), quantityValue('2Ki'), quantityValue('500mm')]).toEqual([0.5, 2048, undefined]);
+    expect([quantityValue('500m'), quantityValue('2Ki'), quantityValue('500mm')]).toEqual([
+      0.5,
+      2048,
+      undefined,
+    ]);
   });
 });

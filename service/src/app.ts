@@ -16,6 +16,11 @@ export interface AppLimits {
   readonly maxImagePixels: number;
   readonly maxImagesPerRequest: number;
   readonly requestTimeoutMs: number;
+  /**
+   * Bytes of /predict bodies held in memory at once, over all requests; a body that would go over it is
+   * refused with 503 `overloaded` + Retry-After. @default - 4 x maxBodyBytes
+   */
+  readonly maxBufferedBodyBytes?: number;
 }
 
 /** Everything {@link createApp} uses; nothing is read from the environment. */
@@ -69,6 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
   const metrics = deps.metrics ?? createMetrics();
   const logger = deps.logger ?? pino();
   const memory = deps.feedback ?? new PredictionMemory({ ttlMs: 3_600_000, maxEntries: 100_000 });
+  const bodies = new BodyBudget(limits.maxBufferedBodyBytes ?? 4 * limits.maxBodyBytes);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -162,10 +168,15 @@ export function createApp(deps: AppDeps): express.Express {
     const classes = metadata.labels.length;
     const topK = parseTopK(req.query.top_k, classes);
     const release = engine.admit();
-    res.on('close', release);
+    const account = bodies.open();
+    res.on('close', () => {
+      release();
+      account.close();
+    });
     const images = await readImages(req, {
       maxBodyBytes: limits.maxBodyBytes,
       maxImages: limits.maxImagesPerRequest,
+      reserve: account.reserve,
     });
     const preStarted = process.hrtime.bigint();
     const tensors = await Promise.all(
@@ -305,6 +316,42 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   return app;
+}
+
+/** Bytes of request bodies held in memory at once, shared by every request of one app. */
+class BodyBudget {
+  private used = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /**
+   * One request's account: `reserve` adds a received chunk or throws 503 `overloaded` when the budget
+   * would be exceeded; `close` gives the request's bytes back (later reservations are ignored).
+   */
+  open(): { reserve: (bytes: number) => void; close: () => void } {
+    let held = 0;
+    let closed = false;
+    return {
+      reserve: (bytes) => {
+        if (closed) return;
+        if (this.used + bytes > this.maxBytes) {
+          throw new AppError(
+            503,
+            'overloaded',
+            'too many request bodies are held in memory (MAX_BUFFERED_BODY_BYTES): retry shortly',
+            { 'Retry-After': '1', Connection: 'close' },
+          );
+        }
+        this.used += bytes;
+        held += bytes;
+      },
+      close: () => {
+        closed = true;
+        this.used -= held;
+        held = 0;
+      },
+    };
+  }
 }
 
 function requireModel(model: LoadedModel | null): LoadedModel {

@@ -39,6 +39,7 @@ const EnvSchema = z.object({
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  MAX_BUFFERED_BODY_BYTES: int(1024, 16 * 1024 * 1024 * 1024).optional(),
   MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   MAX_IMAGES_PER_REQUEST: int(1, 256).default(32),
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(10_000),
@@ -66,6 +67,8 @@ export interface ServiceConfig {
   readonly modelSha256: string | undefined;
   readonly logLevel: string;
   readonly maxBodyBytes: number;
+  /** /predict body bytes held in memory at once, over all requests (default 4 x maxBodyBytes). */
+  readonly maxBufferedBodyBytes: number;
   readonly maxImagePixels: number;
   readonly maxImagesPerRequest: number;
   readonly requestTimeoutMs: number;
@@ -128,6 +131,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  const maxBufferedBodyBytes = e.MAX_BUFFERED_BODY_BYTES ?? 4 * e.MAX_BODY_BYTES;
+  if (maxBufferedBodyBytes < e.MAX_BODY_BYTES) {
+    throw new ConfigError(
+      `invalid configuration: MAX_BUFFERED_BODY_BYTES=${JSON.stringify(present.MAX_BUFFERED_BODY_BYTES)}: ` +
+        `must be ≥ MAX_BODY_BYTES (${e.MAX_BODY_BYTES}), or no body of the largest allowed size could be read: ` +
+        'raise MAX_BUFFERED_BODY_BYTES or lower MAX_BODY_BYTES',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -137,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     modelSha256: e.MODEL_SHA256,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxBufferedBodyBytes,
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxImagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

@@ -9,6 +9,11 @@ export interface BodyLimits {
   readonly maxBodyBytes: number;
   /** Most images in one request (MAX_IMAGES_PER_REQUEST). */
   readonly maxImages: number;
+  /**
+   * Called with the size of every received chunk before it is kept; throws (e.g. AppError 503) to refuse
+   * the body. @default - no budget beyond `maxBodyBytes`
+   */
+  readonly reserve?: (bytes: number) => void;
 }
 
 const RAW_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'application/octet-stream']);
@@ -44,8 +49,15 @@ function tooMany(limit: number): AppError {
   );
 }
 
-/** Reads the whole body up to `limit` bytes; 413 as soon as the declared or received size is over it. */
-export async function readBody(req: Request, limit: number): Promise<Buffer> {
+/**
+ * Reads the whole body up to `limit` bytes; 413 as soon as the declared or received size is over it.
+ * `reserve` (if given) is called with each chunk's size before the chunk is kept.
+ */
+export async function readBody(
+  req: Request,
+  limit: number,
+  reserve?: (bytes: number) => void,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -53,6 +65,7 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
     if (size > limit) throw tooLarge(limit);
+    reserve?.((chunk as Buffer).length);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size);
@@ -65,13 +78,15 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
  */
 export async function readImages(req: Request, limits: BodyLimits): Promise<Buffer[]> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (RAW_IMAGE_TYPES.has(type)) return [await readBody(req, limits.maxBodyBytes)];
+  if (RAW_IMAGE_TYPES.has(type)) return [await readBody(req, limits.maxBodyBytes, limits.reserve)];
   if (type === 'multipart/form-data') {
     if (Number(req.headers['content-length'] ?? NaN) > limits.maxBodyBytes)
       throw tooLarge(limits.maxBodyBytes);
     return readMultipart(req, limits);
   }
-  if (type === 'application/json') return readJson(await readBody(req, limits.maxBodyBytes), limits);
+  if (type === 'application/json') {
+    return readJson(await readBody(req, limits.maxBodyBytes, limits.reserve), limits);
+  }
   throw new AppError(
     415,
     'unsupported_media_type',
@@ -135,7 +150,7 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
     const files: Buffer[] = [];
     let received = 0;
     let failed = false;
-    const fail = (err: AppError): void => {
+    const fail = (err: Error): void => {
       if (failed) return;
       failed = true;
       req.unpipe(bb);
@@ -144,8 +159,17 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<Buffer[]> {
     };
     // The whole body counts (fields, headers and boundaries too), also when no Content-Length was sent.
     req.on('data', (chunk: Buffer) => {
+      if (failed) return;
       received += chunk.length;
-      if (received > limits.maxBodyBytes) fail(tooLarge(limits.maxBodyBytes));
+      if (received > limits.maxBodyBytes) {
+        fail(tooLarge(limits.maxBodyBytes));
+        return;
+      }
+      try {
+        limits.reserve?.(chunk.length);
+      } catch (err) {
+        fail(err as Error);
+      }
     });
     bb.on('file', (_name, stream) => {
       const chunks: Buffer[] = [];

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     logger,
     limits: {
       maxBodyBytes: config.maxBodyBytes,
+      maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       maxImagePixels: config.maxImagePixels,
       maxImagesPerRequest: config.maxImagesPerRequest,
       requestTimeoutMs: config.requestTimeoutMs,

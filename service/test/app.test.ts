@@ -629,6 +629,31 @@ describe('load shedding', () => {
     }
   });
 
+  test('a body that would exceed MAX_BUFFERED_BODY_BYTES gets 503 overloaded; the budget is returned after each response', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const big = await noisyJpeg(640, 480);
+    const h = await startHarness({
+      limits: { maxBufferedBodyBytes: Math.floor(big.length * 1.5) },
+      beforeRun: () => gate,
+    });
+    try {
+      const first = predict(h.server, big).then((r) => r); // its body stays held while the gate is shut
+      await waitFor(() => h.pool.busyWorkers === 1, 'the first request to hold the worker');
+      const second = await predict(h.server, big);
+      expect(second.status).toBe(503);
+      expect(second.headers['retry-after']).toBe('1');
+      expect(second.body.error.code).toBe('overloaded');
+      release();
+      expect((await first).status).toBe(200);
+      expect((await predict(h.server, big)).status).toBe(200);
+      expect((await predict(h.server, big)).status).toBe(200);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
   test('a request that waits past REQUEST_TIMEOUT_MS gets 504 and never reaches the model', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       modelSha256: undefined,
       logLevel: 'info',
       maxBodyBytes: 10 * 1024 * 1024,
+      maxBufferedBodyBytes: 40 * 1024 * 1024,
       maxImagePixels: 40_000_000,
       requestTimeoutMs: 10_000,
       drainDelayMs: 5_000,
@@ -50,6 +51,13 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ LOG_LEVEL: 'loud' }, null)).toThrow('LOG_LEVEL="loud"');
     expect(() => loadConfig({ INFERENCE_WORKERS: 'many' }, null)).toThrow('INFERENCE_WORKERS="many"');
+  });
+
+  test('fails when MAX_BUFFERED_BODY_BYTES is below MAX_BODY_BYTES, naming both and the fix', () => {
+    expect(() => loadConfig({ MAX_BODY_BYTES: '2048', MAX_BUFFERED_BODY_BYTES: '1024' }, null)).toThrow(
+      'MAX_BUFFERED_BODY_BYTES="1024": must be ≥ MAX_BODY_BYTES (2048)',
+    );
+    expect(loadConfig({ MAX_BODY_BYTES: '2048' }, null).maxBufferedBodyBytes).toBe(8192);
   });
 
   test('fails listing every invalid variable at once', () => {

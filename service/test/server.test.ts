@@ -172,6 +172,46 @@ describe('server process', () => {
     expect(proc.child.exitCode).toBeNull();
   });
 
+  test('workers that crash on every job: 500, then 503 no_inference_worker, then drain and exit 1', async () => {
+    writeTinyCnn(tmp.dir);
+    // Preloaded in every thread: inference workers exit on each job, the way a native crash ends them.
+    const preload = join(tmp.dir, 'crash-on-run.js');
+    writeFileSync(
+      preload,
+      "const { isMainThread, parentPort } = require('node:worker_threads');\n" +
+        // parentPort is null in tsx's module-loader thread.
+        "if (!isMainThread && parentPort) parentPort.on('message', (m) => { if (m && m.type === 'run') process.exit(70); });\n",
+    );
+    const proc = track(
+      startServer({
+        MODEL_DIR: tmp.dir,
+        INFERENCE_WORKERS: '1',
+        DRAIN_DELAY_MS: '100',
+        NODE_OPTIONS: `--require ${preload}`,
+      }),
+    );
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    const image = await noisyJpeg(64, 48);
+    const codes = new Set<string>();
+    let sawNotReady = false;
+    // Each job kills its worker; the pool replaces it (back-off 100 ms, doubling) until 6 exits in a row.
+    for (let i = 0; i < 500 && proc.child.exitCode === null; i++) {
+      const reply = await send(port, 'POST', '/predict', image).catch(() => null);
+      if (reply)
+        codes.add(`${reply.status} ${(JSON.parse(reply.body) as { error: { code: string } }).error.code}`);
+      const ready = await send(port, 'GET', '/ready').catch(() => null);
+      if (ready?.body.includes('no_inference_worker')) sawNotReady = true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await proc.exited).toBe(1);
+    expect([...codes].sort()).toEqual(['500 inference_failed', '503 no_inference_worker']);
+    expect(sawNotReady).toBe(true);
+    expect(proc.stdout.filter((l) => l.includes('"inference worker exited"'))).toHaveLength(6);
+    expect(logged(proc, 'every inference worker failed; stopping')).toBeDefined();
+    expect(logged(proc, 'stopped')).toMatchObject({ exitCode: 1 });
+  });
+
   test('fails to start with a message naming the variable when the config is invalid', async () => {
     const proc = track(startServer({ PORT: 'eighty', REQUEST_TIMEOUT_MS: '-5' }));
     expect(await proc.exited).toBe(2);

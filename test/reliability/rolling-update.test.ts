@@ -42,6 +42,7 @@ describe('rolling update behind haproxy (maxSurge 1, maxUnavailable 0)', () => {
   const processes: ServiceProcess[] = [];
   let proxy: Haproxy | undefined;
   let records: StreamRecord[] = [];
+  let stream: RequestStream | undefined;
   let rolloutStart = 0;
   let rolloutEnd = 0;
   const oldExits: { code: number | null; signal: string | null }[] = [];
@@ -90,7 +91,7 @@ describe('rolling update behind haproxy (maxSurge 1, maxUnavailable 0)', () => {
       await proxy.addServer(`v1-${i}`, p.port);
       await waitUntilUp(`v1-${i}`);
     }
-    const stream = RequestStream.start({
+    stream = RequestStream.start({
       url: proxy.url,
       body: image.bytes,
       contentType: image.contentType,
@@ -121,6 +122,7 @@ describe('rolling update behind haproxy (maxSurge 1, maxUnavailable 0)', () => {
   });
 
   afterAll(async () => {
+    await stream?.stop();
     await Promise.all(processes.map((p) => p.stop(2000)));
     await proxy?.stop();
   });

@@ -60,6 +60,22 @@ describe('preprocessImage', () => {
     expect(Array.from(out)).toEqual([255, 0, 0, 0, 0, 255]); // R plane: top 255, bottom 0; B plane: 0, 255
   });
 
+  test('an embedded colour profile is applied: a Display P3 image reads back as its sRGB values', async () => {
+    const srgb = [200, 30, 40];
+    const p3 = await sharp(Buffer.from(Array<number[]>(4).fill(srgb).flat()), {
+      raw: { width: 2, height: 2, channels: 3 },
+    })
+      .withIccProfile('p3') // converts the pixels to P3 and embeds the profile
+      .png()
+      .toBuffer();
+    const stored = await sharp(p3).keepIccProfile().raw().toBuffer();
+    expect(Array.from(stored.subarray(0, 3))).not.toEqual(srgb); // the file holds P3 values
+    const out = await preprocessImage(p3, meta({ preprocessing: { scale: 1 } }), LIMITS);
+    [out[0], out[4], out[8]].forEach((v, c) =>
+      expect(Math.abs((v as number) - (srgb[c] as number))).toBeLessThanOrEqual(2),
+    );
+  });
+
   test('center-crop resizes the shorter side and keeps the centre', async () => {
     // 6x2 image: columns 0-1 red, 2-3 green, 4-5 blue; shorter side 2 → crop the middle 2x2 = green
     const px: number[] = [];

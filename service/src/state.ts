@@ -34,7 +34,7 @@ export interface LoadedModel {
  */
 export class ServiceState {
   private current: LoadedModel | null = null;
-  private drainingSince: Date | null = null;
+  private isDraining = false;
 
   /** The model, once loaded and warmed up. */
   get model(): LoadedModel | null {
@@ -43,7 +43,7 @@ export class ServiceState {
 
   /** True once SIGTERM (or {@link startDraining}) was received. */
   get draining(): boolean {
-    return this.drainingSince !== null;
+    return this.isDraining;
   }
 
   /** Marks the model loaded and warmed up: readiness can turn 200. */
@@ -53,7 +53,7 @@ export class ServiceState {
 
   /** Readiness turns 503 for good; requests are still served. */
   startDraining(): void {
-    this.drainingSince ??= new Date();
+    this.isDraining = true;
   }
 
   /** Why the instance is not ready, or null when it is. */

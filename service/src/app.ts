@@ -42,6 +42,8 @@ export interface PredictionBody extends ImageScores {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Largest /feedback body: a request id and two labels need far less. */
+const FEEDBACK_MAX_BYTES = 64 * 1024;
 
 const FeedbackSchema = z
   .object({
@@ -226,7 +228,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     let raw: unknown;
     try {
-      raw = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      const body = await readBody(req, FEEDBACK_MAX_BYTES, { limitName: 'the /feedback limit' });
+      raw = JSON.parse(body.toString('utf8'));
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);

@@ -27,11 +27,11 @@ const JsonBodySchema = z
   })
   .strict();
 
-function tooLarge(limit: number): AppError {
+function tooLarge(limit: number, limitName = 'MAX_BODY_BYTES'): AppError {
   return new AppError(
     413,
     'body_too_large',
-    `the request body is larger than ${limit} bytes (MAX_BODY_BYTES)`,
+    `the request body is larger than ${limit} bytes (${limitName})`,
     {
       Connection: 'close',
     },
@@ -49,23 +49,24 @@ function tooMany(limit: number): AppError {
   );
 }
 
-/**
- * Reads the whole body up to `limit` bytes; 413 as soon as the declared or received size is over it.
- * `reserve` (if given) is called with each chunk's size before the chunk is kept.
- */
-export async function readBody(
-  req: Request,
-  limit: number,
-  reserve?: (bytes: number) => void,
-): Promise<Buffer> {
+/** Options of {@link readBody}. */
+export interface ReadBodyOptions {
+  /** What the 413 message names as the limit. @default 'MAX_BODY_BYTES' */
+  readonly limitName?: string;
+  /** Called with each chunk's size before the chunk is kept; throws to refuse the body. @default - none */
+  readonly reserve?: (bytes: number) => void;
+}
+
+/** Reads the whole body up to `limit` bytes; 413 as soon as the declared or received size is over it. */
+export async function readBody(req: Request, limit: number, opts: ReadBodyOptions = {}): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) throw tooLarge(limit, opts.limitName);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    reserve?.((chunk as Buffer).length);
+    if (size > limit) throw tooLarge(limit, opts.limitName);
+    opts.reserve?.((chunk as Buffer).length);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size);
@@ -78,14 +79,15 @@ export async function readBody(
  */
 export async function readImages(req: Request, limits: BodyLimits): Promise<Buffer[]> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (RAW_IMAGE_TYPES.has(type)) return [await readBody(req, limits.maxBodyBytes, limits.reserve)];
+  if (RAW_IMAGE_TYPES.has(type))
+    return [await readBody(req, limits.maxBodyBytes, { reserve: limits.reserve })];
   if (type === 'multipart/form-data') {
     if (Number(req.headers['content-length'] ?? NaN) > limits.maxBodyBytes)
       throw tooLarge(limits.maxBodyBytes);
     return readMultipart(req, limits);
   }
   if (type === 'application/json') {
-    return readJson(await readBody(req, limits.maxBodyBytes, limits.reserve), limits);
+    return readJson(await readBody(req, limits.maxBodyBytes, { reserve: limits.reserve }), limits);
   }
   throw new AppError(
     415,

@@ -741,6 +741,12 @@ describe('POST /feedback', () => {
     expect(fb.body.error.code).toBe('prediction_mismatch');
   });
 
+  test('fails with 413 naming the /feedback limit when the body is over 64 KiB', async () => {
+    const res = await feedback({ requestId: 'x', label: 'cat'.repeat(30_000) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.message).toBe('the request body is larger than 65536 bytes (the /feedback limit)');
+  });
+
   test('fails with 400 on a malformed body', async () => {
     const res = await feedback({ requestId: 'x' });
     expect(res.status).toBe(400);

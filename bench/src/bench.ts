@@ -94,6 +94,8 @@ export interface ModelResult {
   readonly ceilings: readonly CeilingResult[];
   readonly ceiling: CeilingResult;
   readonly variants: readonly VariantResult[];
+  /** Options that could not be measured, with the reason. */
+  readonly failed: readonly { readonly variant: string; readonly error: string }[];
 }
 
 /** The JSON document written to bench/results/. */
@@ -311,11 +313,19 @@ export async function runBench(
     }
     const ceiling = ceilings.reduce((a, b) => (b.best.imagesPerSec > a.best.imagesPerSec ? b : a));
     const variants: VariantResult[] = [];
+    const failed: { variant: string; error: string }[] = [];
     for (const v of s.variants) {
       log(`model ${model}: service, ${v.name}`);
-      variants.push(await benchVariant(modelDir, v, images, s, log));
+      try {
+        variants.push(await benchVariant(modelDir, v, images, s, log));
+      } catch (err) {
+        // One option failing (e.g. it cannot start) must not lose the figures of the others.
+        const error = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+        log(`  FAILED: ${error}`);
+        failed.push({ variant: v.name, error });
+      }
     }
-    models.push({ model, modelDir: path.relative(REPO_ROOT, modelDir), ceilings, ceiling, variants });
+    models.push({ model, modelDir: path.relative(REPO_ROOT, modelDir), ceilings, ceiling, variants, failed });
   }
   const report: BenchReport = {
     label: s.label,
@@ -378,11 +388,12 @@ async function main(): Promise<void> {
   if (duration !== undefined && !(duration > 0)) {
     throw new Error(`--duration must be a positive number of seconds, got '${values.duration}'`);
   }
-  await runBench({
+  const report = await runBench({
     ...base,
     models: values.models ? values.models.split(',').map((m) => m.trim()) : base.models,
     durationSec: duration ?? base.durationSec,
   });
+  if (report.models.some((m) => m.failed.length > 0)) process.exitCode = 1;
 }
 
 if (require.main === module) {

@@ -21,7 +21,10 @@ export interface TargetCheck {
 
 /** The issue-6 targets for the default serving variant of one model. */
 export function targetChecks(m: ModelResult): TargetCheck[] {
-  const v = m.variants[0];
+  // The default option: no environment overrides, one raw image per request.
+  const v = m.variants.find(
+    (x) => Object.keys(x.variant.env).length === 0 && (x.variant.imagesPerRequest ?? 1) === 1,
+  );
   if (!v) return [];
   const ratio = v.saturation.imagesPerSec / m.ceiling.best.imagesPerSec;
   // The floor: the fastest single image over every in-process mode.
@@ -121,6 +124,7 @@ export function renderMarkdown(r: BenchReport): string {
           `${v.exit.signal ?? v.exit.code} |`,
       );
     }
+    for (const f of model.failed) out.push('', `**${f.variant}: not measured** (${f.error})`);
     out.push(
       '',
       `Targets (default option, ceiling = ${model.ceiling.mode} at ${model.ceiling.best.concurrency} in flight):`,

@@ -17,7 +17,6 @@ export interface BodyLimits {
 }
 
 const RAW_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'application/octet-stream']);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const JsonBodySchema = z
   .object({
@@ -118,14 +117,19 @@ function readJson(body: Buffer, limits: BodyLimits): Buffer[] {
   if (instances.length > limits.maxImages) throw tooMany(limits.maxImages);
   return instances.map(({ b64 }, i) => {
     const text = b64.replace(/\s+/g, '');
-    if (text.length % 4 !== 0 || !BASE64.test(text)) {
+    // Node's decoder skips characters outside the alphabet and stops at '=', so the decoded length
+    // matches the text only when every character is valid: a native check instead of a regex that
+    // blocked the event loop ~50 ms on a 10 MiB body.
+    const bytes = Buffer.from(text, 'base64');
+    const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+    if (text.length % 4 !== 0 || bytes.length !== (text.length / 4) * 3 - padding) {
       throw new AppError(
         400,
         'invalid_base64',
-        `'instances.${i}.b64' is not valid base64 (standard alphabet, padded)`,
+        `'instances.${i}.b64' is not valid base64: use A-Z a-z 0-9 + / (or - _), padded with = to a multiple of 4 characters`,
       );
     }
-    return Buffer.from(text, 'base64');
+    return bytes;
   });
 }
 

@@ -377,6 +377,26 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
       'invalid_base64',
     ],
     [
+      'base64 with one character outside the alphabet',
+      () => {
+        const b64 = good.toString('base64');
+        return request(h.server)
+          .post('/predict')
+          .send({ instances: [{ b64: `${b64.slice(0, 100)}*${b64.slice(101)}` }] });
+      },
+      400,
+      'invalid_base64',
+    ],
+    [
+      'base64 with padding in the middle',
+      () =>
+        request(h.server)
+          .post('/predict')
+          .send({ instances: [{ b64: `AA==${good.toString('base64')}` }] }),
+      400,
+      'invalid_base64',
+    ],
+    [
       'JSON without instances',
       () => request(h.server).post('/predict').send({ images: [] }),
       400,

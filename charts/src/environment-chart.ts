@@ -6,6 +6,7 @@ import type { EnvironmentName, ModelPin } from './config/model-pin';
 import { ExternalSecret } from './external-secret';
 import { InferenceService } from './inference-service';
 import { ModelSource } from './model-source';
+import { InferenceAlerts, InferenceDashboard } from './monitoring';
 import { Scaling } from './scaling';
 import { ServiceExposure } from './service-exposure';
 import { WebhookRelay } from './webhook-relay';
@@ -56,6 +57,17 @@ export class EnvironmentChart extends Chart {
       monitoringNamespace: c.networkPolicy.monitoringNamespace,
       dnsNamespace: c.networkPolicy.dnsNamespace,
     });
+
+    // Monitoring (charts/src/monitoring): PrometheusRule + Grafana dashboard ConfigMap for the service.
+    const i = this.inference;
+    const rules = {
+      namespace: i.namespace,
+      jobName: i.name,
+      deploymentName: i.name,
+      podDisruptionBudgetName: i.name,
+    };
+    new InferenceAlerts(this, 'Alerts', rules);
+    new InferenceDashboard(this, 'Dashboard', { rules });
 
     if (c.webhookRelay) {
       this.relay = new WebhookRelay(this, 'WebhookRelay', {

@@ -1,5 +1,5 @@
 /**
- * @jest-environment ./service/test/ort-environment.js
+ * @jest-environment ./test/support/ort-environment.js
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

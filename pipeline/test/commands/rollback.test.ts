@@ -1,5 +1,5 @@
 /**
- * @jest-environment ./pipeline/test/support/onnx-environment.js
+ * @jest-environment ./test/support/ort-environment.js
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

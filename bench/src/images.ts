@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { seededRandom } from '../../service/src/model/onnx-builder';
 
 /** One generated benchmark input: encoded bytes plus what they are. */
 export interface BenchImage {
@@ -28,18 +29,6 @@ export const DEFAULT_IMAGE_SPECS: readonly ImageSpec[] = [
   { format: 'png', width: 640, height: 480 },
   { format: 'jpeg', width: 1280, height: 960 },
 ];
-
-/** mulberry32: a small seeded PRNG, so the generated images are identical on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Raw RGB pixels that compress like a photo: smooth gradients, a few soft blobs and mild sensor noise

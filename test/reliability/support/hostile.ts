@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { generateImage, seededRandom } from '../../../bench/src/images';
+import { generateImage } from '../../../bench/src/images';
+import { seededRandom } from '../../../service/src/model/onnx-builder';
 
 /** One hostile request. */
 export interface HostileRequest {

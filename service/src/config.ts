@@ -43,6 +43,8 @@ const EnvSchema = z.object({
   MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   MAX_IMAGES_PER_REQUEST: int(1, 256).default(32),
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(10_000),
+  HEADERS_TIMEOUT_MS: int(1, 600_000).optional(),
+  KEEP_ALIVE_TIMEOUT_MS: int(0, 600_000).default(65_000),
   DRAIN_DELAY_MS: int(0, 120_000).default(5_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(20_000),
   INFERENCE_WORKERS: z
@@ -71,7 +73,15 @@ export interface ServiceConfig {
   readonly maxBufferedBodyBytes: number;
   readonly maxImagePixels: number;
   readonly maxImagesPerRequest: number;
+  /**
+   * Deadline of a request, from arrival to answer (504 after); also the time a client has to send its
+   * whole request (headers and body): Node answers 408 and closes the connection after it.
+   */
   readonly requestTimeoutMs: number;
+  /** Time a client has to send the request headers (≤ requestTimeoutMs; default min(5 s, requestTimeoutMs)). */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (0 = never). */
+  readonly keepAliveTimeoutMs: number;
   readonly drainDelayMs: number;
   readonly shutdownTimeoutMs: number;
   /** Resolved worker count (from INFERENCE_WORKERS or the CPU limit). */
@@ -139,6 +149,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
         'raise MAX_BUFFERED_BODY_BYTES or lower MAX_BODY_BYTES',
     );
   }
+  const headersTimeoutMs = e.HEADERS_TIMEOUT_MS ?? Math.min(5_000, e.REQUEST_TIMEOUT_MS);
+  if (headersTimeoutMs > e.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid configuration: HEADERS_TIMEOUT_MS=${JSON.stringify(present.HEADERS_TIMEOUT_MS)}: ` +
+        `must be ≤ REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), the time allowed for the whole request: ` +
+        'lower HEADERS_TIMEOUT_MS or raise REQUEST_TIMEOUT_MS',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -152,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxImagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     inferenceWorkers: e.INFERENCE_WORKERS === 'auto' ? cpuLimit(cpuMaxText) : e.INFERENCE_WORKERS,

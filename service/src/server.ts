@@ -4,7 +4,7 @@
  * answers during the load; turns ready when every worker has warmed up; on SIGTERM/SIGINT drains and
  * exits 0. The only file that reads process.env or listens.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type ServiceConfig } from './config';
 import { PredictionMemory } from './feedback';
@@ -57,15 +57,23 @@ async function main(): Promise<void> {
     },
     feedback: new PredictionMemory({ ttlMs: config.feedbackTtlMs, maxEntries: config.feedbackMaxEntries }),
   });
-  const server = app.listen(config.port, config.host);
+  const server = createServer(
+    {
+      // A client that has not sent its headers (or its whole request) in time gets 408 from Node and its
+      // connection is closed, so slow clients cannot hold sockets, admission places or body memory.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Node checks those timeouts on this interval (default 30 s, which let a slow body live ~40 s).
+      connectionsCheckingInterval: connectionsCheckingIntervalMs(config),
+    },
+    app,
+  );
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  server.keepAliveTimeout = 65_000; // longer than typical load-balancer idle timeouts
-  // A client that has not sent its whole request within REQUEST_TIMEOUT_MS gets 408 from Node itself.
-  server.requestTimeout = config.requestTimeoutMs;
-  server.headersTimeout = Math.min(config.requestTimeoutMs, 60_000);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, host: config.host }, 'listening');
@@ -111,6 +119,15 @@ async function main(): Promise<void> {
     },
     'ready',
   );
+}
+
+/**
+ * How often Node looks for connections past HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS: a quarter of the
+ * shorter one, from 100 ms to 1 s, so a slow client is cut off at most that long after its deadline.
+ */
+function connectionsCheckingIntervalMs(config: ServiceConfig): number {
+  const shorter = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  return Math.max(100, Math.min(1_000, Math.floor(shorter / 4)));
 }
 
 /**

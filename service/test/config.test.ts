@@ -14,6 +14,8 @@ describe('loadConfig', () => {
       maxBufferedBodyBytes: 40 * 1024 * 1024,
       maxImagePixels: 40_000_000,
       requestTimeoutMs: 10_000,
+      headersTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 65_000,
       drainDelayMs: 5_000,
       shutdownTimeoutMs: 20_000,
       intraOpThreads: 1,
@@ -58,6 +60,14 @@ describe('loadConfig', () => {
       'MAX_BUFFERED_BODY_BYTES="1024": must be ≥ MAX_BODY_BYTES (2048)',
     );
     expect(loadConfig({ MAX_BODY_BYTES: '2048' }, null).maxBufferedBodyBytes).toBe(8192);
+  });
+
+  test('fails when HEADERS_TIMEOUT_MS is over REQUEST_TIMEOUT_MS, naming both and the fix', () => {
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '2000', HEADERS_TIMEOUT_MS: '3000' }, null)).toThrow(
+      'HEADERS_TIMEOUT_MS="3000": must be ≤ REQUEST_TIMEOUT_MS (2000)',
+    );
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '2000' }, null).headersTimeoutMs).toBe(2000);
+    expect(loadConfig({ KEEP_ALIVE_TIMEOUT_MS: '5000' }, null).keepAliveTimeoutMs).toBe(5000);
   });
 
   test('fails listing every invalid variable at once', () => {

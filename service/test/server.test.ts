@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { noisyJpeg, tempDir, waitFor, writeTinyCnn } from './helpers';
 
@@ -210,6 +211,51 @@ describe('server process', () => {
     expect(proc.stdout.filter((l) => l.includes('"inference worker exited"'))).toHaveLength(6);
     expect(logged(proc, 'every inference worker failed; stopping')).toBeDefined();
     expect(logged(proc, 'stopped')).toMatchObject({ exitCode: 1 });
+  });
+
+  test('slow clients that never finish their headers or body get 408 and are closed; others are served', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(
+      startServer({
+        MODEL_DIR: tmp.dir,
+        INFERENCE_WORKERS: '1',
+        REQUEST_TIMEOUT_MS: '1500',
+        HEADERS_TIMEOUT_MS: '1000',
+      }),
+    );
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    // Each sends the start of a request, then one byte every 100 ms, forever.
+    const starts = {
+      body: 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\n\xff\xd8\xff',
+      headers: 'POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+    };
+    const clients = Object.entries(starts).map(([mode, start]) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(start, 'latin1'));
+      let received = '';
+      let closed = false;
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => (closed = true));
+      const trickle = setInterval(() => socket.write(mode === 'body' ? '\x00' : 'a', 'latin1'), 100);
+      return { mode, socket, trickle, received: () => received, closed: () => closed };
+    });
+    try {
+      // Node's defaults (300 s, checked every 30 s) would keep them for minutes; 10 s is the bound here.
+      await waitFor(() => clients.every((c) => c.closed()), 'the server to close both slow clients', 500);
+    } finally {
+      for (const c of clients) {
+        clearInterval(c.trickle);
+        c.socket.destroy();
+      }
+    }
+    for (const c of clients)
+      expect({ mode: c.mode, status: c.received().split('\r\n')[0] }).toEqual({
+        mode: c.mode,
+        status: 'HTTP/1.1 408 Request Timeout',
+      });
+    expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
+    expect(proc.child.exitCode).toBeNull();
   });
 
   test('fails to start with a message naming the variable when the config is invalid', async () => {

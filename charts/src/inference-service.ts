@@ -149,6 +149,21 @@ export interface InferenceServiceProps {
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
+   * Seconds the service keeps serving after SIGTERM while /ready fails (DRAIN_DELAY_MS), so no proxy still sends
+   * to a closed listener. Kubernetes takes a terminating pod out of its EndpointSlices at once (kube-proxy and
+   * ingress-nginx follow within a few seconds), but a proxy that only follows the readiness probe needs
+   * periodSeconds × failureThreshold of the readiness probe; the default covers both.
+   * @default - readinessProbe periodSeconds × failureThreshold (10)
+   */
+  readonly drainDelaySeconds?: number;
+  /**
+   * Seconds the service waits for in-flight requests after the drain before it exits (SHUTDOWN_TIMEOUT_MS); more
+   * than the service's REQUEST_TIMEOUT_MS (10 s) lets every admitted request finish. Drain delay plus this must
+   * stay below terminationGracePeriodSeconds, or the kubelet kills requests still in flight.
+   * @default 15
+   */
+  readonly shutdownTimeoutSeconds?: number;
+  /**
    * uid and gid of every container.
    * @default 10001
    */
@@ -278,6 +293,10 @@ export class InferenceService extends Construct {
       ...props.readinessProbe,
     };
 
+    const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 30;
+    const drainDelaySeconds = props.drainDelaySeconds ?? readiness.periodSeconds * readiness.failureThreshold;
+    const shutdownTimeoutSeconds = props.shutdownTimeoutSeconds ?? 15;
+
     validateImage(props.image);
     validateName('name', this.name);
     validateName('namespace', this.namespace);
@@ -290,6 +309,13 @@ export class InferenceService extends Construct {
     if ((props.maxSurge ?? 1) === 0 && (props.maxUnavailable ?? 0) === 0) {
       throw new Error(
         "'maxSurge' and 'maxUnavailable' are both 0: a rollout could never progress; raise maxSurge to 1.",
+      );
+    }
+    if (drainDelaySeconds + shutdownTimeoutSeconds >= terminationGracePeriodSeconds) {
+      throw new Error(
+        `'drainDelaySeconds' (${drainDelaySeconds}) + 'shutdownTimeoutSeconds' (${shutdownTimeoutSeconds}) must be ` +
+          `< 'terminationGracePeriodSeconds' (${terminationGracePeriodSeconds}), or the kubelet kills requests ` +
+          'still in flight: lower one of them or raise terminationGracePeriodSeconds.',
       );
     }
     if (!Number.isInteger(this.containerPort) || this.containerPort < 1 || this.containerPort > 65535) {
@@ -320,7 +346,11 @@ export class InferenceService extends Construct {
       automountToken: false,
     });
 
-    this.config = this.buildConfig(props.logLevel ?? 'info', props.settings ?? {});
+    this.config = this.buildConfig(props.settings ?? {}, {
+      LOG_LEVEL: props.logLevel ?? 'info',
+      DRAIN_DELAY_MS: String(drainDelaySeconds * 1000),
+      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutSeconds * 1000),
+    });
     const configMap = new kplus.ConfigMap(this, 'ConfigMap', { metadata: meta(), data: { ...this.config } });
 
     const autoscaled = this.scaling.autoscaling !== undefined;
@@ -336,7 +366,7 @@ export class InferenceService extends Construct {
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: restrictedPodSecurityContext(runAsUser),
-      terminationGracePeriod: Duration.seconds(props.terminationGracePeriodSeconds ?? 30),
+      terminationGracePeriod: Duration.seconds(terminationGracePeriodSeconds),
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(props.maxSurge ?? 1),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(props.maxUnavailable ?? 0),
@@ -515,11 +545,14 @@ export class InferenceService extends Construct {
     }
   }
 
-  private buildConfig(logLevel: string, settings: Readonly<Record<string, string>>): Record<string, string> {
+  private buildConfig(
+    settings: Readonly<Record<string, string>>,
+    runtime: Readonly<Record<string, string>>,
+  ): Record<string, string> {
     const own: Record<string, string> = {
       HOST: '0.0.0.0',
       PORT: String(this.containerPort),
-      LOG_LEVEL: logLevel,
+      ...runtime,
     };
     const { pin, selector, mlflow, bakedModelDir } = this.modelSource;
     if (pin && mlflow) {

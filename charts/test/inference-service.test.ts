@@ -252,6 +252,28 @@ describe('InferenceService defaults', () => {
 });
 
 describe('InferenceService props', () => {
+  it('drains for the readiness probe period × failureThreshold, then waits 15 s for in-flight requests', () => {
+    expect(find(synth(), 'ConfigMap').data).toMatchObject({
+      DRAIN_DELAY_MS: '10000',
+      SHUTDOWN_TIMEOUT_MS: '15000',
+    });
+    const slower = find(synth({ readinessProbe: { periodSeconds: 4, failureThreshold: 3 } }), 'ConfigMap');
+    expect(slower.data.DRAIN_DELAY_MS).toBe('12000');
+  });
+
+  it('takes the drain delay, shutdown timeout and grace period from props', () => {
+    const objects = synth({
+      drainDelaySeconds: 5,
+      shutdownTimeoutSeconds: 40,
+      terminationGracePeriodSeconds: 60,
+    });
+    expect(find(objects, 'ConfigMap').data).toMatchObject({
+      DRAIN_DELAY_MS: '5000',
+      SHUTDOWN_TIMEOUT_MS: '40000',
+    });
+    expect(podSpec(objects).terminationGracePeriodSeconds).toBe(60);
+  });
+
   it('writes a fixed replica count and no HPA or PDB with Scaling.fixed', () => {
     const objects = synth({ scaling: Scaling.fixed(1) });
     expect(find(objects, 'Deployment').spec.replicas).toBe(1);
@@ -370,6 +392,19 @@ describe('InferenceService props', () => {
   it('fails when a setting overrides one the construct sets', () => {
     expect(() => synth({ settings: { MODEL_VERSION: '9' } })).toThrow(
       "'settings' key 'MODEL_VERSION' is set by the construct itself: remove it from settings.",
+    );
+  });
+
+  it('fails when a setting overrides the drain delay the construct derives', () => {
+    expect(() => synth({ settings: { DRAIN_DELAY_MS: '5000' } })).toThrow(
+      "'settings' key 'DRAIN_DELAY_MS' is set by the construct itself: remove it from settings.",
+    );
+  });
+
+  it('fails when drain delay plus shutdown timeout do not fit in the grace period', () => {
+    expect(() => synth({ drainDelaySeconds: 10, shutdownTimeoutSeconds: 20 })).toThrow(
+      "'drainDelaySeconds' (10) + 'shutdownTimeoutSeconds' (20) must be < 'terminationGracePeriodSeconds' (30), " +
+        'or the kubelet kills requests still in flight: lower one of them or raise terminationGracePeriodSeconds.',
     );
   });
 

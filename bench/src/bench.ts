@@ -12,6 +12,7 @@ import { machineInfo, type MachineInfo } from './machine';
 import { renderMarkdown } from './report';
 import {
   REPO_ROOT,
+  procCpuSeconds,
   procStatusMiB,
   request,
   resetPeakRss,
@@ -70,6 +71,12 @@ export interface LevelResult {
   readonly maxLoopDelayMs: number;
   /** GET /health latency measured from outside every 100 ms during the level. */
   readonly healthMs: LatencySummary;
+  /** CPU cores the server process used during the level (CPU seconds / wall seconds). */
+  readonly serviceCores: number;
+  /** CPU cores the load-generator process used during the level (it shares the machine). */
+  readonly loadCores: number;
+  /** Server CPU milliseconds per image answered. */
+  readonly serviceCpuMsPerImage: number;
 }
 
 /** Everything measured for one serving variant of one model. */
@@ -182,6 +189,8 @@ async function measureLevel(
   const hwmReset = resetPeakRss(svc.pid);
   const sampler = rssSampler(svc.pid);
   const health = healthProber(svc.url);
+  const cpuBefore = procCpuSeconds(svc.pid);
+  const wallBefore = performance.now();
   const load = await runLoad({
     url: svc.url,
     path: '/predict',
@@ -191,6 +200,8 @@ async function measureLevel(
     timeoutSec: 30,
     images: bodies,
   });
+  const serviceCpu = procCpuSeconds(svc.pid) - cpuBefore;
+  const wallSec = (performance.now() - wallBefore) / 1000;
   const healthMs = await health.stop();
   const polled = sampler.stop();
   const hwm = procStatusMiB(svc.pid, 'VmHWM');
@@ -203,6 +214,9 @@ async function measureLevel(
     peakRssMiB: hwmReset && !Number.isNaN(hwm) ? Math.max(hwm, polled) : polled,
     maxLoopDelayMs,
     healthMs,
+    serviceCores: serviceCpu / wallSec,
+    loadCores: load.cpuSeconds / wallSec,
+    serviceCpuMsPerImage: (serviceCpu * 1000) / (load.okPerSec * imagesPerRequest * load.durationSec),
   };
 }
 
@@ -251,7 +265,8 @@ async function benchVariant(
       log(
         `  ${c} connections: ${r.imagesPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
           `non-2xx ${r.load.completed - r.load.ok}, errors ${r.load.errors}, rss ${r.peakRssMiB.toFixed(0)} MiB, ` +
-          `loop ${r.maxLoopDelayMs.toFixed(1)} ms`,
+          `loop ${r.maxLoopDelayMs.toFixed(1)} ms, cores: service ${r.serviceCores.toFixed(2)} ` +
+          `(${r.serviceCpuMsPerImage.toFixed(1)} ms/img), load generator ${r.loadCores.toFixed(2)}`,
       );
     }
     const saturation = sweep.reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));

@@ -13,7 +13,7 @@ import type { LoadRequest, LoadResult } from './load';
  * responses do. (autocannon's `overallRate` lets each connection send its per-second quota in a burst
  * at the start of every second, so its latencies measure the queueing of its own bursts.)
  */
-async function runPaced(req: LoadRequest & { overallRate: number }): Promise<LoadResult> {
+async function runPaced(req: LoadRequest & { overallRate: number }): Promise<Omit<LoadResult, 'cpuSeconds'>> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const target = new URL(req.path, req.url);
   const latencies: number[] = [];
@@ -90,7 +90,7 @@ async function runPaced(req: LoadRequest & { overallRate: number }): Promise<Loa
   };
 }
 
-async function run(req: LoadRequest): Promise<LoadResult> {
+async function run(req: LoadRequest): Promise<Omit<LoadResult, 'cpuSeconds'>> {
   if (req.overallRate !== undefined) return runPaced({ ...req, overallRate: req.overallRate });
   const latencies: number[] = [];
   const status: Record<string, number> = {};
@@ -140,8 +140,13 @@ async function run(req: LoadRequest): Promise<LoadResult> {
 }
 
 process.on('message', (msg: LoadRequest) => {
+  const cpu = process.cpuUsage();
   run(msg).then(
-    (res) => process.send?.({ ok: true, result: res }, () => process.exit(0)),
+    (res) => {
+      const used = process.cpuUsage(cpu);
+      const result: LoadResult = { ...res, cpuSeconds: (used.user + used.system) / 1e6 };
+      process.send?.({ ok: true, result }, () => process.exit(0));
+    },
     (err: unknown) => process.send?.({ ok: false, error: String(err) }, () => process.exit(1)),
   );
 });

@@ -33,6 +33,8 @@ export interface LoadResult {
   /** 2xx responses per second. */
   readonly okPerSec: number;
   readonly latencyMs: LatencySummary;
+  /** CPU seconds (user + system) the load process used during the run. */
+  readonly cpuSeconds: number;
 }
 
 /**

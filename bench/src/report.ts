@@ -97,8 +97,8 @@ export function renderMarkdown(r: BenchReport): string {
     }
     out.push('', 'Service over HTTP (closed-loop connections; latency of 2xx responses):', '');
     out.push(
-      '| option | conns | img/s | p50 ms | p90 ms | p99 ms | non-2xx+errors | peak RSS MiB | max loop stall ms | /health max ms |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| option | conns | img/s | p50 ms | p90 ms | p99 ms | non-2xx+errors | peak RSS MiB | max loop stall ms | /health max ms | service cores (CPU ms/img) | load-generator cores |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const v of model.variants) {
       for (const l of [...v.sweep, v.halfRate]) {
@@ -106,7 +106,8 @@ export function renderMarkdown(r: BenchReport): string {
         const lat = l.load.latencyMs;
         out.push(
           `| ${v.variant.name} | ${conns} | ${f1(l.imagesPerSec)} | ${f2(lat.p50)} | ${f2(lat.p90)} | ${f2(lat.p99)} | ` +
-            `${failures(l)} | ${f1(l.peakRssMiB)} | ${f1(l.maxLoopDelayMs)} | ${f1(l.healthMs.max)} |`,
+            `${failures(l)} | ${f1(l.peakRssMiB)} | ${f1(l.maxLoopDelayMs)} | ${f1(l.healthMs.max)} | ` +
+            `${f2(l.serviceCores)} (${f1(l.serviceCpuMsPerImage)}) | ${f2(l.loadCores)} |`,
         );
       }
     }

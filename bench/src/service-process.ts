@@ -225,6 +225,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from `/proc/<pid>/stat`
+ * (clock ticks of 1/100 s on Linux), or NaN if the process is gone.
+ */
+export function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at ")"; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A `VmXxx:` field of `/proc/<pid>/status` in MiB, or NaN if the process is gone. */
 export function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {

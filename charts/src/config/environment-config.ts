@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
+import { Scaling } from '../scaling';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z
@@ -93,14 +94,14 @@ export const EnvironmentConfigSchema = z
       .default({ type: 'ClusterIP', port: 80, annotations: {} }),
     /** A fixed replica count (no HPA, no PDB); mutually exclusive with `autoscaling`. */
     replicas: z.number().int().min(1).optional(),
-    /** HPA settings; omitted values take the construct's defaults. */
+    /** HPA settings; omitted values take the defaults of `Scaling.autoscaled` (3–10 replicas, CPU 70 %, …). */
     autoscaling: z
       .strictObject({
-        minReplicas: z.number().int().min(1).default(3),
-        maxReplicas: z.number().int().min(1).default(10),
-        cpuUtilizationPercent: z.number().int().min(1).max(100).default(70),
-        memoryUtilizationPercent: z.number().int().min(1).max(100).default(80),
-        scaleDownStabilizationWindowSeconds: z.number().int().min(0).default(300),
+        minReplicas: z.number().int().min(1).optional(),
+        maxReplicas: z.number().int().min(1).optional(),
+        cpuUtilizationPercent: z.number().int().min(1).max(100).optional(),
+        memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
+        scaleDownStabilizationWindowSeconds: z.number().int().min(0).optional(),
       })
       .optional(),
     /** PDB settings (only with `autoscaling`). */
@@ -187,7 +188,11 @@ export const EnvironmentConfigSchema = z
       });
     }
     if (c.autoscaling) {
-      const { minReplicas, maxReplicas } = c.autoscaling;
+      // The construct's defaults fill what the file leaves out; the rules are checked here to name the file's fields.
+      const { minReplicas, maxReplicas, minAvailable } = Scaling.autoscaled({
+        ...c.autoscaling,
+        minAvailable: c.podDisruptionBudget?.minAvailable,
+      }).autoscaling!;
       if (minReplicas > maxReplicas) {
         ctx.addIssue({
           code: 'custom',
@@ -195,7 +200,6 @@ export const EnvironmentConfigSchema = z
           message: `(${minReplicas}) must be ≤ 'autoscaling.maxReplicas' (${maxReplicas}): lower minReplicas or raise maxReplicas`,
         });
       }
-      const minAvailable = c.podDisruptionBudget?.minAvailable ?? 2;
       if (minAvailable >= minReplicas) {
         ctx.addIssue({
           code: 'custom',

@@ -72,6 +72,15 @@ describe('environment config validation', () => {
     );
   });
 
+  it('fails when the default PDB minAvailable (2) is not below a minReplicas the file lowers to 2', () => {
+    const c = production();
+    delete c.podDisruptionBudget;
+    c.autoscaling = { minReplicas: 2 };
+    expect(errorOf(c)).toContain(
+      "'podDisruptionBudget.minAvailable' (2) must be < 'autoscaling.minReplicas' (2)",
+    );
+  });
+
   it('fails on a malformed quantity like 500mm', () => {
     const c = production();
     c.resources.cpuRequest = '500mm';

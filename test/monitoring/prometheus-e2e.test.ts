@@ -263,6 +263,8 @@ describe('monitoring end to end: service + Prometheus with the generated config 
 
     // Recall per class equals what the confusion counts we sent give.
     const recall = await query(`${quality.recall}{model_version="${MODEL_VERSION}"}`);
+    const trueLabels = [...new Set([...confusion.keys()].map((cell) => cell.split('|')[0]))].sort();
+    expect(recall.map((s) => s.metric.class).sort()).toEqual(trueLabels);
     for (const s of recall) {
       const c = s.metric.class;
       let actual = 0;

@@ -28,8 +28,10 @@ async function main(argv: readonly string[]): Promise<number> {
     let current: string | undefined;
     try {
       current = readFileSync(file, 'utf8');
-    } catch {
-      current = undefined; // missing file: generated below, or reported as stale with --check
+    } catch (err) {
+      // A missing file is generated below, or reported as stale with --check; any other error is real.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      current = undefined;
     }
     if (current === content) continue;
     if (check) {
@@ -50,7 +52,13 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`monitoring: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -94,6 +94,11 @@ export interface WebhookRelayProps {
    */
   readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
   /**
+   * Scrape interval of the ServiceMonitor.
+   * @default '30s'
+   */
+  readonly scrapeInterval?: string;
+  /**
    * Readiness probe GET /health.
    * @default { initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 2 }
    */
@@ -311,7 +316,7 @@ export class WebhookRelay extends Construct {
       spec: {
         selector: { matchLabels: { ...this.selectorLabels } },
         namespaceSelector: { matchNames: [this.namespace] },
-        endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+        endpoints: [{ port: 'http', path: '/metrics', interval: props.scrapeInterval ?? '30s' }],
       },
     });
   }

@@ -128,6 +128,13 @@ describe('WebhookRelay', () => {
     ]);
   });
 
+  it('is scraped at /metrics on the http port every 30 s, or at the scrapeInterval prop', () => {
+    expect(find(objects, 'ServiceMonitor').spec.endpoints).toEqual([
+      { port: 'http', path: '/metrics', interval: '30s' },
+    ]);
+    expect(find(synth({ scrapeInterval: '15s' }), 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
+  });
+
   it('fails when githubRepository is not owner/name', () => {
     expect(() => synth({ githubRepository: 'https://github.com/example/model-gitops' })).toThrow(
       "'githubRepository' 'https://github.com/example/model-gitops' must be owner/name, e.g. example/model-gitops.",

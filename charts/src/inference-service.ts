@@ -164,6 +164,13 @@ export interface InferenceServiceProps {
    */
   readonly shutdownTimeoutSeconds?: number;
   /**
+   * The PodDisruptionBudget's `unhealthyPodEvictionPolicy` (when autoscaled). `AlwaysAllow` lets a drain evict a pod
+   * that runs but is not ready (crash-looping, or stuck waiting for MLflow) even when the budget is not met, so a
+   * broken pod never blocks a node drain; `IfHealthyBudget` protects such pods like healthy ones.
+   * @default 'AlwaysAllow'
+   */
+  readonly unhealthyPodEvictionPolicy?: 'AlwaysAllow' | 'IfHealthyBudget';
+  /**
    * uid and gid of every container.
    * @default 10001
    */
@@ -539,6 +546,7 @@ export class InferenceService extends Construct {
         metadata: meta(),
         spec: {
           minAvailable: k8s.IntOrString.fromNumber(a.minAvailable),
+          unhealthyPodEvictionPolicy: props.unhealthyPodEvictionPolicy ?? 'AlwaysAllow',
           selector: { matchLabels: { ...this.selectorLabels } },
         },
       });

@@ -212,8 +212,13 @@ describe('InferenceService defaults', () => {
     });
   });
 
-  it('keeps 2 pods through voluntary disruptions', () => {
-    expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(2);
+  it('keeps 2 pods through voluntary disruptions, but never lets a pod that is not ready block a drain', () => {
+    expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({
+      minAvailable: 2,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
+    const strict = synth({ unhealthyPodEvictionPolicy: 'IfHealthyBudget' });
+    expect(find(strict, 'PodDisruptionBudget').spec.unhealthyPodEvictionPolicy).toBe('IfHealthyBudget');
   });
 
   it('admits port 8000 only from its namespace, ingress-nginx and monitoring; egress only DNS and MLflow', () => {

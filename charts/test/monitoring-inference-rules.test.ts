@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ALERT_NAMES,
   AlertingRule,
@@ -29,6 +31,25 @@ describe('inferenceRules', () => {
       expect(a.annotations.runbook_url).toBe(
         `https://github.com/example/model-gitops/blob/main/monitoring/README.md#${a.alert.toLowerCase()}`,
       );
+    }
+  });
+
+  it('links every alert to a runbook section that exists in monitoring/README.md', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'monitoring', 'README.md'), 'utf8');
+    // GitHub's anchor of a heading: lower case, spaces to '-', punctuation other than '-' and '_' dropped.
+    const anchors = [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/\s+/g, '-')
+        .replace(/[^\w-]/g, ''),
+    );
+    for (const a of alertsOf()) {
+      const anchor = a.annotations.runbook_url.split('#')[1];
+      expect({ alert: a.alert, documented: anchors.includes(anchor!) }).toEqual({
+        alert: a.alert,
+        documented: true,
+      });
     }
   });
 

@@ -46,25 +46,11 @@ export async function preprocessImage(
       'the body is not a JPEG, PNG or WebP image (unrecognised first bytes)',
     );
   }
-  let header: Metadata;
-  try {
-    header = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new AppError(400, 'image_undecodable', `cannot read the ${format} header: ${shortReason(err)}`);
-  }
-  const { width, height } = header;
-  if (!width || !height) {
-    throw new AppError(400, 'image_undecodable', `the ${format} header declares no image size`);
-  }
-  if (width * height > limits.maxPixels) {
-    throw new AppError(
-      422,
-      'image_too_large',
-      `the image is ${width}x${height} = ${width * height} pixels; at most ${limits.maxPixels} are accepted (MAX_IMAGE_PIXELS)`,
-    );
-  }
-  const { height: outH, width: outW, channelOrder, layout } = meta.input;
   const pre = meta.preprocessing;
+  // A centre crop needs the (oriented) size before resizing; a squash does not, so it decodes at once and
+  // libvips checks limitInputPixels from the header before any pixel is decoded (one sharp call, not two).
+  const header = pre.resize === 'squash' ? null : await readHeader(bytes, format, limits);
+  const { height: outH, width: outW, channelOrder, layout } = meta.input;
   let pipeline = sharp(bytes, {
     failOn: 'truncated',
     limitInputPixels: limits.maxPixels,
@@ -73,10 +59,10 @@ export async function preprocessImage(
   })
     .flatten({ background: pre.background })
     .toColourspace('srgb');
-  if (pre.resize === 'squash') {
-    pipeline = pipeline.resize(outW, outH, { fit: 'fill' });
+  if (header === null) {
+    pipeline = pipeline.resize(outW, outH, { fit: 'fill' }); // squash
   } else {
-    const oriented = header.autoOrient ?? { width, height };
+    const oriented = header.autoOrient ?? { width: header.width as number, height: header.height as number };
     const side = shorterSideFor(meta);
     const factor = side / Math.min(oriented.width, oriented.height);
     const rw = Math.max(outW, Math.round(oriented.width * factor));
@@ -95,6 +81,8 @@ export async function preprocessImage(
     pixels = out.data;
     channels = out.info.channels;
   } catch (err) {
+    // Over MAX_IMAGE_PIXELS (or an unreadable header) is reported from the header, as when it was read first.
+    if (!header) await readHeader(bytes, format, limits);
     throw new AppError(400, 'image_undecodable', `cannot decode the ${format} image: ${shortReason(err)}`);
   }
   if (channels !== 3 || pixels.length !== outW * outH * 3) {
@@ -105,6 +93,35 @@ export async function preprocessImage(
     );
   }
   return normalise(pixels, meta, outH * outW, channelOrder, layout);
+}
+
+/**
+ * Reads the image header: 400 `image_undecodable` when it cannot be read or declares no size, 422
+ * `image_too_large` over `maxPixels`.
+ */
+async function readHeader(
+  bytes: Uint8Array,
+  format: ImageFormat,
+  limits: PreprocessLimits,
+): Promise<Metadata> {
+  let header: Metadata;
+  try {
+    header = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new AppError(400, 'image_undecodable', `cannot read the ${format} header: ${shortReason(err)}`);
+  }
+  const { width, height } = header;
+  if (!width || !height) {
+    throw new AppError(400, 'image_undecodable', `the ${format} header declares no image size`);
+  }
+  if (width * height > limits.maxPixels) {
+    throw new AppError(
+      422,
+      'image_too_large',
+      `the image is ${width}x${height} = ${width * height} pixels; at most ${limits.maxPixels} are accepted (MAX_IMAGE_PIXELS)`,
+    );
+  }
+  return header;
 }
 
 /** RGB HWC bytes → normalised float32 in the model's layout and channel order. */

@@ -172,7 +172,15 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [...cmd.args, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
+    // MALLOC_ARENA_MAX=2 as service/Dockerfile sets it, so peak RSS is what the image ships.
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      MALLOC_ARENA_MAX: '2',
+      ...options.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const append = (c: Buffer): void => {

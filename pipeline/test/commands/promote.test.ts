@@ -1,13 +1,13 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
-import { cloneRepo, createTempRepo, git, treeState, type TempRepo } from '../support/repo';
+import { startPromotionFixture } from '../support/promotion-fixture';
+import { cloneRepo, git, treeState, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -19,20 +19,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
   let v2: { sha256: string; metadataSha256: string };
 
   beforeEach(async () => {
-    fake = await FakeMlflow.start();
-    tmp = mkdtempSync(join(tmpdir(), 'promote-'));
-    const v1 = writeModel(join(tmp, 'm1'), tinyModel(1));
-    v2 = writeModel(join(tmp, 'm2'), tinyModel(2));
-    await registerInFake(fake, join(tmp, 'm1'), NAME);
-    await registerInFake(fake, join(tmp, 'm2'), NAME, 'production');
-    const runId = [...fake.runs.keys()][0] as string;
-    repo = createTempRepo(join(tmp, 'repos'), {
-      name: NAME,
-      version: '1',
-      ...v1,
-      source: `mlflow-artifacts:/1/${runId}/artifacts/model`,
-      runId,
-    });
+    ({ fake, tmp, repo, v2 } = await startPromotionFixture(NAME, 'promote-'));
   });
   afterEach(async () => {
     await fake.stop();

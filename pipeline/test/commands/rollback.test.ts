@@ -1,14 +1,14 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { rollback } from '../../src/commands/rollback';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
-import { createTempRepo, git, treeState, type TempRepo } from '../support/repo';
+import { fakeClient } from '../support/models';
+import { startPromotionFixture } from '../support/promotion-fixture';
+import { git, treeState, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -21,20 +21,7 @@ describe('rollback (real git repositories in temp dirs)', () => {
   let initial: string;
 
   beforeEach(async () => {
-    fake = await FakeMlflow.start();
-    tmp = mkdtempSync(join(tmpdir(), 'rollback-'));
-    const v1 = writeModel(join(tmp, 'm1'), tinyModel(1));
-    writeModel(join(tmp, 'm2'), tinyModel(2));
-    await registerInFake(fake, join(tmp, 'm1'), NAME);
-    await registerInFake(fake, join(tmp, 'm2'), NAME, 'production');
-    const runId = [...fake.runs.keys()][0] as string;
-    repo = createTempRepo(join(tmp, 'repos'), {
-      name: NAME,
-      version: '1',
-      ...v1,
-      source: `mlflow-artifacts:/1/${runId}/artifacts/model`,
-      runId,
-    });
+    ({ fake, tmp, repo } = await startPromotionFixture(NAME, 'rollback-'));
     initial = git(repo.root, 'rev-parse', 'HEAD');
   });
   afterEach(async () => {

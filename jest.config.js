@@ -6,7 +6,7 @@ module.exports = {
   ),
   testMatch: ['**/test/**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true }],
+    '^.+\\.ts$': 'ts-jest',
   },
   testTimeout: 30000,
 };

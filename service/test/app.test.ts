@@ -102,6 +102,28 @@ function predict(server: Server, body: Buffer, type = 'image/jpeg') {
   return request(server).post('/predict').set('Content-Type', type).send(body);
 }
 
+/** POSTs `body` to /predict with chunked transfer encoding (no Content-Length) and resolves the status. */
+function postChunked(server: Server, contentType: string, body: Buffer): Promise<number> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/predict',
+        headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function metricValue(server: Server, line: RegExp): Promise<number> {
   const text = (await request(server).get('/metrics')).text;
   const found = text.split('\n').find((l) => line.test(l));
@@ -423,30 +445,12 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
   });
 
   test('a chunked raw body over MAX_BODY_BYTES is a 413 (not a reset connection)', async () => {
-    const port = (h.server.address() as AddressInfo).port;
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/predict',
-          headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end(Buffer.alloc(LIMITS.maxBodyBytes * 8, 1));
-    });
+    const status = await postChunked(h.server, 'image/jpeg', Buffer.alloc(LIMITS.maxBodyBytes * 8, 1));
     expect(status).toBe(413);
     expect((await predict(h.server, good)).status).toBe(200);
   });
 
   test('a chunked multipart body whose fields exceed MAX_BODY_BYTES is a 413', async () => {
-    const port = (h.server.address() as AddressInfo).port;
     const part = (headers: string, body: Buffer | string) =>
       Buffer.concat([Buffer.from(`--b0\r\n${headers}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
     const field = part('Content-Disposition: form-data; name="note"', 'x'.repeat(60 * 1024));
@@ -455,23 +459,7 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
       part('Content-Disposition: form-data; name="f"; filename="a.jpg"', good),
       Buffer.from('--b0--\r\n'),
     ]);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/predict',
-          headers: { 'Content-Type': 'multipart/form-data; boundary=b0', 'Transfer-Encoding': 'chunked' },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    const status = await postChunked(h.server, 'multipart/form-data; boundary=b0', body);
     expect(status).toBe(413);
     expect((await predict(h.server, good)).status).toBe(200);
   });

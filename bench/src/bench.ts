@@ -2,13 +2,14 @@
  * `npm run bench`: the service against its in-process ceiling, on the same generated images.
  * See bench/README.md for the phases and how to read the table. `--quick` is a ~1 s smoke run.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
 import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';
 import { runLoad, type LoadResult } from './load';
 import { machineInfo, type MachineInfo } from './machine';
+import { ensureModels } from './models';
 import { renderMarkdown } from './report';
 import {
   REPO_ROOT,
@@ -297,19 +298,37 @@ async function benchVariant(
   }
 }
 
-/** Runs the whole benchmark and writes `<outDir>/<label>.json` and `.md`; returns the report. */
+/**
+ * Runs the whole benchmark and writes `<outDir>/<label>.json` and `.md` after each model, so a run that
+ * stops half-way still leaves what it measured; returns the report.
+ */
 export async function runBench(
   s: BenchSettings,
   log: (line: string) => void = console.log,
 ): Promise<BenchReport> {
+  ensureModels(s.models, log);
   const startedAt = new Date().toISOString();
   const images = await generateImages(DEFAULT_IMAGE_SPECS);
   const models: ModelResult[] = [];
+  const report: BenchReport = {
+    label: s.label,
+    startedAt,
+    machine: machineInfo(),
+    serviceEntry: serviceCommand().args.join(' '),
+    images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })),
+    settings: { ...s, variants: s.variants.map((v) => v.name) },
+    models,
+  };
+  const json = path.join(s.outDir, `${s.label}.json`);
+  const write = (): string => {
+    mkdirSync(s.outDir, { recursive: true });
+    const md = renderMarkdown(report);
+    writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(path.join(s.outDir, `${s.label}.md`), md);
+    return md;
+  };
   for (const model of s.models) {
     const modelDir = path.join(REPO_ROOT, 'service', 'models', model);
-    if (!existsSync(path.join(modelDir, 'model.onnx'))) {
-      throw new Error(`${modelDir}/model.onnx is missing: run \`npm run model:${model}\` first`);
-    }
     log(`model ${model}: in-process ceiling`);
     const ceilings: CeilingResult[] = [];
     for (const mode of s.ceilingModes) {
@@ -341,23 +360,12 @@ export async function runBench(
       }
     }
     models.push({ model, modelDir: path.relative(REPO_ROOT, modelDir), ceilings, ceiling, variants, failed });
+    write();
   }
-  const report: BenchReport = {
-    label: s.label,
-    startedAt,
-    machine: machineInfo(),
-    serviceEntry: serviceCommand().args.join(' '),
-    images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })),
-    settings: { ...s, variants: s.variants.map((v) => v.name) },
-    models,
-  };
-  mkdirSync(s.outDir, { recursive: true });
-  const md = renderMarkdown(report);
-  writeFileSync(path.join(s.outDir, `${s.label}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(s.outDir, `${s.label}.md`), md);
+  const md = write();
   log('');
   log(md);
-  log(`written: ${path.relative(process.cwd(), path.join(s.outDir, `${s.label}.json`))} and .md`);
+  log(`written: ${path.relative(process.cwd(), json)} and .md`);
   return report;
 }
 

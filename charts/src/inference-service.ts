@@ -474,7 +474,9 @@ export class InferenceService extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: { ...meta(), annotations: { ...this.exposure.annotations } },
       type: this.exposure.type,
-      loadBalancerSourceRanges: this.exposure.loadBalancerSourceRanges && [...this.exposure.loadBalancerSourceRanges],
+      loadBalancerSourceRanges: this.exposure.loadBalancerSourceRanges && [
+        ...this.exposure.loadBalancerSourceRanges,
+      ],
       selector: this.pods,
       ports: [
         {
@@ -628,12 +630,19 @@ export class InferenceService extends Construct {
       http,
     );
     // The Service's external clients (or, with externalTrafficPolicy Cluster, the nodes): see ServiceExposure.
-    this.exposure.networkPolicySources(props.podCidrs ?? []).forEach((block, i) =>
-      policy.addIngressRule(
-        kplus.NetworkPolicyIpBlock.ipv4(this, `ExternalClients${i}`, block.cidr, block.except && [...block.except]),
-        http,
-      ),
-    );
+    this.exposure
+      .networkPolicySources(props.podCidrs ?? [])
+      .forEach((block, i) =>
+        policy.addIngressRule(
+          kplus.NetworkPolicyIpBlock.ipv4(
+            this,
+            `ExternalClients${i}`,
+            block.cidr,
+            block.except && [...block.except],
+          ),
+          http,
+        ),
+      );
     addDnsEgress(this, policy, props.dnsNamespace ?? 'kube-system');
     const mlflow = this.modelSource.mlflow;
     if (mlflow) {

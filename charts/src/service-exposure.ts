@@ -138,7 +138,10 @@ export function externalTrafficProblems(
     add('loadBalancerSourceRanges', `needs ${name('type')} LoadBalancer (a NodePort has no load balancer)`);
   }
   if (s.type === 'LoadBalancer' && s.nodePortSourceRanges !== undefined) {
-    add('nodePortSourceRanges', `needs ${name('type')} NodePort; a LoadBalancer uses loadBalancerSourceRanges`);
+    add(
+      'nodePortSourceRanges',
+      `needs ${name('type')} NodePort; a LoadBalancer uses loadBalancerSourceRanges`,
+    );
   }
   if (s.type === 'LoadBalancer' && !s.loadBalancerSourceRanges?.length) {
     add(

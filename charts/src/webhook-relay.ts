@@ -208,7 +208,10 @@ export class WebhookRelay extends Construct {
           "ingress controller's namespace (e.g. ingress-nginx), or remove 'ingress'.",
       );
     }
-    if (props.ingress && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(props.ingress.host)) {
+    if (
+      props.ingress &&
+      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(props.ingress.host)
+    ) {
       throw new Error(
         `'ingress.host' '${props.ingress.host}' must be a fully qualified DNS name, e.g. relay.example.com.`,
       );
@@ -374,7 +377,9 @@ export class WebhookRelay extends Construct {
         metadata: { ...metadata, annotations: { ...props.ingress.annotations } },
         spec: {
           ingressClassName: props.ingress.className ?? 'nginx',
-          tls: [{ hosts: [props.ingress.host], secretName: props.ingress.tlsSecretName ?? `${this.name}-tls` }],
+          tls: [
+            { hosts: [props.ingress.host], secretName: props.ingress.tlsSecretName ?? `${this.name}-tls` },
+          ],
           rules: [
             {
               host: props.ingress.host,

@@ -267,7 +267,11 @@ export const EnvironmentConfigSchema = z
     }
     const section = (field: ExternalTrafficField) =>
       field === 'podCidrs' || field === 'ingressNamespaces' ? 'networkPolicy' : 'service';
-    for (const p of externalTrafficProblems(c.service, c.networkPolicy.podCidrs, (f) => `'${section(f)}.${f}'`)) {
+    for (const p of externalTrafficProblems(
+      c.service,
+      c.networkPolicy.podCidrs,
+      (f) => `'${section(f)}.${f}'`,
+    )) {
       ctx.addIssue({ code: 'custom', path: [section(p.field), p.field], message: p.message });
     }
   });

@@ -158,7 +158,8 @@ export interface WebhookRelayProps {
 
 /**
  * The MLflow → GitHub webhook relay: a hardened Deployment running `cli.js relay` from the service image, a ClusterIP
- * Service, a ServiceMonitor, and a NetworkPolicy admitting webhook senders in and only DNS and HTTPS (443) out.
+ * Service, a ServiceMonitor, optionally a TLS Ingress routing only the webhook and health paths, and a NetworkPolicy
+ * admitting the ingress controller and Prometheus in and only DNS and HTTPS (443) out.
  */
 export class WebhookRelay extends Construct {
   /** Name of every object. */

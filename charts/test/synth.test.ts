@@ -123,7 +123,7 @@ describe('synthesize', () => {
     const root = tempRepo();
     const file = join(root, 'charts', 'environments', 'production.yaml');
     const config = readFileSync(file, 'utf8');
-    writeFileSync(file, config.replace(/^  loadBalancerSourceRanges: .*$/m, ''));
+    writeFileSync(file, config.replace(/^ {2}loadBalancerSourceRanges: .*$/m, ''));
     expect(() => synthesize(root)).toThrow(`${file}: invalid environment config`);
     expect(() => synthesize(root)).toThrow(
       /'service.loadBalancerSourceRanges' is empty, so the NetworkPolicy would admit none of its external traffic.*\(\['0.0.0.0\/0'\] for a public endpoint\), or set 'service.type' to ClusterIP and reach the service through the ingress controller/,

@@ -56,6 +56,7 @@ export class EnvironmentChart extends Chart {
       ingressNamespaces: c.networkPolicy.ingressNamespaces,
       monitoringNamespace: c.networkPolicy.monitoringNamespace,
       dnsNamespace: c.networkPolicy.dnsNamespace,
+      podCidrs: c.networkPolicy.podCidrs,
     });
 
     // Monitoring (charts/src/monitoring): PrometheusRule + Grafana dashboard ConfigMap for the service.
@@ -125,7 +126,21 @@ function modelSource(c: EnvironmentConfig, pin: ModelPin): ModelSource {
 
 function exposure(s: EnvironmentConfig['service']): ServiceExposure {
   const base = { port: s.port, annotations: s.annotations };
-  if (s.type === 'LoadBalancer') return ServiceExposure.loadBalancer({ ...base, tlsPort: s.tlsPort });
-  if (s.type === 'NodePort') return ServiceExposure.nodePort({ ...base, nodePort: s.nodePort });
+  const external = { ...base, externalTrafficPolicy: s.externalTrafficPolicy, nodeCidrs: s.nodeCidrs };
+  if (s.type === 'LoadBalancer') {
+    return ServiceExposure.loadBalancer({
+      ...external,
+      tlsPort: s.tlsPort,
+      // Config validation refuses a LoadBalancer without ranges; `[]` lets the construct say so too.
+      loadBalancerSourceRanges: s.loadBalancerSourceRanges ?? [],
+    });
+  }
+  if (s.type === 'NodePort') {
+    return ServiceExposure.nodePort({
+      ...external,
+      nodePort: s.nodePort,
+      nodePortSourceRanges: s.nodePortSourceRanges,
+    });
+  }
   return ServiceExposure.clusterIp(base);
 }

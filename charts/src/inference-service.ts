@@ -181,6 +181,13 @@ export interface InferenceServiceProps {
    */
   readonly ingressNamespaces?: readonly string[];
   /**
+   * IPv4 CIDRs of the cluster's pods, cut out (`except`) of every `ipBlock` the NetworkPolicy admits for a
+   * LoadBalancer's or NodePort's external clients, so that on a network plugin that matches pod addresses against
+   * `ipBlock` (Calico does) a pod of another namespace does not pass as an external client.
+   * @default - none
+   */
+  readonly podCidrs?: readonly string[];
+  /**
    * Namespace of Prometheus, admitted to scrape the service port.
    * @default 'monitoring'
    */
@@ -308,6 +315,7 @@ export class InferenceService extends Construct {
     validateName('name', this.name);
     validateName('namespace', this.namespace);
     this.scaling.validate();
+    this.exposure.validate(props.podCidrs ?? []);
     if (this.exposure.tlsPort !== undefined && this.exposure.tlsPort === this.exposure.port) {
       throw new Error(
         `'tlsPort' (${this.exposure.tlsPort}) must differ from the Service 'port' (${this.exposure.port}): use 443 for TLS.`,
@@ -466,6 +474,9 @@ export class InferenceService extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: { ...meta(), annotations: { ...this.exposure.annotations } },
       type: this.exposure.type,
+      loadBalancerSourceRanges: this.exposure.loadBalancerSourceRanges && [
+        ...this.exposure.loadBalancerSourceRanges,
+      ],
       selector: this.pods,
       ports: [
         {
@@ -490,6 +501,12 @@ export class InferenceService extends Construct {
 
     // `externalIPs: []` is noise in a reviewed diff and in Argo CD's comparison.
     ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/externalIPs'));
+    if (this.exposure.externalTrafficPolicy) {
+      // A Kubernetes 1.28 field that cdk8s-plus-28's Service does not expose.
+      ApiObject.of(this.service).addJsonPatch(
+        JsonPatch.add('/spec/externalTrafficPolicy', this.exposure.externalTrafficPolicy),
+      );
+    }
 
     this.networkPolicy = this.buildNetworkPolicy(meta(), props);
 
@@ -612,6 +629,20 @@ export class InferenceService extends Construct {
       }),
       http,
     );
+    // The Service's external clients (or, with externalTrafficPolicy Cluster, the nodes): see ServiceExposure.
+    this.exposure
+      .networkPolicySources(props.podCidrs ?? [])
+      .forEach((block, i) =>
+        policy.addIngressRule(
+          kplus.NetworkPolicyIpBlock.ipv4(
+            this,
+            `ExternalClients${i}`,
+            block.cidr,
+            block.except && [...block.except],
+          ),
+          http,
+        ),
+      );
     addDnsEgress(this, policy, props.dnsNamespace ?? 'kube-system');
     const mlflow = this.modelSource.mlflow;
     if (mlflow) {

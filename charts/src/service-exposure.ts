@@ -1,4 +1,5 @@
 import * as kplus from 'cdk8s-plus-28';
+import { cidrContains, Ipv4Cidr, parseIpv4Cidr } from './cidr';
 
 /** Options shared by every {@link ServiceExposure}. */
 export interface ServiceExposureOptions {
@@ -14,8 +15,42 @@ export interface ServiceExposureOptions {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
+/**
+ * `spec.externalTrafficPolicy` of a Service reached from outside the cluster.
+ *
+ * - `Local`: a node forwards external traffic only to ready pods on itself and keeps the client's source address, so a
+ *   NetworkPolicy `ipBlock` of the clients' ranges means what it says. The price: the load balancer spreads traffic
+ *   per node, not per pod (a node with one pod gets as much as a node with three), and nodes without a ready pod fail
+ *   its health check and get none.
+ * - `Cluster`: any node forwards to any pod, evenly, but replaces the client's address with the node's (SNAT), so the
+ *   NetworkPolicy cannot tell clients apart and must admit the nodes' addresses (`nodeCidrs`); only the load
+ *   balancer's `loadBalancerSourceRanges` then filters clients.
+ */
+export type ExternalTrafficPolicy = 'Local' | 'Cluster';
+
+/** Options of the exposures that take traffic from outside the cluster. */
+export interface ExternalExposureOptions extends ServiceExposureOptions {
+  /**
+   * How nodes forward external traffic (see {@link ExternalTrafficPolicy}).
+   * @default 'Local'
+   */
+  readonly externalTrafficPolicy?: ExternalTrafficPolicy;
+  /**
+   * IPv4 CIDRs of the nodes, admitted by the NetworkPolicy on the container port when `externalTrafficPolicy` is
+   * `Cluster` (clients then arrive with a node's address). Only valid with `Cluster`, and required there.
+   * @default - none
+   */
+  readonly nodeCidrs?: readonly string[];
+}
+
 /** Options of {@link ServiceExposure.loadBalancer}. */
-export interface LoadBalancerExposureOptions extends ServiceExposureOptions {
+export interface LoadBalancerExposureOptions extends ExternalExposureOptions {
+  /**
+   * IPv4 CIDRs of the clients the load balancer accepts (`spec.loadBalancerSourceRanges`); with `externalTrafficPolicy:
+   * Local` also the sources the NetworkPolicy admits on the container port. `['0.0.0.0/0']` for a public endpoint.
+   * Required: no range can be guessed, and without one the NetworkPolicy would drop every client.
+   */
+  readonly loadBalancerSourceRanges: readonly string[];
   /**
    * Also expose this port, named `https`, to the container's `http` port; the load balancer terminates TLS
    * (configure it through `annotations`).
@@ -25,46 +60,252 @@ export interface LoadBalancerExposureOptions extends ServiceExposureOptions {
 }
 
 /** Options of {@link ServiceExposure.nodePort}. */
-export interface NodePortExposureOptions extends ServiceExposureOptions {
+export interface NodePortExposureOptions extends ExternalExposureOptions {
   /**
    * Fixed node port (30000–32767).
    * @default - Kubernetes picks one
    */
   readonly nodePort?: number;
+  /**
+   * IPv4 CIDRs of the clients that call the node port, admitted by the NetworkPolicy on the container port. A NodePort
+   * Service has no source filter of its own, so this is the only one. Required with `externalTrafficPolicy: Local`;
+   * not valid with `Cluster` (clients then arrive with a node's address; admit `nodeCidrs`).
+   * @default - none
+   */
+  readonly nodePortSourceRanges?: readonly string[];
+}
+
+/** One `ipBlock` peer of a NetworkPolicy rule, in the API's own shape. */
+export interface IpBlock {
+  /** The admitted IPv4 CIDR. */
+  readonly cidr: string;
+  /** CIDRs inside `cidr` that are not admitted (each strictly within it, as the API server requires). */
+  readonly except?: readonly string[];
+}
+
+/** The fields {@link externalTrafficProblems} checks: a {@link ServiceExposure}, or the `service` section of a config. */
+export interface ExternalTrafficFields {
+  /** `LoadBalancer`, `NodePort` or `ClusterIP`. */
+  readonly type: string;
+  readonly loadBalancerSourceRanges?: readonly string[];
+  readonly nodePortSourceRanges?: readonly string[];
+  readonly externalTrafficPolicy?: ExternalTrafficPolicy;
+  readonly nodeCidrs?: readonly string[];
+}
+
+/** A field of {@link ExternalTrafficFields}, or one of the NetworkPolicy fields the rules mention. */
+export type ExternalTrafficField = keyof ExternalTrafficFields | 'podCidrs' | 'ingressNamespaces';
+
+/** One broken rule: the field at fault and the message that follows its name. */
+export interface ExternalTrafficProblem {
+  readonly field: ExternalTrafficField;
+  readonly message: string;
+}
+
+/**
+ * The rules that make a Service's external traffic reach its pods through their NetworkPolicy. External clients of a
+ * LoadBalancer or NodePort Service arrive from their own addresses (`Local`) or a node's (`Cluster`), never from a pod
+ * in an admitted namespace, so the policy must admit them by `ipBlock`; an exposure whose policy would admit none of
+ * its external traffic is refused. `name` renders a field as the caller's user knows it (a construct prop, or the
+ * config path).
+ */
+export function externalTrafficProblems(
+  s: ExternalTrafficFields,
+  podCidrs: readonly string[],
+  name: (field: ExternalTrafficField) => string,
+): ExternalTrafficProblem[] {
+  const problems: ExternalTrafficProblem[] = [];
+  const add = (field: ExternalTrafficField, message: string) => problems.push({ field, message });
+  const external = s.type === 'LoadBalancer' || s.type === 'NodePort';
+  const policy = s.externalTrafficPolicy ?? 'Local';
+  const noneAdmitted =
+    'so the NetworkPolicy would admit none of its external traffic: external clients reach the pods from their own ' +
+    `or a node's address, never from a pod in ${name('ingressNamespaces')}`;
+  const clusterIpFix = `or set ${name('type')} to ClusterIP and reach the service through the ingress controller`;
+
+  if (!external) {
+    for (const field of [
+      'loadBalancerSourceRanges',
+      'nodePortSourceRanges',
+      'externalTrafficPolicy',
+      'nodeCidrs',
+    ] as const) {
+      if (s[field] !== undefined) add(field, `needs ${name('type')} LoadBalancer or NodePort`);
+    }
+    return problems;
+  }
+  if (s.type === 'NodePort' && s.loadBalancerSourceRanges !== undefined) {
+    add('loadBalancerSourceRanges', `needs ${name('type')} LoadBalancer (a NodePort has no load balancer)`);
+  }
+  if (s.type === 'LoadBalancer' && s.nodePortSourceRanges !== undefined) {
+    add(
+      'nodePortSourceRanges',
+      `needs ${name('type')} NodePort; a LoadBalancer uses loadBalancerSourceRanges`,
+    );
+  }
+  if (s.type === 'LoadBalancer' && !s.loadBalancerSourceRanges?.length) {
+    add(
+      'loadBalancerSourceRanges',
+      `is empty, ${noneAdmitted}. Fix: list the clients' CIDRs in ${name('loadBalancerSourceRanges')} ` +
+        `(['0.0.0.0/0'] for a public endpoint), ${clusterIpFix}`,
+    );
+  }
+  if (s.type === 'NodePort' && policy === 'Local' && !s.nodePortSourceRanges?.length) {
+    add(
+      'nodePortSourceRanges',
+      `is empty, ${noneAdmitted}. Fix: list the clients' CIDRs in ${name('nodePortSourceRanges')}, ${clusterIpFix}`,
+    );
+  }
+  if (s.type === 'NodePort' && policy === 'Cluster' && s.nodePortSourceRanges !== undefined) {
+    add(
+      'nodePortSourceRanges',
+      `cannot be enforced with ${name('externalTrafficPolicy')} Cluster (clients arrive with a node's address): ` +
+        `remove it, or use externalTrafficPolicy Local`,
+    );
+  }
+  if (policy === 'Cluster' && !s.nodeCidrs?.length) {
+    add(
+      'nodeCidrs',
+      `is empty, ${noneAdmitted} (with ${name('externalTrafficPolicy')} Cluster they arrive with a node's address). ` +
+        `Fix: list the nodes' CIDRs in ${name('nodeCidrs')}, or use externalTrafficPolicy Local with source ranges, ` +
+        clusterIpFix,
+    );
+  }
+  if (policy === 'Local' && s.nodeCidrs !== undefined) {
+    add('nodeCidrs', `needs ${name('externalTrafficPolicy')} Cluster: remove it`);
+  }
+  if (problems.length > 0) return problems;
+
+  const pods = parseAll(podCidrs, 'podCidrs', name, add);
+  for (const field of ['loadBalancerSourceRanges', 'nodePortSourceRanges', 'nodeCidrs'] as const) {
+    for (const range of parseAll(s[field] ?? [], field, name, add)) {
+      const within = pods.find((p) => cidrContains(p, range));
+      if (within) {
+        add(
+          field,
+          `'${range.text}' lies within ${name('podCidrs')} '${within.text}', which the NetworkPolicy cuts out, ` +
+            `${noneAdmitted}. Fix: correct the range or ${name('podCidrs')}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function parseAll(
+  texts: readonly string[],
+  field: ExternalTrafficField,
+  name: (field: ExternalTrafficField) => string,
+  add: (field: ExternalTrafficField, message: string) => void,
+): Ipv4Cidr[] {
+  return texts.flatMap((text) => {
+    try {
+      return [parseIpv4Cidr(text, name(field))];
+    } catch (err) {
+      // The parser's message without the field name (the caller prefixes it) and final period.
+      add(field, (err as Error).message.replace(`${name(field)} `, '').replace(/\.$/, ''));
+      return [];
+    }
+  });
+}
+
+/** What the factories of {@link ServiceExposure} pass on besides the common options. */
+interface ExternalSettings {
+  readonly tlsPort?: number;
+  readonly nodePort?: number;
+  readonly externalTrafficPolicy?: ExternalTrafficPolicy;
+  readonly loadBalancerSourceRanges?: readonly string[];
+  readonly nodePortSourceRanges?: readonly string[];
+  readonly nodeCidrs?: readonly string[];
 }
 
 /** How the inference Service is reachable: a cloud load balancer, a node port, or inside the cluster only. */
 export class ServiceExposure {
-  /** A `LoadBalancer` Service (production). */
-  public static loadBalancer(options: LoadBalancerExposureOptions = {}): ServiceExposure {
-    return new ServiceExposure(kplus.ServiceType.LOAD_BALANCER, options, options.tlsPort, undefined);
+  /** A `LoadBalancer` Service (production), accepting `loadBalancerSourceRanges`. */
+  public static loadBalancer(options: LoadBalancerExposureOptions): ServiceExposure {
+    return new ServiceExposure(kplus.ServiceType.LOAD_BALANCER, options, {
+      tlsPort: options.tlsPort,
+      externalTrafficPolicy: options.externalTrafficPolicy ?? 'Local',
+      loadBalancerSourceRanges: [...options.loadBalancerSourceRanges],
+      nodeCidrs: options.nodeCidrs && [...options.nodeCidrs],
+    });
   }
 
   /** A `NodePort` Service (a laptop cluster). */
-  public static nodePort(options: NodePortExposureOptions = {}): ServiceExposure {
-    return new ServiceExposure(kplus.ServiceType.NODE_PORT, options, undefined, options.nodePort);
+  public static nodePort(options: NodePortExposureOptions): ServiceExposure {
+    return new ServiceExposure(kplus.ServiceType.NODE_PORT, options, {
+      nodePort: options.nodePort,
+      externalTrafficPolicy: options.externalTrafficPolicy ?? 'Local',
+      nodePortSourceRanges: options.nodePortSourceRanges && [...options.nodePortSourceRanges],
+      nodeCidrs: options.nodeCidrs && [...options.nodeCidrs],
+    });
   }
 
   /** A `ClusterIP` Service, reached through an ingress controller. */
   public static clusterIp(options: ServiceExposureOptions = {}): ServiceExposure {
-    return new ServiceExposure(kplus.ServiceType.CLUSTER_IP, options, undefined, undefined);
+    return new ServiceExposure(kplus.ServiceType.CLUSTER_IP, options, {});
   }
 
   /** The Service port forwarding to the container port. */
   public readonly port: number;
   /** Service annotations. */
   public readonly annotations: Readonly<Record<string, string>>;
+  /** The TLS port, when the load balancer terminates TLS. */
+  public readonly tlsPort?: number;
+  /** The fixed node port, when one is wanted. */
+  public readonly nodePort?: number;
+  /** `spec.externalTrafficPolicy`, for LoadBalancer and NodePort. */
+  public readonly externalTrafficPolicy?: ExternalTrafficPolicy;
+  /** `spec.loadBalancerSourceRanges`, for LoadBalancer. */
+  public readonly loadBalancerSourceRanges?: readonly string[];
+  /** The node port's clients, for NodePort. */
+  public readonly nodePortSourceRanges?: readonly string[];
+  /** The nodes' CIDRs, with externalTrafficPolicy Cluster. */
+  public readonly nodeCidrs?: readonly string[];
 
   private constructor(
     /** The Service type. */
     public readonly type: kplus.ServiceType,
     options: ServiceExposureOptions,
-    /** The TLS port, when the load balancer terminates TLS. */
-    public readonly tlsPort: number | undefined,
-    /** The fixed node port, when one is wanted. */
-    public readonly nodePort: number | undefined,
+    external: ExternalSettings,
   ) {
     this.port = options.port ?? 80;
     this.annotations = options.annotations ?? {};
+    this.tlsPort = external.tlsPort;
+    this.nodePort = external.nodePort;
+    this.externalTrafficPolicy = external.externalTrafficPolicy;
+    this.loadBalancerSourceRanges = external.loadBalancerSourceRanges;
+    this.nodePortSourceRanges = external.nodePortSourceRanges;
+    this.nodeCidrs = external.nodeCidrs;
+  }
+
+  /**
+   * Fails when the NetworkPolicy of the exposed pods would admit none of this Service's external traffic (see
+   * {@link externalTrafficProblems}), naming the props and the fixes.
+   */
+  public validate(podCidrs: readonly string[]): void {
+    const problems = externalTrafficProblems(this, podCidrs, (field) => `'${field}'`);
+    if (problems.length > 0) {
+      throw new Error(problems.map((p) => `'${p.field}' ${p.message}.`).join(' '));
+    }
+  }
+
+  /**
+   * The `ipBlock` peers the NetworkPolicy admits on the container port for this Service's external traffic: the client
+   * ranges (`Local`) or the nodes (`Cluster`), each with the `podCidrs` inside it cut out, so on a network plugin that
+   * matches pod addresses against `ipBlock` a pod of another namespace does not pass as a client. None for ClusterIP.
+   */
+  public networkPolicySources(podCidrs: readonly string[]): IpBlock[] {
+    if (this.externalTrafficPolicy === undefined) return [];
+    const ranges =
+      this.externalTrafficPolicy === 'Cluster'
+        ? (this.nodeCidrs ?? [])
+        : (this.loadBalancerSourceRanges ?? this.nodePortSourceRanges ?? []);
+    const pods = podCidrs.map((c) => parseIpv4Cidr(c, "'podCidrs'"));
+    return ranges.map((text) => {
+      const range = parseIpv4Cidr(text, 'source range');
+      const except = pods.filter((p) => p.prefix > range.prefix && cidrContains(range, p)).map((p) => p.text);
+      return except.length > 0 ? { cidr: text, except } : { cidr: text };
+    });
   }
 }

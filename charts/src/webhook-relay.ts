@@ -1,5 +1,6 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import {
@@ -16,6 +17,33 @@ import {
   restrictedPodSecurityContext,
 } from './pod-hardening';
 import { memoryMebibytes } from './quantity';
+
+/** The relay's webhook route (the relay's own `WEBHOOK_PATH`; a test keeps the two equal). */
+export const RELAY_WEBHOOK_PATH = '/webhooks/mlflow';
+/** The relay's health route, probed by the kubelet. */
+export const RELAY_HEALTH_PATH = '/health';
+
+/** Options of the relay's {@link WebhookRelayProps.ingress Ingress}. */
+export interface RelayIngressOptions {
+  /** Host name MLflow calls, e.g. `relay.example.com` (the webhook URL is `https://<host>/webhooks/mlflow`). */
+  readonly host: string;
+  /**
+   * `spec.ingressClassName`: the ingress controller that serves it.
+   * @default 'nginx'
+   */
+  readonly className?: string;
+  /**
+   * Secret holding the TLS certificate for `host` (cert-manager or `kubectl create secret tls`). MLflow only calls
+   * https URLs and verifies the certificate.
+   * @default - '<name>-tls'
+   */
+  readonly tlsSecretName?: string;
+  /**
+   * Annotations of the Ingress (e.g. `cert-manager.io/cluster-issuer`).
+   * @default - none
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
 
 /** Props of {@link WebhookRelay}. */
 export interface WebhookRelayProps {
@@ -69,10 +97,18 @@ export interface WebhookRelayProps {
    */
   readonly resources?: ContainerResourceQuantities;
   /**
-   * Namespaces whose pods may deliver webhooks (an in-cluster MLflow, an ingress controller).
+   * Namespaces whose pods may call the relay's port: the ingress controller's (MLflow only calls https URLs, so
+   * deliveries come through the controller that terminates TLS), and any in-cluster sender that calls the Service
+   * directly.
    * @default ['ingress-nginx']
    */
   readonly ingressNamespaces?: readonly string[];
+  /**
+   * An Ingress with TLS that routes only the webhook path and the health path (pathType Exact) to the relay; every other
+   * path, /metrics included, has no route through it. Its controller must run in one of `ingressNamespaces`.
+   * @default - no Ingress
+   */
+  readonly ingress?: RelayIngressOptions;
   /**
    * CIDRs that may deliver webhooks (an MLflow outside the cluster).
    * @default - none
@@ -122,7 +158,8 @@ export interface WebhookRelayProps {
 
 /**
  * The MLflow → GitHub webhook relay: a hardened Deployment running `cli.js relay` from the service image, a ClusterIP
- * Service, a ServiceMonitor, and a NetworkPolicy admitting webhook senders in and only DNS and HTTPS (443) out.
+ * Service, a ServiceMonitor, optionally a TLS Ingress routing only the webhook and health paths, and a NetworkPolicy
+ * admitting the ingress controller and Prometheus in and only DNS and HTTPS (443) out.
  */
 export class WebhookRelay extends Construct {
   /** Name of every object. */
@@ -141,6 +178,8 @@ export class WebhookRelay extends Construct {
   public readonly networkPolicy: kplus.NetworkPolicy;
   /** The ServiceMonitor. */
   public readonly serviceMonitor: ServiceMonitor;
+  /** The Ingress, when {@link WebhookRelayProps.ingress} is set. */
+  public readonly ingress?: k8s.KubeIngress;
 
   constructor(scope: Construct, id: string, props: WebhookRelayProps) {
     super(scope, id);
@@ -162,6 +201,21 @@ export class WebhookRelay extends Construct {
     }
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new Error(`'replicas' (${replicas}) must be an integer ≥ 1.`);
+    }
+    const senders = props.ingressNamespaces ?? ['ingress-nginx'];
+    if (props.ingress && senders.length === 0) {
+      throw new Error(
+        "'ingressNamespaces' is empty, so the NetworkPolicy would drop every delivery the Ingress forwards: add the " +
+          "ingress controller's namespace (e.g. ingress-nginx), or remove 'ingress'.",
+      );
+    }
+    if (
+      props.ingress &&
+      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(props.ingress.host)
+    ) {
+      throw new Error(
+        `'ingress.host' '${props.ingress.host}' must be a fully qualified DNS name, e.g. relay.example.com.`,
+      );
     }
 
     this.selectorLabels = { 'app.kubernetes.io/name': this.name };
@@ -219,7 +273,7 @@ export class WebhookRelay extends Construct {
       sizeLimit: Size.mebibytes(memoryMebibytes(props.tmpVolumeSizeLimit ?? '16Mi', "'tmpVolumeSizeLimit'")),
     });
     const probe = (t: Required<ProbeTiming>) =>
-      kplus.Probe.fromHttpGet('/health', {
+      kplus.Probe.fromHttpGet(RELAY_HEALTH_PATH, {
         port: this.port,
         initialDelaySeconds: Duration.seconds(t.initialDelaySeconds),
         periodSeconds: Duration.seconds(t.periodSeconds),
@@ -290,13 +344,11 @@ export class WebhookRelay extends Construct {
       egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
     });
     const http = [kplus.NetworkPolicyPort.tcp(this.port)];
-    const senders = [
-      ...(props.ingressNamespaces ?? ['ingress-nginx']),
-      props.monitoringNamespace ?? 'monitoring',
-    ];
     this.networkPolicy.addIngressRule(
       kplus.Pods.all(this, 'SenderPods', {
-        namespaces: kplus.Namespaces.select(this, 'SenderNamespaces', { names: senders }),
+        namespaces: kplus.Namespaces.select(this, 'SenderNamespaces', {
+          names: [...senders, props.monitoringNamespace ?? 'monitoring'],
+        }),
       }),
       http,
     );
@@ -319,5 +371,31 @@ export class WebhookRelay extends Construct {
         endpoints: [{ port: 'http', path: '/metrics', interval: props.scrapeInterval ?? '30s' }],
       },
     });
+
+    if (props.ingress) {
+      const backend = { service: { name: this.name, port: { name: 'http' } } };
+      this.ingress = new k8s.KubeIngress(this, 'Ingress', {
+        metadata: { ...metadata, annotations: { ...props.ingress.annotations } },
+        spec: {
+          ingressClassName: props.ingress.className ?? 'nginx',
+          tls: [
+            { hosts: [props.ingress.host], secretName: props.ingress.tlsSecretName ?? `${this.name}-tls` },
+          ],
+          rules: [
+            {
+              host: props.ingress.host,
+              http: {
+                // Exact paths: /metrics and anything else the relay may serve stay unreachable from outside.
+                paths: [RELAY_WEBHOOK_PATH, RELAY_HEALTH_PATH].map((path) => ({
+                  path,
+                  pathType: 'Exact',
+                  backend,
+                })),
+              },
+            },
+          ],
+        },
+      });
+    }
   }
 }

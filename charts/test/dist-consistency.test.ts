@@ -82,6 +82,18 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
     }
   });
 
+  it("every Ingress backend names a Service in its namespace and one of that Service's ports", () => {
+    for (const f of ofKind(files, 'Ingress')) {
+      for (const rule of (f.obj as Json).spec.rules) {
+        for (const path of rule.http.paths) {
+          const svc = one(files, 'Service', path.backend.service.name);
+          expect(svc.metadata.namespace).toBe(f.obj.metadata.namespace);
+          expect(svc.spec.ports.map((p: Json) => p.name)).toContain(path.backend.service.port.name);
+        }
+      }
+    }
+  });
+
   it('PDB minAvailable stays below HPA minReplicas and selects the same pods', () => {
     for (const f of ofKind(files, 'PodDisruptionBudget')) {
       const pdb = (f.obj as Json).spec;

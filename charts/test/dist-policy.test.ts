@@ -222,20 +222,40 @@ const RULES: Rule[] = [
     },
   },
   {
-    name: 'NetworkPolicies admit only named peers: no empty rule, no open ingress source',
+    name:
+      'NetworkPolicies admit only named peers: no empty rule, no any-namespace selector, and addresses only on the ' +
+      "target port of a LoadBalancer/NodePort Service of those pods (0.0.0.0/0 only where that Service's " +
+      'loadBalancerSourceRanges states it too)',
     check: (files) =>
       files
         .filter((f) => f.obj.kind === 'NetworkPolicy')
         .flatMap((f) => {
           const spec = (f.obj as Json).spec;
+          const external = files
+            .map((s) => s.obj as Json)
+            .filter(
+              (s) =>
+                s.kind === 'Service' &&
+                ['LoadBalancer', 'NodePort'].includes(s.spec.type) &&
+                matches(s.spec.selector, spec.podSelector.matchLabels ?? {}),
+            );
           const bad: string[] = [];
           for (const rule of spec.ingress ?? []) {
             if (!rule.from?.length || !rule.ports?.length)
               bad.push(`${f.file}: ingress rule without peers or ports`);
             for (const peer of rule.from ?? []) {
-              if (peer.ipBlock?.cidr === '0.0.0.0/0') bad.push(`${f.file}: ingress from anywhere`);
               if (peer.namespaceSelector && !peer.namespaceSelector.matchLabels)
                 bad.push(`${f.file}: any namespace`);
+              if (!peer.ipBlock) continue;
+              const targeted = (rule.ports ?? []).every((p: Json) =>
+                external.some((s) => s.spec.ports.some((sp: Json) => sp.targetPort === p.port)),
+              );
+              if (!targeted)
+                bad.push(`${f.file}: ipBlock ${peer.ipBlock.cidr} where no external Service leads`);
+              const stated = external.some((s) =>
+                (s.spec.loadBalancerSourceRanges ?? []).includes('0.0.0.0/0'),
+              );
+              if (peer.ipBlock.cidr === '0.0.0.0/0' && !stated) bad.push(`${f.file}: ingress from anywhere`);
             }
           }
           for (const rule of spec.egress ?? []) {
@@ -295,7 +315,7 @@ const BAD: DistFile[] = [
       spec: {
         podSelector: { matchLabels: { app: 'other' } },
         policyTypes: ['Ingress'],
-        ingress: [{}],
+        ingress: [{}, { from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 8000 }] }],
         egress: [{}],
       },
     },
@@ -312,5 +332,30 @@ describe.each(ENVIRONMENTS)('policy over dist/%s', (env) => {
   it.each(RULES.map((r) => [r.name, r] as const))('%s', (_name, rule) => {
     expect(rule.check(files)).toEqual([]);
     expect(rule.check(BAD)).not.toEqual([]);
+  });
+});
+
+describe('the named-peers rule on addresses', () => {
+  const rule = RULES.find((r) => r.name.startsWith('NetworkPolicies admit only named peers'))!;
+  const production = readGenerated('dist/production');
+  const withService = (edit: (spec: Json) => void): DistFile[] =>
+    production.map((f) => {
+      if (f.obj.kind !== 'Service' || f.obj.metadata.name !== 'cats-dogs-classifier') return f;
+      const obj = structuredClone(f.obj) as Json;
+      edit(obj.spec);
+      return { file: f.file, obj };
+    });
+
+  it('fails when the LoadBalancer Service does not state the 0.0.0.0/0 its policy admits', () => {
+    expect(rule.check(withService((spec) => (spec.loadBalancerSourceRanges = ['203.0.113.0/24'])))).toEqual([
+      'dist/production/NetworkPolicy.cats-dogs-classifier.yaml: ingress from anywhere',
+    ]);
+  });
+
+  it('fails when no LoadBalancer or NodePort Service leads to the admitted addresses', () => {
+    expect(rule.check(withService((spec) => (spec.type = 'ClusterIP')))).toEqual([
+      'dist/production/NetworkPolicy.cats-dogs-classifier.yaml: ipBlock 0.0.0.0/0 where no external Service leads',
+      'dist/production/NetworkPolicy.cats-dogs-classifier.yaml: ingress from anywhere',
+    ]);
   });
 });

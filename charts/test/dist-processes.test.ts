@@ -80,7 +80,7 @@ describe('containers of dist/production, run as processes', () => {
     expect(result.status).toBe(1);
   });
 
-  it('the webhook relay boots from its Deployment env (secrets stubbed) and answers /health', async () => {
+  it('the webhook relay boots from its Deployment env (secrets stubbed) and serves each path its Ingress routes', async () => {
     const c = deployment('model-gitops-webhook-relay').spec.template.spec.containers[0];
     const port = await freePort();
     const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
@@ -92,6 +92,28 @@ describe('containers of dist/production, run as processes', () => {
       `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
     );
     expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
+
+    // Every path its Ingress routes is one the relay serves (an unsigned delivery: 401, not 404); /metrics exists on
+    // the pod for Prometheus, and the Ingress has no route to it.
+    const ingress: Json = ofKind(production, 'Ingress').find(
+      (f) => f.obj.metadata.name === 'model-gitops-webhook-relay',
+    )!.obj;
+    const routed: string[] = ingress.spec.rules.flatMap((r: Json) => r.http.paths.map((p: Json) => p.path));
+    const answers = await Promise.all(
+      routed.map(async (path) => {
+        const method = path === c.readinessProbe.httpGet.path ? 'GET' : 'POST';
+        const body = method === 'POST' ? '{}' : undefined;
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method,
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        return `${method} ${path} ${res.status}`;
+      }),
+    );
+    expect(answers).toEqual(['POST /webhooks/mlflow 401', 'GET /health 200']);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+    expect(routed).not.toContain('/metrics');
   });
 
   it('the service boots from the local ConfigMap (default model in place of the fetched one) and reports the pin', async () => {

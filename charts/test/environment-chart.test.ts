@@ -43,6 +43,7 @@ describe('EnvironmentChart from the committed configs', () => {
         'Deployment.model-gitops-webhook-relay',
         'Service.model-gitops-webhook-relay',
         'NetworkPolicy.model-gitops-webhook-relay',
+        'Ingress.model-gitops-webhook-relay',
       ]),
     );
     expect(chart.inference.namespace).toBe('cats-dogs-classifier');
@@ -98,6 +99,27 @@ describe('EnvironmentChart from config', () => {
       ['mlflow-credentials', 'mlflow'],
       ['model-gitops-webhook-relay', 'relay'],
     ]);
+  });
+
+  it("passes the Service's external traffic settings and the pod CIDRs to the Service and its NetworkPolicy", () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'baked' },
+      replicas: 1,
+      service: {
+        type: 'NodePort',
+        externalTrafficPolicy: 'Cluster',
+        nodeCidrs: ['10.0.0.0/8'],
+      },
+      networkPolicy: { podCidrs: ['10.244.0.0/16'] },
+    });
+    const objects = synth(new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN }));
+    expect(objects.find((o) => o.kind === 'Service').spec.externalTrafficPolicy).toBe('Cluster');
+    const blocks = objects
+      .find((o) => o.kind === 'NetworkPolicy')
+      .spec.ingress.flatMap((r: Json) => r.from)
+      .filter((p: Json) => p.ipBlock);
+    expect(blocks).toEqual([{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.244.0.0/16'] } }]);
   });
 
   it('emits no ExternalSecret without a store', () => {

@@ -328,7 +328,9 @@ describe('InferenceService props', () => {
   });
 
   it('exposes a LoadBalancer on 80 and, with TLS, 443 to the http port', () => {
-    const objects = synth({ exposure: ServiceExposure.loadBalancer({ tlsPort: 443 }) });
+    const objects = synth({
+      exposure: ServiceExposure.loadBalancer({ tlsPort: 443, loadBalancerSourceRanges: ['0.0.0.0/0'] }),
+    });
     const svc = find(objects, 'Service');
     expect(svc.spec.type).toBe('LoadBalancer');
     expect(svc.spec.ports).toEqual([
@@ -338,9 +340,53 @@ describe('InferenceService props', () => {
   });
 
   it('exposes a NodePort with the fixed node port', () => {
-    const svc = find(synth({ exposure: ServiceExposure.nodePort({ nodePort: 30080 }) }), 'Service');
+    const exposure = ServiceExposure.nodePort({ nodePort: 30080, nodePortSourceRanges: ['172.16.0.0/12'] });
+    const svc = find(synth({ exposure }), 'Service');
     expect(svc.spec.type).toBe('NodePort');
     expect(svc.spec.ports[0]).toMatchObject({ port: 80, nodePort: 30080, targetPort: 8000 });
+  });
+
+  it("admits a LoadBalancer's source ranges on 8000 with the pod CIDRs cut out, and keeps client addresses", () => {
+    const objects = synth({
+      exposure: ServiceExposure.loadBalancer({ loadBalancerSourceRanges: ['0.0.0.0/0', '203.0.113.0/24'] }),
+      podCidrs: ['10.244.0.0/16', '192.168.0.0/16'],
+    });
+    const svc = find(objects, 'Service').spec;
+    expect(svc.loadBalancerSourceRanges).toEqual(['0.0.0.0/0', '203.0.113.0/24']);
+    expect(svc.externalTrafficPolicy).toBe('Local');
+    const external = find(objects, 'NetworkPolicy').spec.ingress.filter((r: Json) => r.from[0].ipBlock);
+    expect(external).toEqual([
+      {
+        from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16', '192.168.0.0/16'] } }],
+        ports: [{ port: 8000, protocol: 'TCP' }],
+      },
+      { from: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 8000, protocol: 'TCP' }] },
+    ]);
+  });
+
+  it('admits the node CIDRs instead of the clients with externalTrafficPolicy Cluster', () => {
+    const objects = synth({
+      exposure: ServiceExposure.loadBalancer({
+        loadBalancerSourceRanges: ['203.0.113.0/24'],
+        externalTrafficPolicy: 'Cluster',
+        nodeCidrs: ['10.0.0.0/16'],
+      }),
+    });
+    expect(find(objects, 'Service').spec).toMatchObject({
+      externalTrafficPolicy: 'Cluster',
+      loadBalancerSourceRanges: ['203.0.113.0/24'],
+    });
+    const blocks = find(objects, 'NetworkPolicy')
+      .spec.ingress.flatMap((r: Json) => r.from)
+      .filter((p: Json) => p.ipBlock);
+    expect(blocks).toEqual([{ ipBlock: { cidr: '10.0.0.0/16' } }]);
+  });
+
+  it('gives a ClusterIP Service neither an external traffic policy nor an ipBlock', () => {
+    const objects = synth();
+    expect(find(objects, 'Service').spec.externalTrafficPolicy).toBeUndefined();
+    expect(find(objects, 'Service').spec.loadBalancerSourceRanges).toBeUndefined();
+    expect(JSON.stringify(find(objects, 'NetworkPolicy').spec.ingress)).not.toContain('ipBlock');
   });
 
   it('rolls the pods when a setting changes (the config hash changes)', () => {
@@ -437,8 +483,26 @@ describe('InferenceService props', () => {
   });
 
   it('fails when the TLS port equals the Service port', () => {
-    expect(() => synth({ exposure: ServiceExposure.loadBalancer({ port: 443, tlsPort: 443 }) })).toThrow(
+    const exposure = ServiceExposure.loadBalancer({
+      port: 443,
+      tlsPort: 443,
+      loadBalancerSourceRanges: ['0.0.0.0/0'],
+    });
+    expect(() => synth({ exposure })).toThrow(
       "'tlsPort' (443) must differ from the Service 'port' (443): use 443 for TLS.",
+    );
+  });
+
+  it('fails when a LoadBalancer has no source ranges, naming both fixes', () => {
+    expect(() => synth({ exposure: ServiceExposure.loadBalancer({ loadBalancerSourceRanges: [] }) })).toThrow(
+      /^'loadBalancerSourceRanges' is empty, so the NetworkPolicy would admit none of its external traffic.*list the clients' CIDRs in 'loadBalancerSourceRanges' \(\['0\.0\.0\.0\/0'\] for a public endpoint\), or set 'type' to ClusterIP and reach the service through the ingress controller\.$/,
+    );
+  });
+
+  it('fails when a source range lies within the pod CIDRs the policy cuts out', () => {
+    const exposure = ServiceExposure.nodePort({ nodePortSourceRanges: ['10.244.3.0/24'] });
+    expect(() => synth({ exposure, podCidrs: ['10.244.0.0/16'] })).toThrow(
+      "'nodePortSourceRanges' '10.244.3.0/24' lies within 'podCidrs' '10.244.0.0/16'",
     );
   });
 

@@ -119,6 +119,17 @@ describe('synthesize', () => {
     );
   });
 
+  it('fails when a LoadBalancer environment would admit none of its clients, naming the fields and both fixes', () => {
+    const root = tempRepo();
+    const file = join(root, 'charts', 'environments', 'production.yaml');
+    const config = readFileSync(file, 'utf8');
+    writeFileSync(file, config.replace(/^ {2}loadBalancerSourceRanges: .*$/m, ''));
+    expect(() => synthesize(root)).toThrow(`${file}: invalid environment config`);
+    expect(() => synthesize(root)).toThrow(
+      /'service.loadBalancerSourceRanges' is empty, so the NetworkPolicy would admit none of its external traffic.*\(\['0.0.0.0\/0'\] for a public endpoint\), or set 'service.type' to ClusterIP and reach the service through the ingress controller/,
+    );
+  });
+
   it('fails naming the pin file when a model pin is invalid', () => {
     const root = tempRepo();
     const file = join(root, 'charts', 'environments', 'production.model.json');

@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
-import { WebhookRelay, WebhookRelayProps } from '../src/webhook-relay';
+import { WEBHOOK_PATH } from '../../pipeline/src/relay';
+import { RELAY_WEBHOOK_PATH, WebhookRelay, WebhookRelayProps } from '../src/webhook-relay';
 import { Json } from './support/dist';
 
 function synth(props: Partial<WebhookRelayProps> = {}): Json[] {
@@ -133,6 +134,67 @@ describe('WebhookRelay', () => {
       { port: 'http', path: '/metrics', interval: '30s' },
     ]);
     expect(find(synth({ scrapeInterval: '15s' }), 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
+  });
+
+  it('emits no Ingress unless asked', () => {
+    expect(find(objects, 'Ingress')).toBeUndefined();
+  });
+
+  it('routes only the webhook path and /health through a TLS Ingress, never /metrics', () => {
+    const ingress = find(synth({ ingress: { host: 'relay.example.com' } }), 'Ingress');
+    const backend = { service: { name: 'model-gitops-webhook-relay', port: { name: 'http' } } };
+    expect(ingress.metadata.name).toBe('model-gitops-webhook-relay');
+    expect(ingress.spec).toEqual({
+      ingressClassName: 'nginx',
+      tls: [{ hosts: ['relay.example.com'], secretName: 'model-gitops-webhook-relay-tls' }],
+      rules: [
+        {
+          host: 'relay.example.com',
+          http: {
+            paths: [
+              { path: '/webhooks/mlflow', pathType: 'Exact', backend },
+              { path: '/health', pathType: 'Exact', backend },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  it("routes the relay's own webhook path", () => {
+    expect(RELAY_WEBHOOK_PATH).toBe(WEBHOOK_PATH);
+  });
+
+  it('takes the Ingress class, TLS Secret and annotations from props', () => {
+    const ingress = find(
+      synth({
+        ingress: {
+          host: 'hooks.example.org',
+          className: 'traefik',
+          tlsSecretName: 'hooks-tls',
+          annotations: { 'cert-manager.io/cluster-issuer': 'letsencrypt' },
+        },
+      }),
+      'Ingress',
+    );
+    expect(ingress.metadata.annotations).toEqual({ 'cert-manager.io/cluster-issuer': 'letsencrypt' });
+    expect(ingress.spec).toMatchObject({
+      ingressClassName: 'traefik',
+      tls: [{ hosts: ['hooks.example.org'], secretName: 'hooks-tls' }],
+    });
+  });
+
+  it('fails when an Ingress has no admitted controller namespace to come through', () => {
+    expect(() => synth({ ingress: { host: 'relay.example.com' }, ingressNamespaces: [] })).toThrow(
+      "'ingressNamespaces' is empty, so the NetworkPolicy would drop every delivery the Ingress forwards: add the " +
+        "ingress controller's namespace (e.g. ingress-nginx), or remove 'ingress'.",
+    );
+  });
+
+  it('fails when the Ingress host is not a DNS name', () => {
+    expect(() => synth({ ingress: { host: 'relay' } })).toThrow(
+      "'ingress.host' 'relay' must be a fully qualified DNS name, e.g. relay.example.com.",
+    );
   });
 
   it('fails when githubRepository is not owner/name', () => {

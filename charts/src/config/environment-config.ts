@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
 import { Scaling } from '../scaling';
+import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z
@@ -90,6 +91,14 @@ export const EnvironmentConfigSchema = z
         tlsPort: port.optional(),
         nodePort: z.number().int().min(30000).max(32767).optional(),
         annotations: z.record(z.string(), z.string()).default({}),
+        /** LoadBalancer: the clients' CIDRs (`spec.loadBalancerSourceRanges` and, with `Local`, the NetworkPolicy). */
+        loadBalancerSourceRanges: z.array(z.cidrv4()).optional(),
+        /** NodePort with `Local`: the clients' CIDRs the NetworkPolicy admits. */
+        nodePortSourceRanges: z.array(z.cidrv4()).optional(),
+        /** LoadBalancer/NodePort: `Local` (the construct's default) or `Cluster`. */
+        externalTrafficPolicy: z.enum(['Local', 'Cluster']).optional(),
+        /** With `externalTrafficPolicy: Cluster`: the nodes' CIDRs the NetworkPolicy admits. */
+        nodeCidrs: z.array(z.cidrv4()).optional(),
       })
       .default({ type: 'ClusterIP', port: 80, annotations: {} }),
     /** A fixed replica count (no HPA, no PDB); mutually exclusive with `autoscaling`. */
@@ -114,11 +123,14 @@ export const EnvironmentConfigSchema = z
         ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
         monitoringNamespace: dnsLabel.default('monitoring'),
         dnsNamespace: dnsLabel.default('kube-system'),
+        /** The cluster's pod CIDRs, cut out of the `ipBlock`s admitted for a LoadBalancer's or NodePort's clients. */
+        podCidrs: z.array(z.cidrv4()).default([]),
       })
       .default({
         ingressNamespaces: ['ingress-nginx'],
         monitoringNamespace: 'monitoring',
         dnsNamespace: 'kube-system',
+        podCidrs: [],
       }),
     /** The MLflow → GitHub webhook relay; deploy it in exactly one environment. */
     webhookRelay: z
@@ -128,6 +140,20 @@ export const EnvironmentConfigSchema = z
         modelName: z.string().min(1).default('cats-dogs-classifier'),
         aliasEnvironments: z.record(z.string().min(1), z.enum(['local', 'staging', 'production'])),
         ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
+        /** An Ingress with TLS routing only the webhook and health paths to the relay. */
+        ingress: z
+          .strictObject({
+            host: z
+              .string()
+              .regex(
+                /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/,
+                'must be a fully qualified DNS name, e.g. relay.example.com',
+              ),
+            className: z.string().min(1).default('nginx'),
+            tlsSecretName: dnsLabel.optional(),
+            annotations: z.record(z.string(), z.string()).default({}),
+          })
+          .optional(),
       })
       .optional(),
     /**
@@ -238,6 +264,15 @@ export const EnvironmentConfigSchema = z
         path: ['service', 'nodePort'],
         message: "needs 'service.type: NodePort'",
       });
+    }
+    const section = (field: ExternalTrafficField) =>
+      field === 'podCidrs' || field === 'ingressNamespaces' ? 'networkPolicy' : 'service';
+    for (const p of externalTrafficProblems(
+      c.service,
+      c.networkPolicy.podCidrs,
+      (f) => `'${section(f)}.${f}'`,
+    )) {
+      ctx.addIssue({ code: 'custom', path: [section(p.field), p.field], message: p.message });
     }
   });
 

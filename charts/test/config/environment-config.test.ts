@@ -175,6 +175,73 @@ describe('environment config validation', () => {
     expect(errorOf(c)).toContain("'service.tlsPort' needs 'service.type: LoadBalancer'");
   });
 
+  it('states who may call production: the whole IPv4 internet, pod CIDR cut out, client addresses kept', () => {
+    const c = readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'production'));
+    expect(c.service).toMatchObject({
+      type: 'LoadBalancer',
+      loadBalancerSourceRanges: ['0.0.0.0/0'],
+      externalTrafficPolicy: 'Local',
+    });
+    expect(c.networkPolicy.podCidrs).toEqual(['10.244.0.0/16']);
+  });
+
+  it('fails when a LoadBalancer lists no source ranges, naming the config fields and both fixes', () => {
+    const c = production();
+    delete c.service.loadBalancerSourceRanges;
+    expect(errorOf(c)).toContain(
+      "'service.loadBalancerSourceRanges' is empty, so the NetworkPolicy would admit none of its external traffic: " +
+        "external clients reach the pods from their own or a node's address, never from a pod in " +
+        "'networkPolicy.ingressNamespaces'. Fix: list the clients' CIDRs in 'service.loadBalancerSourceRanges' " +
+        "(['0.0.0.0/0'] for a public endpoint), or set 'service.type' to ClusterIP and reach the service through " +
+        'the ingress controller',
+    );
+  });
+
+  it('fails when a NodePort lists no source ranges', () => {
+    const c = parse(readFileSync(environmentConfigPath(REPO_ROOT, 'local'), 'utf8'));
+    delete c.service.nodePortSourceRanges;
+    expect(errorOf(c)).toContain(
+      "'service.nodePortSourceRanges' is empty, so the NetworkPolicy would admit none",
+    );
+  });
+
+  it('fails when externalTrafficPolicy Cluster comes without the node CIDRs', () => {
+    const c = production();
+    c.service.externalTrafficPolicy = 'Cluster';
+    expect(errorOf(c)).toContain("'service.nodeCidrs' is empty, so the NetworkPolicy would admit none");
+    c.service.nodeCidrs = ['10.0.0.0/16'];
+    const file = join(dir, 'cluster-policy.yaml');
+    writeFileSync(file, stringify(c));
+    expect(readEnvironmentConfig(file).service.nodeCidrs).toEqual(['10.0.0.0/16']);
+  });
+
+  it('fails when a source range lies within networkPolicy.podCidrs', () => {
+    const c = production();
+    c.service.loadBalancerSourceRanges = ['10.244.1.0/24'];
+    expect(errorOf(c)).toContain(
+      "'service.loadBalancerSourceRanges' '10.244.1.0/24' lies within 'networkPolicy.podCidrs' '10.244.0.0/16'",
+    );
+  });
+
+  it('fails on external-traffic fields of a ClusterIP Service, and on malformed CIDRs', () => {
+    const c = production();
+    c.service = { type: 'ClusterIP', loadBalancerSourceRanges: ['0.0.0.0/0'] };
+    expect(errorOf(c)).toContain(
+      "'service.loadBalancerSourceRanges' needs 'service.type' LoadBalancer or NodePort",
+    );
+    const bad = production();
+    bad.service.loadBalancerSourceRanges = ['0.0.0.0'];
+    expect(errorOf(bad)).toContain("'service.loadBalancerSourceRanges.0'");
+  });
+
+  it('fails on a relay Ingress whose host is not a DNS name', () => {
+    const c = production();
+    c.webhookRelay.ingress.host = 'https://relay.example.com/';
+    expect(errorOf(c)).toContain(
+      "'webhookRelay.ingress.host' must be a fully qualified DNS name, e.g. relay.example.com",
+    );
+  });
+
   it('fails naming the file on a YAML syntax error', () => {
     const message = errorOf('image: [unclosed', 'broken.yaml');
     expect(message).toContain(`${join(dir, 'broken.yaml')}: cannot read the environment config`);

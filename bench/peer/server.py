@@ -4,7 +4,7 @@ One process per worker, each on its OWN listening socket bound with SO_REUSEPORT
 kernel spreads connections over the workers (with `uvicorn --workers N` on one shared socket, one worker
 often took every keep-alive connection while the others idled). Started by bench/src/peer.ts:
 
-    python3 bench/peer/server.py --model-dir DIR --contract JSON --port P [--threads 1] [--no-reuse-port]
+    python3 bench/peer/server.py --model-dir DIR --contract JSON --port P --reuse-port [--threads 1]
 """
 
 import argparse
@@ -32,7 +32,7 @@ def create_app(model, contract):
     @app.get("/health")
     @app.get("/ready")
     def ready():
-        return {"status": "ready"}
+        return {"status": "ready", "pid": os.getpid()}
 
     @app.post("/predict")
     async def predict(request: Request, top_k: int = 0):
@@ -65,7 +65,7 @@ def main(argv):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads of this worker")
-    p.add_argument("--no-reuse-port", dest="reuse_port", action="store_false")
+    p.add_argument("--reuse-port", action="store_true", help="SO_REUSEPORT: several workers, one socket each")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     contract = json.loads(args.contract)

@@ -131,6 +131,7 @@ export function peerServerCommands(o: PeerServerOptions): PeerCommand[] {
     String(o.port),
     '--threads',
     String(threads),
+    '--reuse-port',
   ];
   const env = { PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: String(threads) };
   return Array.from({ length: workers }, () => ({ command: o.python ?? peerPython(), args, env }));
@@ -613,7 +614,8 @@ export async function peerInProcess(
   const contract = peerContract(meta, modelName);
   const check = await checkPeerOutputs({ modelDir, contract, images });
   log(
-    `  peer: torch module = ONNX Runtime within ${check.maxAbsDiff.toExponential(1)} on ${check.tensors} fixed tensors`,
+    `  peer: torch module = ONNX Runtime within ${check.maxAbsDiff.toExponential(1)} on ${check.tensors} fixed tensors; ` +
+      `preprocessing mean |Δ| ${check.preprocess.map((p) => p.meanAbsDiff.toFixed(4)).join(' / ')} of the value range`,
   );
   const cost = measurePeerCost({ modelDir, contract, images, seconds });
   log(

@@ -91,7 +91,7 @@ describe('peer (the reference FastAPI + PyTorch server of `npm run bench -- --pe
         expect(opt('--model-dir')).toBe('/models/m');
         expect(opt('--threads')).toBe('1');
         expect(JSON.parse(opt('--contract'))).toEqual(contract);
-        expect(c.args).not.toContain('--no-reuse-port'); // server.py sets SO_REUSEPORT unless told not to
+        expect(c.args).toContain('--reuse-port'); // server.py binds its own socket with SO_REUSEPORT
         expect(c.args).not.toContain('--workers'); // never uvicorn's shared-socket workers
         expect(c.env).toEqual({ PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' });
       }

@@ -379,7 +379,15 @@ export async function startPeer(
     }),
   );
   const exits = children.map(
-    (child) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))),
+    (child) =>
+      new Promise<number | null>((resolve) => {
+        child.on('exit', (code) => resolve(code));
+        // A process that cannot be spawned emits 'error' and never 'exit'.
+        child.on('error', (err) => {
+          logBuf += `${err.message}\n`;
+          resolve(null);
+        });
+      }),
   );
   let exited = 0;
   for (const e of exits) void e.then(() => exited++);

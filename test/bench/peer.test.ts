@@ -8,6 +8,7 @@ import {
   peerPython,
   peerServerCommands,
   roundOrder,
+  startPeer,
   serviceFigures,
   type PeerContract,
 } from '../../bench/src/peer';
@@ -107,6 +108,29 @@ describe('peer (the reference FastAPI + PyTorch server of `npm run bench -- --pe
       expect(() => peerServerCommands({ modelDir: '/m', contract, port: 1, workers: 0 })).toThrow(
         'peer workers (0) must be a whole number ≥ 1',
       );
+    });
+  });
+
+  describe('startPeer', () => {
+    const contract = peerContract(meta(), 'm');
+
+    it('fails with the output of a worker that dies before it is ready', async () => {
+      // Node is no Python: it exits at once on server.py's first line.
+      await expect(
+        startPeer({ modelDir: '/m', contract, python: process.execPath, workers: 2, readyTimeoutMs: 20_000 }),
+      ).rejects.toThrow(/a peer worker exited before ready; logs:\n[\s\S]*server\.py/);
+    });
+
+    it('fails when the Python cannot be started at all', async () => {
+      await expect(
+        startPeer({
+          modelDir: '/m',
+          contract,
+          python: '/nonexistent/python3',
+          workers: 1,
+          readyTimeoutMs: 20_000,
+        }),
+      ).rejects.toThrow(/exited before ready; logs:\n.*ENOENT/);
     });
   });
 

@@ -5,11 +5,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readModelFiles } from '../../service/src';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
+import { measureFloor, type FloorResult } from './floor';
 import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';
 import { runLoad, type LoadResult } from './load';
 import { machineInfo, type MachineInfo } from './machine';
 import { ensureModels } from './models';
+import { ensurePeerPackages, peerInProcess, peerRounds, type PeerResult } from './peer';
 import { renderMarkdown } from './report';
 import {
   REPO_ROOT,
@@ -24,6 +27,7 @@ import {
   type ServiceProcess,
 } from './service-process';
 import { summarize, type LatencySummary } from './stats';
+import { evaluateTargets, type TargetResult } from './targets';
 
 /** A way of running the service (environment variables it exposes) and of calling it. */
 export interface Variant {
@@ -35,6 +39,11 @@ export interface Variant {
    */
   readonly imagesPerRequest?: number;
 }
+
+/** Name of the reference server in the report. */
+const PEER_NAME = 'peer (FastAPI + uvicorn + PyTorch + Pillow)';
+/** Rounds of each server in the `--peer` comparison (interleaved, see peer.ts `roundOrder`). */
+export const PEER_ROUNDS = 2;
 
 /** Serving options measured for every model; the first one is the service's default. */
 export const VARIANTS: readonly Variant[] = [
@@ -57,6 +66,11 @@ export interface BenchSettings {
   readonly warmupSec: number;
   readonly outDir: string;
   readonly label: string;
+  /**
+   * Also measure the reference FastAPI + PyTorch server (bench/peer/, `--peer`): rounds of each server,
+   * one at a time, interleaved. 0 = no peer.
+   */
+  readonly peerRounds: number;
 }
 
 /** One load level against the service. */
@@ -101,7 +115,13 @@ export interface ModelResult {
   readonly modelDir: string;
   readonly ceilings: readonly CeilingResult[];
   readonly ceiling: CeilingResult;
+  /** Preprocessing and inference CPU cost in isolation, and the images/s the cores could give. */
+  readonly floor: FloorResult;
   readonly variants: readonly VariantResult[];
+  /** The reference server's figures next to the service's (`--peer` only). */
+  readonly peer?: PeerResult;
+  /** Every target of targets.ts applied to this model's figures. */
+  readonly targets: readonly TargetResult[];
   /** Options that could not be measured, with the reason. */
   readonly failed: readonly { readonly variant: string; readonly error: string }[];
 }
@@ -221,7 +241,8 @@ async function measureLevel(
   };
 }
 
-async function benchVariant(
+/** Measures one serving variant in a fresh service process. */
+export async function benchVariant(
   modelDir: string,
   variant: Variant,
   images: readonly BenchImage[],
@@ -307,6 +328,7 @@ export async function runBench(
   log: (line: string) => void = console.log,
 ): Promise<BenchReport> {
   ensureModels(s.models, log);
+  if (s.peerRounds > 0) ensurePeerPackages(log);
   const startedAt = new Date().toISOString();
   const images = await generateImages(DEFAULT_IMAGE_SPECS);
   const models: ModelResult[] = [];
@@ -346,20 +368,65 @@ export async function runBench(
       );
     }
     const ceiling = ceilings.reduce((a, b) => (b.best.imagesPerSec > a.best.imagesPerSec ? b : a));
+    const floor = await measureFloor({ modelDir, images, durationSec: s.durationSec });
+    log(
+      `  floor: preprocessing ${floor.preprocessCpuMs.toFixed(2)} + inference ${floor.inferenceCpuMs.toFixed(2)} CPU-ms/img ` +
+        `= ${floor.imagesPerSec.toFixed(1)} img/s on ${floor.cores} cores`,
+    );
     const variants: VariantResult[] = [];
     const failed: { variant: string; error: string }[] = [];
+    const failure = (what: string, err: unknown): void => {
+      // One option failing (e.g. it cannot start) must not lose the figures of the others.
+      const error = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+      log(`  FAILED: ${error}`);
+      failed.push({ variant: what, error });
+    };
+    const meta = s.peerRounds > 0 ? (await readModelFiles(modelDir)).metadata : undefined;
+    let peerPre: Awaited<ReturnType<typeof peerInProcess>> | undefined;
+    if (meta) {
+      try {
+        peerPre = await peerInProcess(modelDir, model, meta, images, 2 * s.durationSec, log);
+      } catch (err) {
+        failure(PEER_NAME, err);
+      }
+    }
     for (const v of s.variants) {
       log(`model ${model}: service, ${v.name}`);
       try {
         variants.push(await benchVariant(modelDir, v, images, s, log));
       } catch (err) {
-        // One option failing (e.g. it cannot start) must not lose the figures of the others.
-        const error = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-        log(`  FAILED: ${error}`);
-        failed.push({ variant: v.name, error });
+        failure(v.name, err);
       }
     }
-    models.push({ model, modelDir: path.relative(REPO_ROOT, modelDir), ceilings, ceiling, variants, failed });
+    let peer: PeerResult | undefined;
+    if (meta && peerPre) {
+      try {
+        const rounds = await peerRounds(
+          modelDir,
+          model,
+          meta,
+          images,
+          s,
+          s.peerRounds,
+          () => benchVariant(modelDir, VARIANTS[0], images, s, log),
+          log,
+        );
+        peer = { ...peerPre, ...rounds };
+      } catch (err) {
+        failure(PEER_NAME, err);
+      }
+    }
+    const measured = {
+      model,
+      modelDir: path.relative(REPO_ROOT, modelDir),
+      ceilings,
+      ceiling,
+      floor,
+      variants,
+      peer,
+      failed,
+    };
+    models.push({ ...measured, targets: evaluateTargets(measured) });
     write();
   }
   const md = write();
@@ -382,6 +449,7 @@ export function settingsFor(quick: boolean, outDir: string): BenchSettings {
       warmupSec: 0,
       outDir,
       label: 'bench-quick',
+      peerRounds: 0,
     };
   }
   return {
@@ -394,6 +462,7 @@ export function settingsFor(quick: boolean, outDir: string): BenchSettings {
     warmupSec: 1,
     outDir,
     label: 'bench',
+    peerRounds: 0,
   };
 }
 
@@ -404,6 +473,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results') },
       models: { type: 'string' },
       duration: { type: 'string' },
+      peer: { type: 'boolean', default: false },
     },
   });
   const base = settingsFor(values.quick || process.env.BENCH_QUICK === '1', path.resolve(values.out));
@@ -415,6 +485,7 @@ async function main(): Promise<void> {
     ...base,
     models: values.models ? values.models.split(',').map((m) => m.trim()) : base.models,
     durationSec: duration ?? base.durationSec,
+    peerRounds: values.peer ? PEER_ROUNDS : 0,
   });
   if (report.models.some((m) => m.failed.length > 0)) process.exitCode = 1;
 }

@@ -1,0 +1,52 @@
+import { renderMarkdown } from '../../bench/src/report';
+import { evaluateTargets, TARGETS, targetText } from '../../bench/src/targets';
+import type { ModelResult } from '../../bench/src/bench';
+import { measuredModel, peer, report } from './bench-fixtures';
+import type { MeasuredModel } from '../../bench/src/targets';
+
+const withTargets = (m: MeasuredModel): ModelResult => ({ ...m, targets: evaluateTargets(m) });
+const rowOf = (md: string, start: string): string => md.split('\n').find((l) => l.startsWith(start)) ?? '';
+
+describe('renderMarkdown', () => {
+  it('prints every target with its measured value and yes/no, and says which need --peer', () => {
+    const md = renderMarkdown(report([withTargets(measuredModel())]));
+    expect(md).toContain('| target | measured | met | missed by |');
+    for (const t of TARGETS) expect(md).toContain(`| ${targetText(t)} |`);
+    expect(rowOf(md, '| service saturation / in-process ceiling')).toBe(
+      '| service saturation / in-process ceiling (same run) ≥ 0.95x | 0.95x (190.0 / 200.0 img/s) | yes |  |',
+    );
+    expect(rowOf(md, '| saturation / peer saturation')).toBe(
+      '| saturation / peer saturation ≥ 1.5x | not measured (run with --peer) | — |  |',
+    );
+    expect(md).not.toContain('Against the peer');
+  });
+
+  it('prints the CPU floor per image', () => {
+    const md = renderMarkdown(report([withTargets(measuredModel())]));
+    expect(md).toContain('2 cores → 200.0 img/s');
+    expect(rowOf(md, '| preprocess png-640x480')).toBe('| preprocess png-640x480 (sharp) | 10.00 |');
+    expect(rowOf(md, '| inference')).toBe('| inference (ONNX Runtime) | 2.00 |');
+  });
+
+  it('prints the service and the peer side by side with ratios, and a missed target with its gap', () => {
+    const md = renderMarkdown(report([withTargets(measuredModel({ peer: peer() }))]));
+    expect(md).toContain('2 worker processes, each on its own SO_REUSEPORT socket');
+    expect(rowOf(md, '| img/s at saturation')).toBe('| img/s at saturation | 190.0 | 100.0 | 1.90x |');
+    expect(rowOf(md, '| p50 at one connection, ms')).toBe(
+      '| p50 at one connection, ms | 10.00 | 20.00 | 0.50x |',
+    );
+    expect(rowOf(md, '| cold start to ready, ms')).toBe(
+      '| cold start to ready, ms | 500.0 | 3000.0 | 0.17x |',
+    );
+    expect(rowOf(md, '| preprocess png-640x480')).toBe(
+      '| preprocess png-640x480 (sharp vs Pillow) | 10.00 | 6.00 | 1.67x |',
+    );
+    expect(rowOf(md, '| inference')).toBe(
+      '| inference (ONNX Runtime vs torch 1.13.0) | 2.00 | 4.00 | 0.50x |',
+    );
+    expect(rowOf(md, '| preprocessing CPU (sharp) / Pillow')).toBe(
+      '| preprocessing CPU (sharp) / Pillow, same images and output size ≤ 1x | 1.60x (8.00 / 5.00 CPU-ms/img) | **no** | 0.60x (60 % over) |',
+    );
+    expect(md).toContain('peer 100.0 (worker cores 0.90/0.95), 100.0 (worker cores 0.90/0.95)');
+  });
+});

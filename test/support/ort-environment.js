@@ -1,9 +1,6 @@
 // Jest environment for tests that run onnxruntime-node in-process: the native binding creates output
 // typed arrays in the host realm, and onnxruntime-common checks them with `instanceof` in the test realm.
 // Sharing the host's typed-array constructors makes both realms agree.
-// It also turns ONNX Runtime's telemetry off in the real process environment: the test sandbox's
-// process.env is a copy that the native library never reads (Jest transpiles this require).
-require('../../service/src/model/ort-telemetry');
 const { TestEnvironment } = require('jest-environment-node');
 
 class OrtEnvironment extends TestEnvironment {

@@ -8,8 +8,8 @@
  * from the process's OS environment (getenv), so the variable must be set on the main thread before any
  * session exists: Node worker threads and Jest test sandboxes hold a copy of `process.env` that native code
  * never sees (checked: set only in the worker, the files still appear). The service, the pipeline CLI and
- * the benchmark all import `loader.ts` on their main thread before starting workers; Jest's in-process
- * ONNX tests get it from `test/support/ort-environment.js`.
+ * the benchmark all import `loader.ts` on their main thread before starting workers; Jest imports this
+ * module in its global setup (`test/support/ort-telemetry-off.ts`), before any test process starts.
  */
 
 process.env.ORT_DISABLE_TELEMETRY = '1';

@@ -14,6 +14,26 @@ export default tseslint.config(
     },
   },
   {
+    // ONNX Runtime loads only through service/src/model/loader.ts, which turns its telemetry off first.
+    files: ['**/*.ts'],
+    ignores: ['service/src/model/loader.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'onnxruntime-node',
+              message:
+                'Import ONNX Runtime through service/src/model/loader.ts (it turns telemetry off first).',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {
       globals: {

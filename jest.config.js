@@ -9,4 +9,6 @@ module.exports = {
     '^.+\\.ts$': 'ts-jest',
   },
   testTimeout: 30000,
+  // ONNX Runtime's telemetry off in the real environment of every test process.
+  globalSetup: '<rootDir>/test/support/ort-telemetry-off.ts',
 };

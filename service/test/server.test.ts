@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noisyJpeg, tempDir, waitFor, writeTinyCnn } from './helpers';
 
@@ -256,6 +257,30 @@ describe('server process', () => {
       });
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
     expect(proc.child.exitCode).toBeNull();
+  });
+
+  test('a start and a prediction leave no ONNX Runtime telemetry traces (device id cache, mat-debug log)', async () => {
+    writeTinyCnn(tmp.dir);
+    const home = join(tmp.dir, 'home');
+    mkdirSync(home);
+    // The environment names no ORT_DISABLE_TELEMETRY: the service must turn telemetry off by itself.
+    const proc = track(
+      startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1', DRAIN_DELAY_MS: '100', HOME: home }),
+    );
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    // Where onnxruntime-node 1.30 writes them when telemetry is on (its 1DS client, at the first session).
+    const traces = new Set([
+      join(home, '.cache', 'Microsoft'),
+      `/tmp/mat-debug-${proc.child.pid}.log`,
+      join(tmpdir(), `mat-debug-${proc.child.pid}.log`),
+    ]);
+    const found = [...traces].filter((p) => existsSync(p));
+    for (const p of found) rmSync(p, { recursive: true, force: true }); // a failing run cleans up too
+    expect(found).toEqual([]);
   });
 
   test('fails to start with a message naming the variable when the config is invalid', async () => {

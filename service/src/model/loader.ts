@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import './ort-telemetry'; // before onnxruntime-node: see there
 import * as ort from 'onnxruntime-node';
 import { METADATA_FILE, MODEL_FILE, parseModelMetadata, type ModelMetadata } from './metadata';
 

@@ -104,8 +104,8 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
       throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
     }
     const request = parseInferenceRequest(raw);
-    const outputs = decodeOutputs(request, model.metadata.labels.length);
     const input = decodeInput(request, model, limits.maxImagesPerRequest);
+    const outputs = decodeOutputs(request, model.metadata.labels.length);
     let batch: Float32Array;
     let count: number;
     if (input.kind === 'tensor') {

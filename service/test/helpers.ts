@@ -113,7 +113,11 @@ export async function startTestService(
   files: ModelFiles,
   opts: { limits?: Partial<AppLimits>; workers?: number; queueMax?: number } = {},
 ): Promise<TestService> {
-  const pool = await InferencePool.start({ files, workers: opts.workers ?? 1, queueMax: opts.queueMax ?? 16 });
+  const pool = await InferencePool.start({
+    files,
+    workers: opts.workers ?? 1,
+    queueMax: opts.queueMax ?? 16,
+  });
   const state = new ServiceState();
   state.setModel({
     name: 'tiny',

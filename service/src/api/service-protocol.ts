@@ -52,7 +52,12 @@ export function labelSchema(labels?: readonly string[]): z.ZodType<string> {
 export function classScoreSchema(labels?: readonly string[]) {
   return z.object({
     label: labelSchema(labels),
-    index: z.number().int().min(0).describe("the class's position in the model output (labels may repeat)"),
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .max(labels ? labels.length - 1 : Number.MAX_SAFE_INTEGER)
+      .describe("the class's position in the model output (labels may repeat)"),
     score: z.number().min(0).max(1).describe('probability (float32; softmax applied for logits models)'),
   });
 }

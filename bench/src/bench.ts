@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readModelFiles } from '../../service/src/model/loader';
+import { preprocessImage } from '../../service/src/preprocess';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
 import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';
 import { runLoad, type LoadResult } from './load';
@@ -24,6 +26,13 @@ import {
 } from './service-process';
 import { summarize, type LatencySummary } from './stats';
 
+/**
+ * Which endpoint the load calls: `/predict`, or the Open Inference Protocol's
+ * `/v2/models/{name}/infer` with a BYTES tensor of the base64 image file (`v2-bytes`: same preprocessing
+ * in the service) or with the FP32 tensor preprocessed by the client (`v2-fp32`).
+ */
+export type BenchApi = 'predict' | 'v2-bytes' | 'v2-fp32';
+
 /** A way of running the service (environment variables it exposes) and of calling it. */
 export interface Variant {
   readonly name: string;
@@ -33,6 +42,8 @@ export interface Variant {
    * only batching; it has no server-side dynamic batching. @default 1 (raw image body)
    */
   readonly imagesPerRequest?: number;
+  /** The endpoint and body format. @default 'predict' */
+  readonly api?: BenchApi;
 }
 
 /** Serving options measured for every model; the first one is the service's default. */
@@ -42,6 +53,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'workers=1 intraOp=1', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '1' } },
   { name: 'workers=2 sharp=2', env: { INFERENCE_WORKERS: '2', SHARP_CONCURRENCY: '2' } },
   { name: 'client batches of 4 images', env: {}, imagesPerRequest: 4 },
+  { name: 'OIP v2 infer, BYTES (base64 image)', env: {}, api: 'v2-bytes' },
+  { name: 'OIP v2 infer, FP32 (client-preprocessed tensor)', env: {}, api: 'v2-fp32' },
 ];
 
 /** Settings of one bench run. */
@@ -162,6 +175,40 @@ interface Body {
   readonly bytes: Uint8Array;
 }
 
+/** The path and bodies of a variant's requests, one body per image (in the images' order). */
+async function requestsFor(
+  svc: ServiceProcess,
+  modelDir: string,
+  variant: Variant,
+  images: readonly BenchImage[],
+): Promise<{ path: string; bodies: Body[] }> {
+  const api = variant.api ?? 'predict';
+  if (api === 'predict')
+    return { path: '/predict', bodies: requestBodies(images, variant.imagesPerRequest ?? 1) };
+  // The model's name and input tensor as the service reports them.
+  const model = JSON.parse(
+    (await request(`${svc.url}/model`, { timeoutMs: 5000 })).body.toString('utf8'),
+  ) as {
+    name: string;
+    input: { name: string; shape: (number | string)[] };
+  };
+  const files = api === 'v2-fp32' ? await readModelFiles(modelDir) : null;
+  const bodies = await Promise.all(
+    images.map(async (img) => {
+      const input = files
+        ? {
+            name: model.input.name,
+            shape: [1, ...model.input.shape.slice(1)],
+            datatype: 'FP32',
+            data: Array.from(await preprocessImage(img.bytes, files.metadata, { maxPixels: 100_000_000 })),
+          }
+        : { name: model.input.name, shape: [1], datatype: 'BYTES', data: [img.bytes.toString('base64')] };
+      return { contentType: 'application/json', bytes: Buffer.from(JSON.stringify({ inputs: [input] })) };
+    }),
+  );
+  return { path: `/v2/models/${encodeURIComponent(model.name)}/infer`, bodies };
+}
+
 /** One raw image per request, or groups of `n` as JSON `{"instances":[{"b64":...}]}`. */
 function requestBodies(images: readonly BenchImage[], n: number): Body[] {
   if (n <= 1) return images.map((i) => ({ contentType: i.contentType, bytes: i.bytes }));
@@ -179,6 +226,7 @@ function requestBodies(images: readonly BenchImage[], n: number): Body[] {
 
 async function measureLevel(
   svc: ServiceProcess,
+  target: string,
   bodies: readonly Body[],
   imagesPerRequest: number,
   connections: number,
@@ -193,7 +241,7 @@ async function measureLevel(
   const wallBefore = performance.now();
   const load = await runLoad({
     url: svc.url,
-    path: '/predict',
+    path: target,
     connections,
     durationSec,
     overallRate,
@@ -233,9 +281,9 @@ async function benchVariant(
   });
   try {
     const perRequest = variant.imagesPerRequest ?? 1;
-    const bodies = requestBodies(images, perRequest);
     const rssAfterReadyMiB = procStatusMiB(svc.pid, 'VmRSS');
-    const first = await request(`${svc.url}/predict`, {
+    const { path: target, bodies } = await requestsFor(svc, modelDir, variant, images);
+    const first = await request(`${svc.url}${target}`, {
       method: 'POST',
       headers: { 'content-type': bodies[0].contentType },
       body: Buffer.from(bodies[0].bytes),
@@ -243,24 +291,24 @@ async function benchVariant(
     });
     if (first.status !== 200) {
       throw new Error(
-        `first /predict returned ${first.status}: ${first.body.toString('utf8').slice(0, 300)}`,
+        `first ${target} returned ${first.status}: ${first.body.toString('utf8').slice(0, 300)}`,
       );
     }
     log(`  cold start: ready ${svc.readyMs.toFixed(0)} ms, first prediction ${first.ms.toFixed(1)} ms`);
     if (s.warmupSec > 0)
       await runLoad({
         url: svc.url,
-        path: '/predict',
+        path: target,
         connections: Math.max(...s.connections),
         durationSec: s.warmupSec,
         timeoutSec: 30,
         images: bodies,
       });
-    const lowLoad = await measureLevel(svc, bodies, perRequest, 1, s.durationSec);
+    const lowLoad = await measureLevel(svc, target, bodies, perRequest, 1, s.durationSec);
     log(`  low load (1 connection): p50 ${lowLoad.load.latencyMs.p50.toFixed(2)} ms`);
     const sweep: LevelResult[] = [];
     for (const c of s.connections) {
-      const r = c === 1 ? lowLoad : await measureLevel(svc, bodies, perRequest, c, s.durationSec);
+      const r = c === 1 ? lowLoad : await measureLevel(svc, target, bodies, perRequest, c, s.durationSec);
       sweep.push(r);
       log(
         `  ${c} connections: ${r.imagesPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
@@ -273,6 +321,7 @@ async function benchVariant(
     const rate = Math.max(1, Math.round(saturation.load.okPerSec / 2));
     const halfRate = await measureLevel(
       svc,
+      target,
       bodies,
       perRequest,
       Math.max(...s.connections),
@@ -366,7 +415,10 @@ export function settingsFor(quick: boolean, outDir: string): BenchSettings {
   if (quick) {
     return {
       models: ['default'],
-      variants: [VARIANTS[0]],
+      // The default option, and the same images through the Open Inference Protocol beside it.
+      variants: VARIANTS.filter(
+        (v) => Object.keys(v.env).length === 0 && !v.imagesPerRequest && v.api !== 'v2-fp32',
+      ),
       connections: [1, 4],
       ceilingConcurrencies: [1, 4],
       ceilingModes: [{ kind: 'main-session' }],

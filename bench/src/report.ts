@@ -23,7 +23,10 @@ export interface TargetCheck {
 export function targetChecks(m: ModelResult): TargetCheck[] {
   // The default option: no environment overrides, one raw image per request.
   const v = m.variants.find(
-    (x) => Object.keys(x.variant.env).length === 0 && (x.variant.imagesPerRequest ?? 1) === 1,
+    (x) =>
+      Object.keys(x.variant.env).length === 0 &&
+      (x.variant.imagesPerRequest ?? 1) === 1 &&
+      (x.variant.api ?? 'predict') === 'predict',
   );
   if (!v) return [];
   const ratio = v.saturation.imagesPerSec / m.ceiling.best.imagesPerSec;

@@ -35,7 +35,10 @@ export const DatatypeSchema = z.enum([
   'BYTES',
 ]);
 
-/** `$parameters`: key/value pairs, values string, number or boolean ("Parameters"). */
+/**
+ * `$parameters`: key/value pairs, values string, number or boolean ("Parameters"). Optional request fields
+ * also accept `null`, as clients that serialise unset fields send them.
+ */
 export const ParametersSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 /** `$metadata_tensor`; -1 marks a variable-size dimension. */
@@ -85,14 +88,14 @@ export const RequestInputSchema = z.object({
     .min(1)
     .describe('FP32: [N, …one image] in the model layout; BYTES: [N]'),
   datatype: DatatypeSchema.describe('FP32 (preprocessed images) or BYTES (encoded images)'),
-  parameters: ParametersSchema.optional(),
+  parameters: ParametersSchema.nullish(),
   data: TensorDataSchema,
 });
 
 /** `$request_output`; `parameters.classification` = k asks for the top-k classes instead of the scores. */
 export const RequestOutputSchema = z.object({
   name: z.string(),
-  parameters: ParametersSchema.optional().describe(
+  parameters: ParametersSchema.nullish().describe(
     '`classification`: k (≥ 1) returns the k best classes per image as BYTES strings `<score>:<index>:<label>`',
   ),
 });
@@ -100,9 +103,9 @@ export const RequestOutputSchema = z.object({
 /** `$inference_request`. */
 export const InferenceRequestSchema = z.object({
   id: z.string().optional().describe('echoed in the response'),
-  parameters: ParametersSchema.optional(),
+  parameters: ParametersSchema.nullish(),
   inputs: z.array(RequestInputSchema).min(1),
-  outputs: z.array(RequestOutputSchema).optional().describe('default: every output, as FP32'),
+  outputs: z.array(RequestOutputSchema).nullish().describe('default: every output, as FP32'),
 });
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
 

@@ -7,10 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
+import pino from 'pino';
 import request from 'supertest';
+import { createApp } from '../../src/app';
 import { openApiDocument, serializeOpenApi, type Json } from '../../src/api/openapi';
 import { DEFAULT_MODEL_DIR, SERVICE_DIR, loadConfig } from '../../src/config';
 import { readModelFiles, type ModelFiles } from '../../src/model/loader';
+import { ServiceState } from '../../src/state';
 import {
   noisyJpeg,
   pngHeaderOnly,
@@ -73,6 +76,18 @@ describe('the document', () => {
       openApiDocument({ name: config.modelName, version: config.modelVersion, metadata: defaults.metadata }),
     );
     expect(readFileSync(committed, 'utf8')).toBe(fresh);
+  });
+
+  test('while the model loads, GET /openapi.json is 503 not_ready + Retry-After (the document needs the model)', async () => {
+    const app = createApp({
+      state: new ServiceState(),
+      limits: { maxBodyBytes: 1024, maxImagePixels: 100, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
+      logger: pino({ level: 'silent' }),
+    });
+    const res = await request(app).get('/openapi.json');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body.error.code).toBe('not_ready');
   });
 
   test('the model-specific parts come from the loaded model: labels, input size, name and version', () => {

@@ -4,6 +4,7 @@
  * `specification/protocol/inference_rest.md`; the section is named in each test) and the answers are
  * checked field by field, against a real app with a real worker pool.
  */
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { preprocessImage } from '../../src/preprocess';
 import { readModelFiles, type ModelFiles } from '../../src/model/loader';
@@ -16,6 +17,7 @@ import {
   seededRandom,
   startTestService,
   tempDir,
+  waitFor,
   writeTinyCnn,
   type TestService,
 } from '../helpers';
@@ -234,6 +236,19 @@ describe('inference', () => {
         data: [...(await predictScores(jpeg)), ...(await predictScores(jpeg2))],
       },
     ]);
+  });
+
+  test('optional request fields sent as null (as clients serialise unset fields) mean absent', async () => {
+    const res = await infer({
+      id: 'n',
+      parameters: null,
+      inputs: [
+        { name: 'input', shape: [1], datatype: 'BYTES', parameters: null, data: [jpeg.toString('base64')] },
+      ],
+      outputs: null,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.outputs[0].data).toEqual(await predictScores(jpeg));
   });
 
   test('the versioned infer path serves the loaded version', async () => {
@@ -475,5 +490,41 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect([...statuses.keys()].filter((s) => s !== 200).length).toBeGreaterThan(0);
     const after = await infer(good());
     expect(after.status).toBe(200);
+  });
+});
+
+describe('admission: the same queue and limits as /predict', () => {
+  test('fails when the queue is full: 503 + Retry-After with the protocol error object, before the body is read', async () => {
+    const small = await startTestService(files, { queueMax: 0 });
+    try {
+      const url = new URL('/v2/models/tiny/infer', small.url);
+      // A request whose body is still arriving holds the one admission place (1 worker + queue 0).
+      const held = httpRequest(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      });
+      const first = new Promise<number>((resolve, reject) => {
+        held.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        held.on('error', reject);
+      });
+      held.write('{"inputs":[{"name":"input","shape":[1],"datatype":"BYTES","data":["');
+      await waitFor(() => small.pool.admittedRequests === 1, 'the first request to be admitted');
+      const refused = await request(small.server)
+        .post('/v2/models/tiny/infer')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: ['AA=='] }] }));
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.body).toEqual({ error: 'the inference queue is full (0 waiting): retry shortly' });
+      held.end(`${jpeg.toString('base64')}"]}]}`);
+      expect(await first).toBe(200); // the held request is served when its body completes
+      const metrics = (await request(small.server).get('/metrics')).text;
+      expect(metrics).toMatch(/inference_errors_total\{reason="queue_full"\} 1/);
+    } finally {
+      await small.close();
+    }
   });
 });

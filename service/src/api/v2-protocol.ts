@@ -261,6 +261,9 @@ export function decodeInput(request: InferenceRequest, model: LoadedModel, maxIm
   );
 }
 
+/** Largest finite float32. */
+const FP32_MAX = 3.4028234663852886e38;
+
 function checkCount(count: number, maxImages: number): void {
   if (count < 1) throw invalid("'inputs.0.shape' has 0 images: send at least one");
   if (count > maxImages) throw tooMany(maxImages);
@@ -275,12 +278,14 @@ function flatten(data: readonly unknown[], shape: readonly number[], datatype: '
   const out: unknown[] = [];
   const check = (value: unknown, path: string): void => {
     const ok =
-      datatype === 'FP32' ? typeof value === 'number' && Number.isFinite(value) : typeof value === 'string';
+      datatype === 'FP32'
+        ? typeof value === 'number' && Math.abs(value) <= FP32_MAX
+        : typeof value === 'string';
     if (!ok) {
       throw invalid(
         `'inputs.0.data${path}' is ${JSON.stringify(value)?.slice(0, 40) ?? String(value)}: ` +
           (datatype === 'FP32'
-            ? 'FP32 elements must be finite numbers'
+            ? 'FP32 elements must be numbers within the float32 range'
             : 'BYTES elements must be base64 strings'),
       );
     }
@@ -339,6 +344,15 @@ export function encodeOutputs(
   labels: readonly string[],
 ): ResponseOutput[] {
   const classes = labels.length;
+  // A raw tensor far outside what preprocessing produces can overflow the model (infinite logits).
+  const bad = probs.findIndex((p) => p.some((v) => !Number.isFinite(v)));
+  if (bad >= 0) {
+    throw new AppError(
+      422,
+      'non_finite_output',
+      `the model output for image ${bad} is not finite: its input is far outside the range preprocessing produces`,
+    );
+  }
   return outputs.map(({ classification }) => {
     if (classification === null) {
       const data: number[] = [];

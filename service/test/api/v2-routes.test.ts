@@ -326,7 +326,22 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
         ],
       },
       400,
-      'finite numbers',
+      'within the float32 range',
+    ],
+    [
+      'an FP32 element beyond the float32 range',
+      {
+        inputs: [
+          {
+            name: 'input',
+            shape: [1, 3, 32, 32],
+            datatype: 'FP32',
+            data: [1e39, ...new Array(3071).fill(0)],
+          },
+        ],
+      },
+      400,
+      "'inputs.0.data.0' is 1e+39",
     ],
     [
       'nested data that does not follow the shape',
@@ -363,6 +378,16 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect(res.status).toBe(status);
     expect(Object.keys(res.body)).toEqual(['error']);
     expect(res.body.error).toContain(text);
+  });
+
+  test('fails when a raw tensor overflows the model: 422, never non-numbers in the output', async () => {
+    const res = await infer({
+      inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: new Array(3072).fill(3e38) }],
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toBe(
+      'the model output for image 0 is not finite: its input is far outside the range preprocessing produces',
+    );
   });
 
   test('fails when an image is larger than MAX_IMAGE_PIXELS: 422', async () => {

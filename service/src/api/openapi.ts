@@ -409,7 +409,7 @@ const V2_ERROR_MEANING: Readonly<Record<number, string>> = {
   404: 'no such model or version',
   413: 'body larger than MAX_BODY_BYTES, or more than MAX_IMAGES_PER_REQUEST images',
   415: 'not application/json (the binary tensor extension is not supported)',
-  422: 'an image with more than MAX_IMAGE_PIXELS pixels',
+  422: 'an image with more than MAX_IMAGE_PIXELS pixels, or a raw tensor that overflows the model',
   500: 'internal error (generic message)',
   503: 'loading, queue full, overloaded, shutting down or no inference worker',
   504: 'not answered within REQUEST_TIMEOUT_MS',

@@ -50,16 +50,20 @@ export const MetadataTensorSchema = z.object({
 
 /** `$live_server_response`. */
 export const ServerLiveResponseSchema = z.object({ live: z.boolean() });
+export type ServerLiveResponse = z.infer<typeof ServerLiveResponseSchema>;
 /** `$ready_server_response`. */
 export const ServerReadyResponseSchema = z.object({ ready: z.boolean() });
+export type ServerReadyResponse = z.infer<typeof ServerReadyResponseSchema>;
 /** `$ready_model_response`. */
 export const ModelReadyResponseSchema = z.object({ name: z.string(), ready: z.boolean() });
+export type ModelReadyResponse = z.infer<typeof ModelReadyResponseSchema>;
 /** `$metadata_server_response`. */
 export const ServerMetadataResponseSchema = z.object({
   name: z.string(),
   version: z.string(),
   extensions: z.array(z.string()),
 });
+export type ServerMetadataResponse = z.infer<typeof ServerMetadataResponseSchema>;
 /** `$metadata_model_response`. */
 export const ModelMetadataResponseSchema = z.object({
   name: z.string(),

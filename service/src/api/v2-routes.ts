@@ -24,6 +24,10 @@ import {
   modelMetadata,
   parseInferenceRequest,
   type InferenceResponse,
+  type ModelReadyResponse,
+  type ServerLiveResponse,
+  type ServerMetadataResponse,
+  type ServerReadyResponse,
 } from './v2-protocol';
 
 /** What the v2 routes share with the rest of the app. */
@@ -59,16 +63,21 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
   });
 
   app.get('/v2', (_req, res) => {
-    res.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...SERVER_EXTENSIONS] });
+    const body: ServerMetadataResponse = {
+      name: SERVER_NAME,
+      version: SERVER_VERSION,
+      extensions: [...SERVER_EXTENSIONS],
+    };
+    res.json(body);
   });
 
   app.get('/v2/health/live', (_req, res) => {
-    res.json({ live: true });
+    res.json({ live: true } satisfies ServerLiveResponse);
   });
 
   app.get('/v2/health/ready', (_req, res) => {
     const ready = state.notReadyReason() === null;
-    res.status(ready ? 200 : 503).json({ ready });
+    res.status(ready ? 200 : 503).json({ ready } satisfies ServerReadyResponse);
   });
 
   app.get(MODEL_PATH, (req, res) => {
@@ -79,7 +88,7 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
   app.get(`${MODEL_PATH}/ready`, (req, res) => {
     const model = modelFor(req);
     const ready = state.notReadyReason() === null;
-    res.status(ready ? 200 : 503).json({ name: model.name, ready });
+    res.status(ready ? 200 : 503).json({ name: model.name, ready } satisfies ModelReadyResponse);
   });
 
   app.post(`${MODEL_PATH}/infer`, async (req, res) => {

@@ -90,6 +90,19 @@ describe('the document', () => {
     expect(res.body.error.code).toBe('not_ready');
   });
 
+  test('repeated labels are one enum value each; the class index tells them apart', () => {
+    const repeated = openApiDocument({
+      name: 'm',
+      version: '1',
+      metadata: { ...files.metadata, labels: ['cat', 'dog', 'cat'] },
+    }) as { components: { schemas: Record<string, { properties: Record<string, Json> }> } };
+    const prediction = (
+      repeated.components.schemas.PredictResponse?.properties.predictions as { items: { properties: Json } }
+    ).items.properties;
+    expect(prediction.label).toEqual({ type: 'string', enum: ['cat', 'dog'] });
+    expect(prediction.index).toMatchObject({ type: 'integer', minimum: 0, maximum: 2 });
+  });
+
   test('the model-specific parts come from the loaded model: labels, input size, name and version', () => {
     const schemas = (doc.components as { schemas: Record<string, Json> }).schemas;
     const label = (schemas.ModelResponse as { properties: { labels: { items: Json } } }).properties.labels

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readModelFiles } from '../../service/src';
+import { preprocessImage, readModelFiles } from '../../service/src';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
 import { measureFloor, type FloorResult } from './floor';
 import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';
@@ -29,6 +29,13 @@ import {
 import { summarize, type LatencySummary } from './stats';
 import { evaluateTargets, type TargetResult } from './targets';
 
+/**
+ * Which endpoint the load calls: `/predict`, or the Open Inference Protocol's
+ * `/v2/models/{name}/infer` with a BYTES tensor of the base64 image file (`v2-bytes`: same preprocessing
+ * in the service) or with the FP32 tensor preprocessed by the client (`v2-fp32`).
+ */
+export type BenchApi = 'predict' | 'v2-bytes' | 'v2-fp32';
+
 /** A way of running the service (environment variables it exposes) and of calling it. */
 export interface Variant {
   readonly name: string;
@@ -38,6 +45,8 @@ export interface Variant {
    * only batching; it has no server-side dynamic batching. @default 1 (raw image body)
    */
   readonly imagesPerRequest?: number;
+  /** The endpoint and body format. @default 'predict' */
+  readonly api?: BenchApi;
 }
 
 /** Name of the reference server in the report. */
@@ -52,6 +61,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'workers=1 intraOp=1', env: { INFERENCE_WORKERS: '1', ORT_INTRA_OP_THREADS: '1' } },
   { name: 'workers=2 sharp=2', env: { INFERENCE_WORKERS: '2', SHARP_CONCURRENCY: '2' } },
   { name: 'client batches of 4 images', env: {}, imagesPerRequest: 4 },
+  { name: 'OIP v2 infer, BYTES (base64 image)', env: {}, api: 'v2-bytes' },
+  { name: 'OIP v2 infer, FP32 (client-preprocessed tensor)', env: {}, api: 'v2-fp32' },
 ];
 
 /** Settings of one bench run. */
@@ -183,6 +194,40 @@ interface Body {
   readonly bytes: Uint8Array;
 }
 
+/** The path and bodies of a variant's requests, one body per image (in the images' order). */
+async function requestsFor(
+  svc: ServiceProcess,
+  modelDir: string,
+  variant: Variant,
+  images: readonly BenchImage[],
+): Promise<{ path: string; bodies: Body[] }> {
+  const api = variant.api ?? 'predict';
+  if (api === 'predict')
+    return { path: '/predict', bodies: requestBodies(images, variant.imagesPerRequest ?? 1) };
+  // The model's name and input tensor as the service reports them.
+  const model = JSON.parse(
+    (await request(`${svc.url}/model`, { timeoutMs: 5000 })).body.toString('utf8'),
+  ) as {
+    name: string;
+    input: { name: string; shape: (number | string)[] };
+  };
+  const files = api === 'v2-fp32' ? await readModelFiles(modelDir) : null;
+  const bodies = await Promise.all(
+    images.map(async (img) => {
+      const input = files
+        ? {
+            name: model.input.name,
+            shape: [1, ...model.input.shape.slice(1)],
+            datatype: 'FP32',
+            data: Array.from(await preprocessImage(img.bytes, files.metadata, { maxPixels: 100_000_000 })),
+          }
+        : { name: model.input.name, shape: [1], datatype: 'BYTES', data: [img.bytes.toString('base64')] };
+      return { contentType: 'application/json', bytes: Buffer.from(JSON.stringify({ inputs: [input] })) };
+    }),
+  );
+  return { path: `/v2/models/${encodeURIComponent(model.name)}/infer`, bodies };
+}
+
 /** One raw image per request, or groups of `n` as JSON `{"instances":[{"b64":...}]}`. */
 function requestBodies(images: readonly BenchImage[], n: number): Body[] {
   if (n <= 1) return images.map((i) => ({ contentType: i.contentType, bytes: i.bytes }));
@@ -200,6 +245,7 @@ function requestBodies(images: readonly BenchImage[], n: number): Body[] {
 
 async function measureLevel(
   svc: ServiceProcess,
+  target: string,
   bodies: readonly Body[],
   imagesPerRequest: number,
   connections: number,
@@ -214,7 +260,7 @@ async function measureLevel(
   const wallBefore = performance.now();
   const load = await runLoad({
     url: svc.url,
-    path: '/predict',
+    path: target,
     connections,
     durationSec,
     overallRate,
@@ -255,9 +301,9 @@ export async function benchVariant(
   });
   try {
     const perRequest = variant.imagesPerRequest ?? 1;
-    const bodies = requestBodies(images, perRequest);
     const rssAfterReadyMiB = procStatusMiB(svc.pid, 'VmRSS');
-    const first = await request(`${svc.url}/predict`, {
+    const { path: target, bodies } = await requestsFor(svc, modelDir, variant, images);
+    const first = await request(`${svc.url}${target}`, {
       method: 'POST',
       headers: { 'content-type': bodies[0].contentType },
       body: Buffer.from(bodies[0].bytes),
@@ -265,24 +311,24 @@ export async function benchVariant(
     });
     if (first.status !== 200) {
       throw new Error(
-        `first /predict returned ${first.status}: ${first.body.toString('utf8').slice(0, 300)}`,
+        `first ${target} returned ${first.status}: ${first.body.toString('utf8').slice(0, 300)}`,
       );
     }
     log(`  cold start: ready ${svc.readyMs.toFixed(0)} ms, first prediction ${first.ms.toFixed(1)} ms`);
     if (s.warmupSec > 0)
       await runLoad({
         url: svc.url,
-        path: '/predict',
+        path: target,
         connections: Math.max(...s.connections),
         durationSec: s.warmupSec,
         timeoutSec: 30,
         images: bodies,
       });
-    const lowLoad = await measureLevel(svc, bodies, perRequest, 1, s.durationSec);
+    const lowLoad = await measureLevel(svc, target, bodies, perRequest, 1, s.durationSec);
     log(`  low load (1 connection): p50 ${lowLoad.load.latencyMs.p50.toFixed(2)} ms`);
     const sweep: LevelResult[] = [];
     for (const c of s.connections) {
-      const r = c === 1 ? lowLoad : await measureLevel(svc, bodies, perRequest, c, s.durationSec);
+      const r = c === 1 ? lowLoad : await measureLevel(svc, target, bodies, perRequest, c, s.durationSec);
       sweep.push(r);
       log(
         `  ${c} connections: ${r.imagesPerSec.toFixed(1)} img/s, p99 ${r.load.latencyMs.p99.toFixed(1)} ms, ` +
@@ -295,6 +341,7 @@ export async function benchVariant(
     const rate = Math.max(1, Math.round(saturation.load.okPerSec / 2));
     const halfRate = await measureLevel(
       svc,
+      target,
       bodies,
       perRequest,
       Math.max(...s.connections),
@@ -441,7 +488,10 @@ export function settingsFor(quick: boolean, outDir: string): BenchSettings {
   if (quick) {
     return {
       models: ['default'],
-      variants: [VARIANTS[0]],
+      // The default option, and the same images through the Open Inference Protocol beside it.
+      variants: VARIANTS.filter(
+        (v) => Object.keys(v.env).length === 0 && !v.imagesPerRequest && v.api !== 'v2-fp32',
+      ),
       connections: [1, 4],
       ceilingConcurrencies: [1, 4],
       ceilingModes: [{ kind: 'main-session' }],

@@ -52,7 +52,10 @@ const MB_PER_MIB = 1.048576;
 /** The service's default option: no environment overrides, one raw image per request. */
 export function defaultVariant(m: MeasuredModel): VariantResult | undefined {
   return m.variants.find(
-    (x) => Object.keys(x.variant.env).length === 0 && (x.variant.imagesPerRequest ?? 1) === 1,
+    (x) =>
+      Object.keys(x.variant.env).length === 0 &&
+      (x.variant.imagesPerRequest ?? 1) === 1 &&
+      (x.variant.api ?? 'predict') === 'predict',
   );
 }
 

@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
-import { z } from 'zod';
+import { registerDocsRoutes } from './api/docs';
+import { openApiDocument, type Json } from './api/openapi';
+import {
+  TopKQuerySchema,
+  feedbackRequestSchema,
+  type ModelResponse,
+  type PredictResponse,
+} from './api/service-protocol';
+import { V2_PROTOCOL, registerV2Routes } from './api/v2-routes';
+import { BodyBudget } from './body-budget';
+import { admitRequest, classifyBatch, concatTensors, preprocessImages, requireModel } from './data-plane';
 import { AppError } from './errors';
 import { PredictionMemory } from './feedback';
 import { createMetrics, type ServiceMetrics } from './metrics';
-import { preprocessImage } from './preprocess';
 import { readBody, readImages } from './request-images';
-import { scoreImage, type ImageScores } from './scores';
+import { topClasses } from './scores';
 import type { LoadedModel, ServiceState } from './state';
 
 /** Limits and timeouts the app enforces (a subset of the service configuration). */
@@ -35,28 +44,11 @@ export interface AppDeps {
   readonly feedback?: PredictionMemory;
 }
 
-/** One image's prediction in the /predict response. */
-export interface PredictionBody extends ImageScores {
-  /** Id to send to POST /feedback: the request id, or `<requestId>:<index>` when the request had several images. */
-  readonly id: string;
-}
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Largest /feedback body: a request id and two labels need far less. */
 const FEEDBACK_MAX_BYTES = 64 * 1024;
 
-const FeedbackSchema = z
-  .object({
-    requestId: z.string().min(1).max(200),
-    label: z.string().min(1).max(200),
-    predictedLabel: z.string().min(1).max(200).optional(),
-  })
-  .strict();
-
-const TopKSchema = z
-  .string()
-  .regex(/^[0-9]{1,6}$/, 'must be a whole number')
-  .transform(Number);
+const FeedbackSchema = feedbackRequestSchema();
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -68,8 +60,9 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Builds the Express app: GET /health, /ready, /metrics, /model; POST /predict, /feedback. Never listens.
- * Every error is JSON `{"error":{"code","message"}}`; 5xx bodies are generic.
+ * Builds the Express app: GET /health, /ready, /metrics, /model, /openapi.json, /docs; POST /predict,
+ * /feedback; the Open Inference Protocol under /v2. Never listens. Every error is JSON
+ * `{"error":{"code","message"}}` (under /v2 the protocol's `{"error":"..."}`); 5xx bodies are generic.
  */
 export function createApp(deps: AppDeps): express.Express {
   const { state, limits } = deps;
@@ -144,7 +137,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/model', (_req, res) => {
     const model = requireModel(state.model);
     const { metadata, engine } = model;
-    res.json({
+    const body: ModelResponse = {
       name: model.name,
       version: model.version,
       sha256: model.sha256,
@@ -161,58 +154,48 @@ export function createApp(deps: AppDeps): express.Express {
       preprocessing: metadata.preprocessing,
       loadedAt: model.loadedAt.toISOString(),
       loadSeconds: model.loadSeconds,
-    });
+    };
+    res.json(body);
   });
+
+  // The document depends on the model only: built once per loaded model.
+  const documents = new WeakMap<LoadedModel, Json>();
+  app.get('/openapi.json', (_req, res) => {
+    const model = requireModel(state.model);
+    let doc = documents.get(model);
+    if (!doc) {
+      doc = openApiDocument(model);
+      documents.set(model, doc);
+    }
+    res.json(doc);
+  });
+
+  registerDocsRoutes(app);
 
   app.post('/predict', async (req, res) => {
     const model = requireModel(state.model);
-    const { metadata, engine } = model;
-    const classes = metadata.labels.length;
-    const topK = parseTopK(req.query.top_k, classes);
-    const release = engine.admit();
-    const account = bodies.open();
-    res.on('close', () => {
-      release();
-      account.close();
-    });
+    const { metadata } = model;
+    const topK = parseTopK(req.query.top_k, metadata.labels.length);
+    const reserve = admitRequest(model, bodies, res);
     const images = await readImages(req, {
       maxBodyBytes: limits.maxBodyBytes,
       maxImages: limits.maxImagesPerRequest,
-      reserve: account.reserve,
+      reserve,
     });
-    const preStarted = process.hrtime.bigint();
-    const tensors = await Promise.all(
-      images.map((bytes, i) =>
-        preprocessImage(bytes, metadata, { maxPixels: limits.maxImagePixels }).catch((err: unknown) => {
-          if (err instanceof AppError && images.length > 1) {
-            throw new AppError(err.status, err.code, `image ${i}: ${err.message}`, err.headers);
-          }
-          throw err;
-        }),
-      ),
-    );
-    metrics.preprocessDuration.observe(Number(process.hrtime.bigint() - preStarted) / 1e9);
-    if (Date.now() >= req.deadline) {
-      throw new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
-    }
-    // One image (the common case) is sent as is: no copy.
-    const batch = tensors.length === 1 ? (tensors[0] as Float32Array) : concatTensors(tensors);
-    const result = await engine.run(batch, tensors.length, req.deadline);
-    metrics.inferenceDuration.observe(result.seconds);
-    metrics.batchSize.observe(tensors.length);
-    const predictions: PredictionBody[] = tensors.map((_, i) => {
-      const scores = scoreImage(
-        result.scores.subarray(i * classes, (i + 1) * classes),
-        metadata.labels,
-        metadata.output.kind,
-        topK,
-      );
+    const tensors = await preprocessImages(images, model, limits.maxImagePixels, metrics);
+    const probs = await classifyBatch(req, model, concatTensors(tensors), tensors.length, metrics);
+    const predictions = probs.map((p, i) => {
+      const scores = topClasses(p, metadata.labels, topK);
       const id = tensors.length === 1 ? req.id : `${req.id}:${i}`;
       memory.remember(id, scores.label, model.version);
-      metrics.predictions.inc({ label: scores.label, model_version: model.version });
-      return { id, ...scores };
+      return { id, ...scores, topK: [...scores.topK] };
     });
-    res.json({ requestId: req.id, model: { name: model.name, version: model.version }, predictions });
+    const body: PredictResponse = {
+      requestId: req.id,
+      model: { name: model.name, version: model.version },
+      predictions,
+    };
+    res.json(body);
   });
 
   app.post('/feedback', async (req, res) => {
@@ -288,12 +271,15 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ requestId, label, predictedLabel: prediction.predictedLabel, counted });
   });
 
+  registerV2Routes(app, { state, metrics, bodies, limits });
+
   app.use((_req, _res, next) => {
     next(
       new AppError(
         404,
         'not_found',
-        'no such endpoint: see GET /health, /ready, /metrics, /model, POST /predict, /feedback',
+        'no such endpoint: see GET /health, /ready, /metrics, /model, /openapi.json, /docs, /v2/…, ' +
+          'POST /predict, /feedback',
       ),
     );
   });
@@ -314,66 +300,18 @@ export function createApp(deps: AppDeps): express.Express {
       appError.status >= 500 && appError.status !== 503 && appError.status !== 504
         ? 'internal error'
         : appError.message;
-    res.json({ error: { code: appError.code, message } });
+    // The Open Inference Protocol's error body is a bare message; the code stays in logs and metrics.
+    if (res.locals.protocol === V2_PROTOCOL) res.json({ error: message });
+    else res.json({ error: { code: appError.code, message } });
   });
 
   return app;
 }
 
-/** Bytes of request bodies held in memory at once, shared by every request of one app. */
-class BodyBudget {
-  private used = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  /**
-   * One request's account: `reserve` adds a received chunk or throws 503 `overloaded` when the budget
-   * would be exceeded; `close` gives the request's bytes back (later reservations are ignored).
-   */
-  open(): { reserve: (bytes: number) => void; close: () => void } {
-    let held = 0;
-    let closed = false;
-    return {
-      reserve: (bytes) => {
-        if (closed) return;
-        if (this.used + bytes > this.maxBytes) {
-          throw new AppError(
-            503,
-            'overloaded',
-            'too many request bodies are held in memory (MAX_BUFFERED_BODY_BYTES): retry shortly',
-            { 'Retry-After': '1', Connection: 'close' },
-          );
-        }
-        this.used += bytes;
-        held += bytes;
-      },
-      close: () => {
-        closed = true;
-        this.used -= held;
-        held = 0;
-      },
-    };
-  }
-}
-
-/** The images' tensors one after the other, as one batch. */
-function concatTensors(tensors: readonly Float32Array[]): Float32Array {
-  const per = tensors[0]?.length ?? 0;
-  const batch = new Float32Array(per * tensors.length);
-  tensors.forEach((t, i) => batch.set(t, i * per));
-  return batch;
-}
-
-function requireModel(model: LoadedModel | null): LoadedModel {
-  if (!model)
-    throw new AppError(503, 'not_ready', 'the model is still loading: retry shortly', { 'Retry-After': '1' });
-  return model;
-}
-
 function parseTopK(value: unknown, classes: number): number {
   const fallback = classes <= 10 ? classes : 5;
   if (value === undefined) return fallback;
-  const parsed = TopKSchema.safeParse(value);
+  const parsed = TopKQuerySchema.safeParse(value);
   if (!parsed.success || parsed.data < 1) {
     throw new AppError(400, 'invalid_top_k', `'top_k' must be a whole number from 1 to ${classes}`);
   }

@@ -1,12 +1,15 @@
 /** One class and its score. */
 export interface ClassScore {
   readonly label: string;
+  /** Position of the class in the model's output vector (labels may repeat; the index never does). */
+  readonly index: number;
   readonly score: number;
 }
 
 /** Scores of one image: the top class and the top-k list, best first. */
 export interface ImageScores {
   readonly label: string;
+  readonly index: number;
   readonly score: number;
   readonly topK: readonly ClassScore[];
 }
@@ -26,8 +29,17 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /**
- * Turns one image's raw output into scores: softmax for logits, as-is for probabilities; the `k` best
- * classes, ties broken by class index so the order is deterministic.
+ * One image's class probabilities from its raw output: softmax (in double precision) for logits, as they
+ * are for probabilities; float32, the model's own precision, so every API reports the same numbers
+ * (`/predict` scores and the v2 FP32 output tensor).
+ */
+export function probabilities(raw: ArrayLike<number>, kind: 'logits' | 'probabilities'): Float32Array {
+  return Float32Array.from(kind === 'logits' ? softmax(raw) : (raw as ArrayLike<number>));
+}
+
+/**
+ * Turns one image's raw output into scores ({@link probabilities}); the `k` best classes, ties broken by
+ * class index so the order is deterministic.
  */
 export function scoreImage(
   raw: ArrayLike<number>,
@@ -35,11 +47,16 @@ export function scoreImage(
   kind: 'logits' | 'probabilities',
   k: number,
 ): ImageScores {
-  const probs = kind === 'logits' ? softmax(raw) : Float64Array.from(raw as ArrayLike<number>);
-  const order = Array.from(probs.keys()).sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
+  return topClasses(probabilities(raw, kind), labels, k);
+}
+
+/** The `k` (at least 1) most probable classes of one image, best first, ties broken by class index. */
+export function topClasses(probs: ArrayLike<number>, labels: readonly string[], k: number): ImageScores {
+  const indices = Array.from({ length: probs.length }, (_, i) => i);
+  const order = indices.sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
   const topK = order
     .slice(0, Math.max(1, k))
-    .map((i) => ({ label: labels[i] as string, score: probs[i] as number }));
+    .map((index) => ({ label: labels[index] as string, index, score: probs[index] as number }));
   const best = topK[0] as ClassScore;
-  return { label: best.label, score: best.score, topK };
+  return { label: best.label, index: best.index, score: best.score, topK };
 }

@@ -160,7 +160,9 @@ describe('endpoints', () => {
     expect(p.id).toBe(res.body.requestId);
     expect(['cat', 'dog']).toContain(p.label);
     expect(p.topK).toHaveLength(2); // all classes when the model has at most 10
-    expect(p.topK[0]).toEqual({ label: p.label, score: p.score });
+    expect(p.topK[0]).toEqual({ label: p.label, index: p.index, score: p.score });
+    expect(p.topK.map((c: { index: number }) => c.index).sort()).toEqual([0, 1]);
+    expect(['cat', 'dog'][p.index]).toBe(p.label);
     expect(p.topK[0].score + p.topK[1].score).toBeCloseTo(1, 6);
   });
 

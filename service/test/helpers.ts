@@ -1,10 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
+import pino from 'pino';
 import sharp from 'sharp';
+import { createApp, type AppLimits } from '../src/app';
+import { InferencePool } from '../src/inference/pool';
 import type { WorkerInit } from '../src/inference/protocol';
+import { createMetrics, type ServiceMetrics } from '../src/metrics';
+import type { ModelFiles } from '../src/model/loader';
+import { ServiceState } from '../src/state';
 import { buildSimpleCnn, writeModelDir, type BuiltModel } from '../src/model/onnx-builder';
 
 /** A temp dir removed by the returned cleanup. */
@@ -88,4 +96,77 @@ const WORKER_TS = join(__dirname, '..', 'src', 'inference', 'worker.ts');
 export function spawnRealWorker(init: WorkerInit, prelude = ''): Worker {
   const code = `${prelude};require('tsx/cjs/api').register();require(${JSON.stringify(WORKER_TS)});`;
   return new Worker(code, { eval: true, workerData: init });
+}
+
+/** A running app on 127.0.0.1 with a real worker pool on `files` (model `tiny`, version `7`). */
+export interface TestService {
+  readonly server: Server;
+  readonly state: ServiceState;
+  readonly pool: InferencePool;
+  readonly metrics: ServiceMetrics;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts {@link TestService}: `createApp` listening on a random port, one worker unless told. */
+export async function startTestService(
+  files: ModelFiles,
+  opts: { limits?: Partial<AppLimits>; workers?: number; queueMax?: number } = {},
+): Promise<TestService> {
+  const pool = await InferencePool.start({
+    files,
+    workers: opts.workers ?? 1,
+    queueMax: opts.queueMax ?? 16,
+  });
+  const state = new ServiceState();
+  state.setModel({
+    name: 'tiny',
+    version: '7',
+    sha256: files.sha256,
+    metadataSha256: files.metadataSha256,
+    metadata: files.metadata,
+    loadedAt: new Date('2026-01-01T00:00:00Z'),
+    loadSeconds: 0.25,
+    engine: pool,
+  });
+  const metrics = createMetrics();
+  const app = createApp({
+    state,
+    limits: {
+      maxBodyBytes: 256 * 1024,
+      maxImagePixels: 40_000_000,
+      maxImagesPerRequest: 4,
+      requestTimeoutMs: 30_000,
+      ...opts.limits,
+    },
+    metrics,
+    logger: pino({ level: 'silent' }),
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    state,
+    pool,
+    metrics,
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+/** Seeded pseudo-random numbers in [0, 1) (mulberry32), for fuzzing that replays. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -1,19 +1,42 @@
-import { scoreImage, softmax } from '../src/scores';
+import { probabilities, scoreImage, softmax } from '../src/scores';
 
 describe('scoreImage', () => {
   test('logits get a softmax and the classes are sorted best first', () => {
     const s = scoreImage([0, Math.log(3)], ['cat', 'dog'], 'logits', 2);
     expect(s.label).toBe('dog');
-    expect(s.score).toBeCloseTo(0.75, 10);
-    expect(s.topK.map((c) => c.label)).toEqual(['dog', 'cat']);
+    expect(s.index).toBe(1);
+    expect(s.score).toBeCloseTo(0.75, 6);
+    expect(s.topK.map((c) => [c.label, c.index])).toEqual([
+      ['dog', 1],
+      ['cat', 0],
+    ]);
   });
 
   test('probabilities are reported as they are, ties broken by class index', () => {
     const s = scoreImage([0.2, 0.4, 0.4], ['a', 'b', 'c'], 'probabilities', 2);
     expect(s.topK).toEqual([
-      { label: 'b', score: expect.closeTo(0.4, 6) },
-      { label: 'c', score: expect.closeTo(0.4, 6) },
+      { label: 'b', index: 1, score: expect.closeTo(0.4, 6) },
+      { label: 'c', index: 2, score: expect.closeTo(0.4, 6) },
     ]);
+  });
+
+  test('a repeated label is told apart by its class index', () => {
+    const s = scoreImage([0.1, 0.6, 0.3], ['cat', 'dog', 'cat'], 'probabilities', 3);
+    expect(s.topK.map((c) => [c.label, c.index])).toEqual([
+      ['dog', 1],
+      ['cat', 2],
+      ['cat', 0],
+    ]);
+  });
+
+  test('scores are float32 values, the same numbers as the probabilities tensor', () => {
+    const raw = [0.3, -1.2, 2.5];
+    const probs = probabilities(raw, 'logits');
+    const s = scoreImage(raw, ['a', 'b', 'c'], 'logits', 3);
+    for (const c of s.topK) {
+      expect(c.score).toBe(probs[c.index]);
+      expect(Math.fround(c.score)).toBe(c.score);
+    }
   });
 
   test('softmax is stable for large logits', () => {

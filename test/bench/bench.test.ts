@@ -94,27 +94,30 @@ describe('npm run bench (smoke, tiny settings)', () => {
     expect(model.peer).toBeUndefined();
   });
 
-  it('measures the in-process ceiling and the service over HTTP without failed requests', () => {
+  it('measures the in-process ceiling and the service over HTTP without failed requests, /predict and v2 infer', () => {
     const model = report.models[0];
     expect(model.model).toBe('default');
     expect(model.ceiling.best.images).toBeGreaterThan(0);
-    const v = model.variants[0];
-    for (const level of [...v.sweep, v.halfRate]) {
-      expect(level.load.ok).toBeGreaterThan(0);
-      expect(level.load.completed - level.load.ok + level.load.errors).toBe(0);
-      expect(level.peakRssMiB).toBeGreaterThan(0);
+    expect(model.variants.map((v) => v.variant.api ?? 'predict')).toEqual(['predict', 'v2-bytes']);
+    for (const v of model.variants) {
+      for (const level of [...v.sweep, v.halfRate]) {
+        expect(level.load.ok).toBeGreaterThan(0);
+        expect(level.load.completed - level.load.ok + level.load.errors).toBe(0);
+        expect(level.peakRssMiB).toBeGreaterThan(0);
+      }
+      expect(v.coldStart.readyMs).toBeGreaterThan(0);
+      expect(v.exit.code).toBe(0);
     }
-    expect(v.coldStart.readyMs).toBeGreaterThan(0);
-    expect(v.exit.code).toBe(0);
   });
 
   it('writes JSON and a Markdown table with the machine and every target', () => {
     expect(report.machine.onnxruntimeNode).toMatch(/^\d+\.\d+/);
     expect(report.machine.logicalCpus).toBeGreaterThan(0);
-    expect(report.models[0].variants).toHaveLength(1);
+    expect(report.models[0].variants).toHaveLength(2);
     const md = readFileSync(path.join(outDir, 'bench-quick.md'), 'utf8');
     expect(md).toContain('onnxruntime-node');
     for (const t of TARGETS) expect(md).toContain(targetText(t));
     expect(md).toContain('CPU floor');
+    expect(md).toContain('| OIP v2 infer, BYTES (base64 image) | 4 |'); // reported beside /predict
   });
 });

@@ -57,6 +57,16 @@ export interface InferenceRulesProps {
    */
   readonly podDisruptionBudgetName?: string;
   /**
+   * Name of the HorizontalPodAutoscaler, for `kube_horizontalpodautoscaler_*`.
+   * @default 'cats-dogs-classifier'
+   */
+  readonly horizontalPodAutoscalerName?: string;
+  /**
+   * How long the HPA may sit at its maxReplicas before `InferenceAutoscalerAtMaxReplicas` fires.
+   * @default '15m'
+   */
+  readonly atMaxReplicasFor?: string;
+  /**
    * The HTTP route whose latency the SLO covers (the `route` label of the HTTP metrics).
    * @default '/predict'
    */
@@ -153,6 +163,9 @@ export interface InferenceRulesProps {
   readonly runbookBaseUrl?: string;
 }
 
+/** The route filter of every traffic rule: probes and scrapes are not traffic. */
+export const NON_PROBE_ROUTES = `route!~"/health|/ready|/metrics"`;
+
 /** The quantiles recorded for every latency histogram. */
 export const LATENCY_QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 export type LatencyQuantile = (typeof LATENCY_QUANTILES)[number];
@@ -166,6 +179,7 @@ export const ALERT_NAMES = [
   'InferenceModelVersionSkew',
   'InferencePredictionMixDrift',
   'InferenceModelQualityLow',
+  'InferenceAutoscalerAtMaxReplicas',
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
@@ -201,6 +215,8 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     namespace: props.namespace ?? 'cats-dogs-classifier',
     deploymentName: props.deploymentName ?? 'cats-dogs-classifier',
     podDisruptionBudgetName: props.podDisruptionBudgetName ?? 'cats-dogs-classifier',
+    horizontalPodAutoscalerName: props.horizontalPodAutoscalerName ?? 'cats-dogs-classifier',
+    atMaxReplicasFor: props.atMaxReplicasFor ?? '15m',
     predictRoute: props.predictRoute ?? '/predict',
     rateWindow: props.rateWindow ?? '5m',
     errorRatioThreshold: props.errorRatioThreshold ?? 0.05,
@@ -228,6 +244,7 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     'namespace',
     'deploymentName',
     'podDisruptionBudgetName',
+    'horizontalPodAutoscalerName',
     'predictRoute',
   ] as const) {
     if (!LABEL_VALUE_SAFE.test(resolved[key])) {
@@ -243,6 +260,7 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     'latencyFor',
     'noReadyPodsFor',
     'belowDisruptionBudgetFor',
+    'atMaxReplicasFor',
     'rolloutMaxDuration',
     'driftWindow',
     'driftFor',
@@ -404,7 +422,7 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
   const job = `job="${p.jobName}"`;
   const by = 'namespace, job';
   const r = p.rateWindow;
-  const nonProbe = `route!~"/health|/ready|/metrics"`;
+  const nonProbe = NON_PROBE_ROUTES;
 
   const quantile = (q: number, metric: string, extra = ''): string =>
     `histogram_quantile(${q}, sum by (${by}, le) (rate(${metric}_bucket{${job}${extra}}[${r}])))`;
@@ -627,6 +645,17 @@ function alertRules(p: ResolvedInferenceRulesProps, n: InferenceRecordNames): Al
       `Accuracy measured from user feedback over ${p.qualityWindow} (at least ${p.qualityMinFeedback} answers) ` +
         `is below ${p.accuracyThreshold * 100} % for ${p.qualityFor}. Compare with the previous model version ` +
         'and consider a rollback.',
+    ),
+    alert(
+      'InferenceAutoscalerAtMaxReplicas',
+      'warning',
+      p.atMaxReplicasFor,
+      `${ksm('kube_horizontalpodautoscaler_status_current_replicas', 'horizontalpodautoscaler', p.horizontalPodAutoscalerName)}\n` +
+        `>=\n${ksm('kube_horizontalpodautoscaler_spec_max_replicas', 'horizontalpodautoscaler', p.horizontalPodAutoscalerName)}`,
+      `HorizontalPodAutoscaler ${p.namespace}/${p.horizontalPodAutoscalerName} runs at its maximum of {{ $value }} replicas`,
+      `The autoscaler has been at maxReplicas for ${p.atMaxReplicasFor}: it cannot add capacity, so more load ` +
+        'turns into latency and 503s. Check whether the replicas are insufficient: raise autoscaling.maxReplicas ' +
+        '(and the cluster capacity behind it) or find what drives the load.',
     ),
   ];
 }

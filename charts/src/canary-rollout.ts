@@ -9,6 +9,7 @@ import {
 } from '../../imports/argo-rollouts-analysistemplate-argoproj.io';
 import {
   Rollout,
+  RolloutProps,
   RolloutSpecStrategyCanaryMaxSurge,
   RolloutSpecStrategyCanaryMaxUnavailable,
   RolloutSpecStrategyCanarySteps,
@@ -244,7 +245,7 @@ export class CanaryRollout extends Construct {
     }
 
     const rolling = deployment.spec.strategy?.rollingUpdate ?? {};
-    this.rollout = new Rollout(this, 'Resource', {
+    this.rollout = new RolloutFromDeployment(this, 'Resource', props.deployment, {
       metadata: { ...meta(props.name), annotations: { ...deployment.metadata.annotations } },
       spec: {
         replicas: props.replicas,
@@ -264,8 +265,29 @@ export class CanaryRollout extends Construct {
         },
       },
     });
-    // The pod template is the Deployment's, unchanged: probes, hardening, init container, anti-affinity, spread.
-    ApiObject.of(this.rollout).addJsonPatch(JsonPatch.add('/spec/template', deployment.spec.template));
+  }
+}
+
+/**
+ * A Rollout whose pod template is the Deployment's, unchanged (probes, hardening, init container, anti-affinity,
+ * spread), read when the Rollout is synthesized, so everything added to the Deployment after this construct is
+ * included too (cdk8s-plus fills some fields, such as probe ports, only at synthesis).
+ */
+class RolloutFromDeployment extends Rollout {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly deployment: kplus.Deployment,
+    props: RolloutProps,
+  ) {
+    super(scope, id, props);
+  }
+
+  public override toJson(): Record<string, unknown> {
+    const json = super.toJson() as { spec: Record<string, unknown> };
+    const template = (ApiObject.of(this.deployment).toJson() as { spec: { template: unknown } }).spec
+      .template;
+    return { ...json, spec: { ...json.spec, template } };
   }
 }
 

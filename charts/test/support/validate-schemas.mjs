@@ -16,7 +16,13 @@ const MODULES = {
 
 // Argo CD and Argo Rollouts share the group argoproj.io/v1alpha1; these kinds are Argo Rollouts' (its models are
 // generated from the Argo Rollouts v1.9.0 API types; v1.9.1 is a patch release with the same API).
-const ARGO_ROLLOUTS_KINDS = new Set(['Rollout', 'AnalysisTemplate', 'ClusterAnalysisTemplate', 'AnalysisRun', 'Experiment']);
+const ARGO_ROLLOUTS_KINDS = new Set([
+  'Rollout',
+  'AnalysisTemplate',
+  'ClusterAnalysisTemplate',
+  'AnalysisRun',
+  'Experiment',
+]);
 const ARGO_ROLLOUTS_MODULE = '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1';
 
 // No schema package for the External Secrets Operator is installed: check the fields the operator requires.
@@ -36,7 +42,8 @@ const objects = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 for (const [index, obj] of objects.entries()) {
   const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-  const path = group === 'argoproj.io' && ARGO_ROLLOUTS_KINDS.has(obj.kind) ? ARGO_ROLLOUTS_MODULE : MODULES[group];
+  const path =
+    group === 'argoproj.io' && ARGO_ROLLOUTS_KINDS.has(obj.kind) ? ARGO_ROLLOUTS_MODULE : MODULES[group];
   let error = null;
   if (obj.apiVersion === 'external-secrets.io/v1' && obj.kind === 'ExternalSecret') {
     results.push({ index, kind: obj.kind, name: obj.metadata?.name, error: checkExternalSecret(obj) });

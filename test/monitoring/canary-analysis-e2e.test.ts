@@ -29,10 +29,10 @@ import { InferenceService } from '../../charts/src/inference-service';
 import { ModelSource } from '../../charts/src/model-source';
 import {
   CANARY_HASH_ARG,
-  POD_TEMPLATE_HASH_SERIES_LABEL,
   renderAnalysisQuery,
   STABLE_HASH_ARG,
 } from '../../charts/src/monitoring/canary-analysis';
+import { POD_TEMPLATE_HASH_SERIES_LABEL } from '../../charts/src/monitoring/inference-rules';
 import { freePort, promQuery, repoRoot, sleep, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 

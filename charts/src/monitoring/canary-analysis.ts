@@ -4,12 +4,10 @@
  * template hash. Argo Rollouts labels every pod with `rollouts-pod-template-hash`; the ServiceMonitor of a canary
  * service copies it onto the scraped series as `rollouts_pod_template_hash` (podTargetLabels).
  */
-import { NON_PROBE_ROUTES } from './inference-rules';
+import { NON_PROBE_ROUTES, POD_TEMPLATE_HASH_SERIES_LABEL } from './inference-rules';
 
 /** The pod label Argo Rollouts sets on each ReplicaSet's pods. */
 export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
-/** The same label on scraped series (Prometheus label names have no '-'). */
-export const POD_TEMPLATE_HASH_SERIES_LABEL = 'rollouts_pod_template_hash';
 /** The AnalysisTemplate's argument names; the Rollout fills them from `podTemplateHashValue` Latest and Stable. */
 export const CANARY_HASH_ARG = 'canary-hash';
 export const STABLE_HASH_ARG = 'stable-hash';

@@ -1,13 +1,12 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { dashboard, GrafanaDashboard, table, timeseries } from './grafana-dashboard';
-import { POD_TEMPLATE_HASH_SERIES_LABEL } from './canary-analysis';
 import {
   InferenceRules,
   inferenceRules,
   InferenceRulesProps,
   LATENCY_QUANTILES,
-  NON_PROBE_ROUTES,
+  POD_TEMPLATE_HASH_SERIES_LABEL,
 } from './inference-rules';
 
 /**
@@ -163,9 +162,7 @@ export function inferenceDashboard(rules: InferenceRules): GrafanaDashboard {
             max: 1,
             queries: [
               {
-                expr:
-                  `sum by (${hash}) (rate(http_requests_total{job="${p.jobName}", ${NON_PROBE_ROUTES}}[${p.rateWindow}]))\n` +
-                  `/ scalar(sum(rate(http_requests_total{job="${p.jobName}", ${NON_PROBE_ROUTES}}[${p.rateWindow}])))`,
+                expr: `sum by (${hash}) (${n.requestRateByPodTemplateHash}${sel}) / scalar(sum(${n.requestRate}${sel}))`,
                 legend: '{{' + hash + '}}',
               },
             ],
@@ -176,7 +173,7 @@ export function inferenceDashboard(rules: InferenceRules): GrafanaDashboard {
             unit: 'reqps',
             queries: [
               {
-                expr: `sum by (${hash}, label) (rate(inference_predictions_total${sel}[${p.rateWindow}]))`,
+                expr: `sum by (${hash}, label) (${n.predictionsByPodTemplateHash}${sel})`,
                 legend: '{{label}} ({{' + hash + '}})',
               },
             ],

@@ -163,6 +163,12 @@ export interface InferenceRulesProps {
   readonly runbookBaseUrl?: string;
 }
 
+/**
+ * The label Argo Rollouts' `rollouts-pod-template-hash` pod label becomes on scraped series (the ServiceMonitor of a
+ * canary service copies it with podTargetLabels); it tells the canary's series from the stable ones.
+ */
+export const POD_TEMPLATE_HASH_SERIES_LABEL = 'rollouts_pod_template_hash';
+
 /** The route filter of every traffic rule: probes and scrapes are not traffic. */
 export const NON_PROBE_ROUTES = `route!~"/health|/ready|/metrics"`;
 
@@ -338,6 +344,10 @@ export interface InferenceRecordNames {
   readonly podsPerModelVersion: string;
   readonly driftPredictionRate: string;
   readonly driftClassShare: string;
+  /** Request rate per ReplicaSet (`rollouts_pod_template_hash`; one series without it under rolling delivery). */
+  readonly requestRateByPodTemplateHash: string;
+  /** Predictions per class per ReplicaSet. */
+  readonly predictionsByPodTemplateHash: string;
   /** Per feedback window: the quality records. */
   readonly quality: Readonly<Record<string, QualityRecordNames>>;
 }
@@ -404,6 +414,8 @@ export function inferenceRecordNames(props: ResolvedInferenceRulesProps): Infere
     podsPerModelVersion: 'job_version:model_info:count',
     driftPredictionRate: `job:inference_predictions:rate${props.driftWindow}`,
     driftClassShare: `job_label:inference_predictions:ratio_rate${props.driftWindow}`,
+    requestRateByPodTemplateHash: `job_hash:http_requests:rate${r}`,
+    predictionsByPodTemplateHash: `job_hash_label:inference_predictions:rate${r}`,
     quality,
   };
 }
@@ -449,6 +461,10 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
         expr: quantile(q, 'http_request_duration_seconds', `, route="${p.predictRoute}"`),
       })),
       { record: n.inFlight, expr: `sum by (${by}) (http_requests_in_flight{${job}})` },
+      {
+        record: n.requestRateByPodTemplateHash,
+        expr: `sum by (${by}, ${POD_TEMPLATE_HASH_SERIES_LABEL}) (rate(http_requests_total{${job}, ${nonProbe}}[${r}]))`,
+      },
     ],
   };
 
@@ -464,6 +480,10 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
       {
         record: n.predictionsByClass,
         expr: `sum by (${by}, label, model_version) (rate(inference_predictions_total{${job}}[${r}]))`,
+      },
+      {
+        record: n.predictionsByPodTemplateHash,
+        expr: `sum by (${by}, ${POD_TEMPLATE_HASH_SERIES_LABEL}, label) (rate(inference_predictions_total{${job}}[${r}]))`,
       },
       {
         record: n.batchSizeMean,

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Testing } from 'cdk8s';
@@ -10,7 +10,7 @@ import { EnvironmentChart } from '../src/environment-chart';
 import { InferenceService, InferenceServiceProps } from '../src/inference-service';
 import { ModelSource } from '../src/model-source';
 import { Scaling } from '../src/scaling';
-import { synthObjects } from '../src/synth';
+import { synthesize, synthObjects } from '../src/synth';
 import { Json, REPO_ROOT, validateSchemas } from './support/dist';
 import { PIN, REGISTRY_SOURCE } from './support/pins';
 
@@ -208,5 +208,33 @@ describe('an environment with delivery: canary (staging opted in, in a temp copy
 
   it('keeps the committed environments rolling (delivery defaults to rolling)', () => {
     expect(readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'staging')).delivery).toBe('rolling');
+  });
+
+  it('the AppProject admits the Rollout and AnalysisTemplate kinds once an environment opts in', () => {
+    const root = join(dir, 'repo');
+    cpSync(join(REPO_ROOT, 'charts', 'environments'), join(root, 'charts', 'environments'), {
+      recursive: true,
+    });
+    cpSync(join(REPO_ROOT, 'charts', 'argocd.yaml'), join(root, 'charts', 'argocd.yaml'));
+    const kindsOf = (files: ReadonlyMap<string, string>): string[] => {
+      const project = parse(files.get('argocd/AppProject.cats-dogs-classifier.yaml')!) as Json;
+      return project.spec.namespaceResourceWhitelist.map((k: Json) => `${k.group}/${k.kind}`);
+    };
+    expect(kindsOf(synthesize(root))).not.toContain('argoproj.io/Rollout');
+    writeFileSync(
+      join(root, 'charts', 'environments', 'staging.yaml'),
+      stringify({ ...raw, delivery: 'canary' }),
+    );
+    const files = synthesize(root);
+    expect(kindsOf(files)).toEqual(
+      expect.arrayContaining(['argoproj.io/AnalysisTemplate', 'argoproj.io/Rollout']),
+    );
+    expect([...files.keys()]).toEqual(
+      expect.arrayContaining([
+        'dist/staging/Rollout.cats-dogs-classifier.yaml',
+        'dist/production/Deployment.cats-dogs-classifier.yaml',
+      ]),
+    );
+    expect(files.has('dist/staging/Deployment.cats-dogs-classifier.yaml')).toBe(false);
   });
 });

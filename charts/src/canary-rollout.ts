@@ -54,7 +54,10 @@ export interface CanaryRolloutProps {
   readonly cliPath: string;
   /** uid and gid of the smoke Job's container. */
   readonly runAsUser: number;
-  /** `replicas` of the Rollout when no HPA owns the count. */
+  /**
+   * `replicas` of the Rollout when no HPA owns the count.
+   * @default - no replicas field (an HPA owns the count)
+   */
   readonly replicas?: number;
 }
 
@@ -101,10 +104,13 @@ export class CanaryRollout extends Construct {
       smoke: `${props.name}-canary-smoke`,
     };
 
+    // Their own `app.kubernetes.io/name`: the ServiceMonitor selects the main Service by that label, and selecting
+    // these too would scrape every pod three times.
     const service = (serviceId: string, name: string, role: string) =>
       new kplus.Service(this, serviceId, {
         metadata: {
           ...meta(name),
+          labels: { ...props.labels, 'app.kubernetes.io/name': name },
           annotations: {
             'model-gitops/role': `${role}: Argo Rollouts adds ${POD_TEMPLATE_HASH_LABEL} of the ${role} ReplicaSet to the selector`,
           },

@@ -90,6 +90,12 @@ describe('InferenceService with Delivery.canary()', () => {
     ]);
   });
 
+  it('scrapes every pod once: the ServiceMonitor selects the main Service only, not the stable and canary ones', () => {
+    const monitor = find(objects, 'ServiceMonitor').spec.selector.matchLabels;
+    const selected = objects.filter((o) => o.kind === 'Service' && matches(monitor, o.metadata.labels));
+    expect(selected.map((o) => o.metadata.name)).toEqual(['cats-dogs-classifier']);
+  });
+
   it('labels scraped series with the pod template hash, so the analysis can tell canary from stable', () => {
     expect(find(objects, 'ServiceMonitor').spec.podTargetLabels).toEqual(['rollouts-pod-template-hash']);
     expect(find(rolling, 'ServiceMonitor').spec.podTargetLabels).toBeUndefined();

@@ -164,7 +164,7 @@ describe('InferenceService with Delivery.canary()', () => {
   });
 });
 
-describe('an environment with delivery: canary (staging opted in, in a temp copy)', () => {
+describe('an environment with delivery: canary (staging’s config, synthesized in a temp copy)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'canary-env-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const raw: Json = parse(readFileSync(environmentConfigPath(REPO_ROOT, 'staging'), 'utf8'));
@@ -212,8 +212,14 @@ describe('an environment with delivery: canary (staging opted in, in a temp copy
     expect(t!.error).toMatch(/provider/);
   });
 
-  it('keeps the committed environments rolling (delivery defaults to rolling)', () => {
-    expect(readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'staging')).delivery).toBe('rolling');
+  it('only staging opts in: production and local stay rolling', () => {
+    const delivery = (env: 'local' | 'staging' | 'production') =>
+      readEnvironmentConfig(environmentConfigPath(REPO_ROOT, env)).delivery;
+    expect([delivery('local'), delivery('staging'), delivery('production')]).toEqual([
+      'rolling',
+      'canary',
+      'rolling',
+    ]);
   });
 
   it('the AppProject admits the Rollout and AnalysisTemplate kinds once an environment opts in', () => {
@@ -226,6 +232,10 @@ describe('an environment with delivery: canary (staging opted in, in a temp copy
       const project = parse(files.get('argocd/AppProject.cats-dogs-classifier.yaml')!) as Json;
       return project.spec.namespaceResourceWhitelist.map((k: Json) => `${k.group}/${k.kind}`);
     };
+    writeFileSync(
+      join(root, 'charts', 'environments', 'staging.yaml'),
+      stringify({ ...raw, delivery: 'rolling' }),
+    );
     expect(kindsOf(synthesize(root))).not.toContain('argoproj.io/Rollout');
     writeFileSync(
       join(root, 'charts', 'environments', 'staging.yaml'),

@@ -358,9 +358,13 @@ describe('verify-deploy.yml', () => {
   });
 
   test.each(['staging', 'production'])(
-    'the Deployment it watches in %s exists in dist/, fetches the pinned version and listens on 8000',
+    'the Deployment or Rollout it watches in %s exists in dist/, fetches the pinned version and listens on 8000',
     (env) => {
-      const file = join(ROOT, 'dist', env, `Deployment.${verify.env?.DEPLOYMENT}.yaml`);
+      // The rollout step looks for the Rollout file to tell a canary environment from a rolling one.
+      const rollout = join(ROOT, 'dist', env, `Rollout.${verify.env?.DEPLOYMENT}.yaml`);
+      const file = existsSync(rollout)
+        ? rollout
+        : join(ROOT, 'dist', env, `Deployment.${verify.env?.DEPLOYMENT}.yaml`);
       expect(existsSync(file)).toBe(true);
       interface Container {
         command?: string[];

@@ -66,6 +66,7 @@ export class EnvironmentChart extends Chart {
       namespace: i.namespace,
       jobName: i.name,
       deploymentName: i.name,
+      workloadKind: i.canary ? ('Rollout' as const) : ('Deployment' as const),
       podDisruptionBudgetName: i.name,
       horizontalPodAutoscalerName: i.name,
     };

@@ -47,10 +47,16 @@ export interface InferenceRulesProps {
    */
   readonly namespace?: string;
   /**
-   * Name of the Deployment, for `kube_deployment_status_replicas_available`.
+   * Name of the Deployment (or Rollout), for `kube_deployment_status_replicas_available`.
    * @default 'cats-dogs-classifier'
    */
   readonly deploymentName?: string;
+  /**
+   * What runs the pods: a Deployment (kube-state-metrics reports its available replicas) or, with canary delivery,
+   * an Argo Rollouts Rollout (its controller reports them as `rollout_info_replicas_available`).
+   * @default 'Deployment'
+   */
+  readonly workloadKind?: 'Deployment' | 'Rollout';
   /**
    * Name of the PodDisruptionBudget, for `kube_poddisruptionbudget_status_*`.
    * @default 'cats-dogs-classifier'
@@ -220,6 +226,7 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     jobName: props.jobName ?? 'cats-dogs-classifier',
     namespace: props.namespace ?? 'cats-dogs-classifier',
     deploymentName: props.deploymentName ?? 'cats-dogs-classifier',
+    workloadKind: props.workloadKind ?? 'Deployment',
     podDisruptionBudgetName: props.podDisruptionBudgetName ?? 'cats-dogs-classifier',
     horizontalPodAutoscalerName: props.horizontalPodAutoscalerName ?? 'cats-dogs-classifier',
     atMaxReplicasFor: props.atMaxReplicasFor ?? '15m',
@@ -287,6 +294,11 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     throw new Error(
       `'qualityWindow' (${resolved.qualityWindow}) must be one of 'feedbackWindows' ` +
         `(${resolved.feedbackWindows.join(', ')}): add it to feedbackWindows or pick one of them.`,
+    );
+  }
+  if (resolved.workloadKind !== 'Deployment' && resolved.workloadKind !== 'Rollout') {
+    throw new Error(
+      `'workloadKind' (${JSON.stringify(resolved.workloadKind)}) must be 'Deployment' or 'Rollout'.`,
     );
   }
   checkFraction('errorRatioThreshold', resolved.errorRatioThreshold, false);
@@ -620,8 +632,10 @@ function alertRules(p: ResolvedInferenceRulesProps, n: InferenceRecordNames): Al
       'InferenceNoReadyPods',
       'critical',
       p.noReadyPodsFor,
-      `${ksm('kube_deployment_status_replicas_available', 'deployment', p.deploymentName)} == 0`,
-      `Deployment ${p.namespace}/${p.deploymentName} has no available pod`,
+      p.workloadKind === 'Rollout'
+        ? `${ksm('rollout_info_replicas_available', 'name', p.deploymentName)} == 0`
+        : `${ksm('kube_deployment_status_replicas_available', 'deployment', p.deploymentName)} == 0`,
+      `${p.workloadKind} ${p.namespace}/${p.deploymentName} has no available pod`,
       `No pod of the classifier has been ready for ${p.noReadyPodsFor}: every prediction fails. ` +
         'Check the init container (model-fetch) and readiness probe events.',
     ),

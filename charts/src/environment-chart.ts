@@ -3,6 +3,7 @@ import { ImagePullPolicy } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from './config/environment-config';
 import type { EnvironmentName, ModelPin } from './config/model-pin';
+import { Delivery } from './delivery';
 import { ExternalSecret } from './external-secret';
 import { InferenceService } from './inference-service';
 import { ModelSource } from './model-source';
@@ -53,6 +54,7 @@ export class EnvironmentChart extends Chart {
         : Scaling.fixed(c.replicas),
       exposure: exposure(c.service),
       resources: c.resources,
+      delivery: c.delivery === 'canary' ? Delivery.canary(c.canary) : Delivery.rolling(),
       ingressNamespaces: c.networkPolicy.ingressNamespaces,
       monitoringNamespace: c.networkPolicy.monitoringNamespace,
       dnsNamespace: c.networkPolicy.dnsNamespace,
@@ -65,7 +67,9 @@ export class EnvironmentChart extends Chart {
       namespace: i.namespace,
       jobName: i.name,
       deploymentName: i.name,
+      workloadKind: i.canary ? ('Rollout' as const) : ('Deployment' as const),
       podDisruptionBudgetName: i.name,
+      horizontalPodAutoscalerName: i.name,
     };
     new InferenceAlerts(this, 'Alerts', rules);
     new InferenceDashboard(this, 'Dashboard', { rules });

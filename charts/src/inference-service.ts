@@ -4,6 +4,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
+import { CanaryRollout } from './canary-rollout';
+import { Delivery } from './delivery';
+import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
 import { ModelSource } from './model-source';
 import {
   addDnsEgress,
@@ -134,6 +137,12 @@ export interface InferenceServiceProps {
    */
   readonly modelFetchWaitIntervalMs?: number;
   /**
+   * How a new pod template reaches the users: a Deployment's rolling update, or an Argo Rollouts canary judged by
+   * live metrics (needs the Argo Rollouts controller in the cluster).
+   * @default Delivery.rolling()
+   */
+  readonly delivery?: Delivery;
+  /**
    * Pods a rolling update may add above the desired count.
    * @default 1
    */
@@ -256,8 +265,14 @@ export class InferenceService extends Construct {
   public readonly namespaceObject: kplus.Namespace;
   /** Selects the service's pods by {@link selectorLabels}. */
   public readonly pods: kplus.Pods;
-  /** The Deployment. */
+  /**
+   * The Deployment. With canary delivery it is only the source of the Rollout's pod template and is not synthesized.
+   */
   public readonly deployment: kplus.Deployment;
+  /** How new pod templates are delivered. */
+  public readonly delivery: Delivery;
+  /** The Argo Rollouts objects, with canary delivery. */
+  public readonly canary?: CanaryRollout;
   /** The Service. */
   public readonly service: kplus.Service;
   /** The NetworkPolicy. */
@@ -277,6 +292,7 @@ export class InferenceService extends Construct {
     this.modelSource = props.modelSource;
     this.scaling = props.scaling ?? Scaling.autoscaled();
     this.exposure = props.exposure ?? ServiceExposure.clusterIp();
+    this.delivery = props.delivery ?? Delivery.rolling();
     const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
     const imagePullPolicy = props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS;
     const resources = props.resources ?? {
@@ -316,6 +332,7 @@ export class InferenceService extends Construct {
     validateName('namespace', this.namespace);
     this.scaling.validate();
     this.exposure.validate(props.podCidrs ?? []);
+    this.delivery.validate();
     if (this.exposure.tlsPort !== undefined && this.exposure.tlsPort === this.exposure.port) {
       throw new Error(
         `'tlsPort' (${this.exposure.tlsPort}) must differ from the Service 'port' (${this.exposure.port}): use 443 for TLS.`,
@@ -568,6 +585,41 @@ export class InferenceService extends Construct {
         },
       });
     }
+
+    if (this.delivery.canary) this.canary = this.deliverAsCanary(this.delivery.canary, runAsUser);
+  }
+
+  /** Replaces the Deployment with an Argo Rollouts canary; the HPA and the ServiceMonitor follow it. */
+  private deliverAsCanary(canary: NonNullable<Delivery['canary']>, runAsUser: number): CanaryRollout {
+    const rollout = new CanaryRollout(this, 'Canary', {
+      canary,
+      deployment: this.deployment,
+      name: this.name,
+      namespace: this.namespace,
+      labels: this.labels,
+      selectorLabels: this.selectorLabels,
+      servicePort: this.exposure.port,
+      containerPort: this.containerPort,
+      jobName: this.name,
+      predictRoute: '/predict',
+      smokeExpectVersion: this.modelSource.pin?.version,
+      cliPath: CLI_PATH,
+      runAsUser,
+      replicas: this.scaling.replicas,
+    });
+    this.node.tryRemoveChild(this.deployment.node.id);
+    if (this.autoscaler) {
+      ApiObject.of(this.autoscaler).addJsonPatch(
+        JsonPatch.replace('/spec/scaleTargetRef', {
+          apiVersion: rollout.rollout.apiVersion,
+          kind: rollout.rollout.kind,
+          name: this.name,
+        }),
+      );
+    }
+    // Series carry the ReplicaSet's hash, so the analysis can tell canary pods from stable ones.
+    this.serviceMonitor.addJsonPatch(JsonPatch.add('/spec/podTargetLabels', [POD_TEMPLATE_HASH_LABEL]));
+    return rollout;
   }
 
   private buildConfig(

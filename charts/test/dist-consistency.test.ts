@@ -1,6 +1,14 @@
 import { ENVIRONMENTS, modelPinPath, readModelPin } from '../src/config/model-pin';
 import { configHash, CONFIG_HASH_ANNOTATION } from '../src/inference-service';
-import { DistFile, Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
+import {
+  DistFile,
+  Json,
+  ofKind,
+  readGenerated,
+  REPO_ROOT,
+  WORKLOAD_KINDS,
+  workloadsOf,
+} from './support/dist';
 
 // Cross-object consistency of the committed dist/: what kubectl would accept but the cluster would get wrong.
 
@@ -14,7 +22,9 @@ const one = (files: DistFile[], kind: string, name: string): Json => {
 
 describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
   const files = readGenerated(`dist/${env}`);
-  const deployments: Json[] = ofKind(files, 'Deployment').map((f) => f.obj);
+  // Deployments, and the Rollout of an environment with `delivery: canary`.
+  const deployments: Json[] = workloadsOf(files).map((f) => f.obj);
+  const workload = (name: string): Json => deployments.find((d) => d.metadata.name === name);
   const services: Json[] = ofKind(files, 'Service').map((f) => f.obj);
   const podsOf = (selector: Record<string, string>) =>
     deployments.filter((d) => matches(selector, d.spec.template.metadata.labels));
@@ -51,11 +61,12 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
     }
   });
 
-  it('every HPA targets an existing apps/v1 Deployment', () => {
+  it('every HPA targets an existing apps/v1 Deployment or argoproj.io/v1alpha1 Rollout', () => {
     for (const f of ofKind(files, 'HorizontalPodAutoscaler')) {
       const ref = (f.obj as Json).spec.scaleTargetRef;
-      expect(ref).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment' });
-      expect(one(files, 'Deployment', ref.name)).toBeDefined();
+      expect(WORKLOAD_KINDS).toContain(ref.kind);
+      const target = one(files, ref.kind, ref.name);
+      expect(ref.apiVersion).toBe(target.apiVersion);
     }
   });
 
@@ -122,7 +133,7 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
 
   it('the init container fetches exactly the pinned model and the ConfigMap reports the same version', () => {
     const pin = readModelPin(modelPinPath(REPO_ROOT, env));
-    const d = one(files, 'Deployment', 'cats-dogs-classifier');
+    const d = workload('cats-dogs-classifier');
     const init = d.spec.template.spec.initContainers.find((c: Json) => c.name === 'model-fetch');
     const args: string[] = init.args;
     const flag = (name: string) => args[args.indexOf(name) + 1];

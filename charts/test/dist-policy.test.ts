@@ -1,12 +1,13 @@
 import { ENVIRONMENTS } from '../src/config/model-pin';
-import { DistFile, Json, readGenerated } from './support/dist';
+import { DistFile, Json, readGenerated, workloadsOf } from './support/dist';
 
 // The checks a production reviewer runs with kube-linter / Polaris / kube-score and the Pod Security Standard
 // "restricted" profile, one test per rule, over the committed dist/. Each rule is also shown to catch a violation.
 
 type Rule = { name: string; check: (files: readonly DistFile[]) => string[] };
 
-const workloads = (files: readonly DistFile[]) => files.filter((f) => f.obj.kind === 'Deployment');
+// Deployments, and the Rollout of an environment with `delivery: canary` (the same pod template).
+const workloads = (files: readonly DistFile[]) => workloadsOf(files);
 const podSpec = (f: DistFile): Json => (f.obj as Json).spec.template.spec;
 const containers = (f: DistFile): Json[] => [...(podSpec(f).initContainers ?? []), ...podSpec(f).containers];
 const forEachContainer = (files: readonly DistFile[], fn: (c: Json, f: DistFile) => string | undefined) =>

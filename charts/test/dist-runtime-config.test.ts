@@ -1,15 +1,16 @@
 import { loadRelayConfig, RelayEnvSchema } from '../../pipeline/src/relay/config';
 import { loadConfig } from '../../service/src/config';
 import { ENVIRONMENTS } from '../src/config/model-pin';
-import { Json, ofKind, readGenerated } from './support/dist';
+import { Json, ofKind, readGenerated, workloadsOf } from './support/dist';
 
 // The environment dist/ gives each process is accepted by that process's own config schema, and the timings agree
 // with the pod spec: what would otherwise only show up as a crash-looping or a request-dropping pod.
 
 describe.each(ENVIRONMENTS)('runtime config in dist/%s', (env) => {
   const files = readGenerated(`dist/${env}`);
+  // A Deployment, or the Rollout of an environment with `delivery: canary`.
   const deployment = (name: string): Json =>
-    ofKind(files, 'Deployment').find((f) => f.obj.metadata.name === name)!.obj;
+    workloadsOf(files).find((f) => f.obj.metadata.name === name)!.obj;
   const service = deployment('cats-dogs-classifier');
   const data: Record<string, string> = ofKind(files, 'ConfigMap').find(
     (f) => f.obj.metadata.name === 'cats-dogs-classifier',

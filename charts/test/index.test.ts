@@ -11,6 +11,8 @@ describe('charts/src/index', () => {
       'ModelSource',
       'Scaling',
       'ServiceExposure',
+      'Delivery',
+      'CanaryRollout',
       'readEnvironmentConfig',
       'readArgoCdConfig',
       'readModelPin',

@@ -51,7 +51,7 @@ describe('InferenceAlerts', () => {
     const alerts = synth()
       .spec.groups.flatMap((g) => g.rules)
       .filter((r) => r.alert !== undefined);
-    expect(alerts).toHaveLength(7);
+    expect(alerts).toHaveLength(8);
     for (const a of alerts) {
       expect(a.for).toMatch(/^[0-9]+[smhd]$/);
       expect(a.labels?.severity).toMatch(/^(critical|warning)$/);

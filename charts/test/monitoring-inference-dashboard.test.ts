@@ -70,6 +70,10 @@ describe('InferenceDashboard', () => {
       'Memory per pod',
       'Pods per model version',
       'Model version per pod',
+      'Share of traffic by pod template hash',
+      'Predictions by class per pod template hash',
+      'Rollout phase and available replicas',
+      'Analysis results',
       'Accuracy and macro F1',
       'Feedback received',
       'Precision by class',
@@ -78,7 +82,14 @@ describe('InferenceDashboard', () => {
     ]);
   });
 
-  it('queries recording rules (the model-version table reads model_info) for the service job only', () => {
+  /** Series of the Argo Rollouts controller (its /metrics), shown in the canary row. */
+  const ROLLOUTS_CONTROLLER_METRICS = [
+    'rollout_info',
+    'rollout_info_replicas_available',
+    'analysis_run_metric_phase',
+  ];
+
+  it('queries recording rules (the model-version table reads model_info, the canary row the Argo Rollouts controller) for the service', () => {
     const rules = inferenceRules();
     const records = new Set(
       rules.groups
@@ -94,14 +105,20 @@ describe('InferenceDashboard', () => {
           expect({
             panel: panel.title,
             metric,
-            known: records.has(metric) || metric === 'model_info',
+            known:
+              records.has(metric) || metric === 'model_info' || ROLLOUTS_CONTROLLER_METRICS.includes(metric),
           }).toEqual({
             panel: panel.title,
             metric,
             known: true,
           });
         }
-        expect(target.expr).toContain('{job="cats-dogs-classifier"}');
+        // The Argo Rollouts controller's own series carry its job; they are selected by namespace and Rollout name.
+        if (metrics.every((m) => ROLLOUTS_CONTROLLER_METRICS.includes(m))) {
+          expect(target.expr).toContain('namespace="cats-dogs-classifier"');
+        } else {
+          expect(target.expr).toContain('{job="cats-dogs-classifier"}');
+        }
       }
     }
   });
@@ -131,8 +148,14 @@ describe('InferenceDashboard', () => {
     }
   });
 
-  it('follows the rule props (quality window, job name)', () => {
-    const rules = inferenceRules({ jobName: 'shop', feedbackWindows: ['1h', '6h'], qualityWindow: '6h' });
+  it('follows the rule props (quality window, job, namespace and workload names)', () => {
+    const rules = inferenceRules({
+      jobName: 'shop',
+      namespace: 'shop',
+      deploymentName: 'shop',
+      feedbackWindows: ['1h', '6h'],
+      qualityWindow: '6h',
+    });
     const json = renderInferenceDashboard(rules);
     expect(json).toContain('job_version:inference_accuracy:ratio6h{job=\\"shop\\"}');
     expect(json).not.toContain('cats-dogs-classifier');

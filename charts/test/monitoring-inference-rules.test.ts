@@ -149,6 +149,13 @@ describe('inferenceRules', () => {
     );
   });
 
+  it('watches a Rollout’s available replicas through the Argo Rollouts controller with canary delivery', () => {
+    const props = { namespace: 'shop', deploymentName: 'api', workloadKind: 'Rollout' as const };
+    const noPods = alert('InferenceNoReadyPods', props);
+    expect(noPods.expr).toBe('rollout_info_replicas_available{namespace="shop", name="api"} == 0');
+    expect(noPods.annotations.summary).toBe('Rollout shop/api has no available pod');
+  });
+
   it('leaves probes and /metrics out of the request rate and error ratio', () => {
     const ratio = recordsOf().find((r) => r.record === 'job:http_request_errors:ratio_rate5m');
     expect(ratio?.expr).toContain('route!~"/health|/ready|/metrics"');

@@ -6,6 +6,7 @@ import { registerModelFetchCommand } from './commands/model-fetch';
 import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
 import { registerRollbackCommand } from './commands/rollback';
+import { registerRolloutStatusCommand } from './commands/rollout-status';
 import { registerSmokeCommand } from './commands/smoke';
 import { registerRelayCommand } from './relay/command';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRegisterCommand(program);
   registerPromoteCommand(program);
   registerRollbackCommand(program);
+  registerRolloutStatusCommand(program);
   registerCheckCommand(program);
   registerSmokeCommand(program);
   registerRelayCommand(program);

@@ -23,13 +23,14 @@ describe('the model-gitops CLI', () => {
       'register',
       'promote',
       'rollback',
+      'rollout-status',
       'check',
       'smoke',
       'relay',
     ]);
   });
 
-  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'smoke', 'relay'])(
+  it.each(['model-fetch', 'register', 'promote', 'rollback', 'rollout-status', 'check', 'smoke', 'relay'])(
     'prints help for %s and exits 0',
     async (command) => {
       expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);

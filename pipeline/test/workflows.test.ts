@@ -315,6 +315,18 @@ describe('verify-deploy.yml', () => {
     expect(byId('expect')?.run).toContain(`trailers:key=${ROLLBACK_TRAILER},valueonly`);
   });
 
+  test('follows a canary environment’s Rollout with rollout-status and reverts only an aborted canary in git', () => {
+    const rollout = byId('rollout')?.run ?? '';
+    expect(rollout).toContain('if [ -f "dist/${TARGET_ENVIRONMENT}/Rollout.${DEPLOYMENT}.yaml" ]; then');
+    expect(rollout).toContain('kubectl -n "$NAMESPACE" get rollout "$DEPLOYMENT" -o json');
+    expect(rollout).toContain(
+      'npx model-gitops rollout-status --env "$TARGET_ENVIRONMENT" --expect-version "$VERSION"',
+    );
+    const back = byId('rollback');
+    expect(back?.run).toContain('--status-file "$RUNNER_TEMP/rollout.json" --rollback-on-abort --push');
+    expect(back?.env?.DELIVERY).toBe('${{ steps.rollout.outputs.delivery }}');
+  });
+
   test('rolls back only when the rollout or the smoke test failed, not when setup failed', () => {
     const condition = byId('rollback')?.if ?? '';
     expect(condition).toContain("(steps.rollout.outcome == 'failure' || steps.smoke.outcome == 'failure')");
@@ -323,7 +335,12 @@ describe('verify-deploy.yml', () => {
     expect(setup.some((s) => s.env?.KUBE_CONFIG)).toBe(true);
     expect(setup.some((s) => s.run?.includes('npm ci'))).toBe(true);
     // rollback re-synthesizes from git and never calls MLflow: no MLflow credential in that step.
-    expect(Object.keys(byId('rollback')?.env ?? {})).toEqual(['BOT_TOKEN']);
+    expect(Object.keys(byId('rollback')?.env ?? {}).sort()).toEqual([
+      'BOT_TOKEN',
+      'DELIVERY',
+      'SMOKE',
+      'VERSION',
+    ]);
   });
 
   test('reports a failure', () => {
@@ -341,9 +358,13 @@ describe('verify-deploy.yml', () => {
   });
 
   test.each(['staging', 'production'])(
-    'the Deployment it watches in %s exists in dist/, fetches the pinned version and listens on 8000',
+    'the Deployment or Rollout it watches in %s exists in dist/, fetches the pinned version and listens on 8000',
     (env) => {
-      const file = join(ROOT, 'dist', env, `Deployment.${verify.env?.DEPLOYMENT}.yaml`);
+      // The rollout step looks for the Rollout file to tell a canary environment from a rolling one.
+      const rollout = join(ROOT, 'dist', env, `Rollout.${verify.env?.DEPLOYMENT}.yaml`);
+      const file = existsSync(rollout)
+        ? rollout
+        : join(ROOT, 'dist', env, `Deployment.${verify.env?.DEPLOYMENT}.yaml`);
       expect(existsSync(file)).toBe(true);
       interface Container {
         command?: string[];
@@ -571,6 +592,49 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
         GITHUB_SHA: git('rev-parse', 'HEAD'),
       });
       expect(JSON.parse(res.outputs.environments)).toEqual(['staging']);
+    });
+
+    test('the wait step of a canary environment ends on the Rollout’s verdict (fake kubectl, the real CLI)', () => {
+      const bin = join(dir, 'bin');
+      execFileSync('mkdir', ['-p', bin, join(dir, 'dist', 'staging')]);
+      writeFileSync(join(dir, 'dist', 'staging', 'Rollout.cats-dogs-classifier.yaml'), 'kind: Rollout\n');
+      const status = join(dir, 'rollout-status.json');
+      writeFileSync(join(bin, 'kubectl'), `#!/bin/sh\ncat '${status}'\n`, { mode: 0o755 });
+      // `npx model-gitops …` runs this checkout's CLI from source.
+      writeFileSync(
+        join(bin, 'npx'),
+        `#!/bin/sh\nshift\nexec '${process.execPath}' '${require.resolve('tsx/cli')}' '${join(ROOT, 'pipeline', 'src', 'cli.ts')}' "$@"\n`,
+        { mode: 0o755 },
+      );
+      const rolloutJson = (status: Record<string, unknown>) =>
+        JSON.stringify({
+          kind: 'Rollout',
+          metadata: { name: 'cats-dogs-classifier', generation: 2 },
+          spec: {
+            template: {
+              spec: {
+                initContainers: [{ command: ['node', 'cli.js', 'model-fetch'], args: ['--version', '5'] }],
+              },
+            },
+          },
+          status: { observedGeneration: '2', ...status },
+        });
+      const env = {
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        TARGET_ENVIRONMENT: 'staging',
+        NAMESPACE: 'cats-dogs-classifier',
+        DEPLOYMENT: 'cats-dogs-classifier',
+        VERSION: '5',
+        RUNNER_TEMP: dir,
+      };
+      writeFileSync(status, rolloutJson({ phase: 'Degraded', abort: true, message: 'RolloutAborted' }));
+      const aborted = runStep(stepScript('verify-deploy.yml', 'verify', 'rollout'), env);
+      expect([aborted.status, aborted.outputs]).toEqual([1, { delivery: 'canary', verdict: 'aborted' }]);
+      expect(aborted.stdout).toContain('::error::canary of version 5 ended aborted');
+      writeFileSync(status, rolloutJson({ phase: 'Healthy', currentPodHash: 'abc', stableRS: 'abc' }));
+      const promoted = runStep(stepScript('verify-deploy.yml', 'verify', 'rollout'), env);
+      expect([promoted.status, promoted.outputs]).toEqual([0, { delivery: 'canary', verdict: 'promoted' }]);
+      expect(readFileSync(join(dir, 'rollout.json'), 'utf8')).toContain('"Healthy"');
     });
 
     test('reads the expected version, and recognises a rollback commit and a superseded run', () => {

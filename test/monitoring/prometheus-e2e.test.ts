@@ -3,96 +3,22 @@
  * rules (1 s scrape and evaluation). Sends predictions and feedback, then reads the recording rules back
  * through Prometheus's HTTP API.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { inferenceDashboard } from '../../charts/src/monitoring/inference-dashboard';
-import { inferenceRules } from '../../charts/src/monitoring/inference-rules';
+import { ALERT_NAMES, inferenceRules } from '../../charts/src/monitoring/inference-rules';
 import { renderMonitoringFiles } from '../../charts/src/monitoring/standalone-config';
+import { freePort, promQuery, repoRoot, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 
 jest.setTimeout(180_000);
 
-const repoRoot = resolve(__dirname, '..', '..');
 const MODEL_VERSION = '7';
 const rules = inferenceRules();
 const names = rules.names;
 const quality = names.quality['1h'];
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly output: string[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function start(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
-  const child = spawn(command, [...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const keep = (chunk: Buffer): void => {
-    output.push(chunk.toString('utf8'));
-    if (output.length > 200) output.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { child, output };
-}
-
-async function stop(started: Started | undefined): Promise<void> {
-  const child = started?.child;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
-
-/** Polls `probe` every 250 ms until it returns a value, for at most `timeoutMs`; then throws `what`. */
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  proc?: Started,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    if (proc && proc.child.exitCode !== null) {
-      throw new Error(`${what}: the process exited (${proc.child.exitCode}):\n${proc.output.join('')}`);
-    }
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(250);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-  );
-}
-
-interface PromSample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
 
 describe('monitoring end to end: service + Prometheus with the generated config and rules', () => {
   let dir: string;
@@ -101,12 +27,7 @@ describe('monitoring end to end: service + Prometheus with the generated config 
   let serviceUrl: string;
   let promUrl: string;
 
-  async function query(expr: string): Promise<PromSample[]> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await res.json()) as { status: string; error?: string; data: { result: PromSample[] } };
-    if (body.status !== 'success') throw new Error(`query ${expr} failed: ${body.error}`);
-    return body.data.result;
-  }
+  const query = (expr: string) => promQuery(promUrl, expr);
 
   beforeAll(async () => {
     const prometheusBin = requireTool('prometheus');
@@ -276,7 +197,7 @@ describe('monitoring end to end: service + Prometheus with the generated config 
     }
   });
 
-  it('evaluates every rule without errors and loads all seven alerts', async () => {
+  it('evaluates every rule without errors and loads every alert', async () => {
     interface RuleState {
       name: string;
       type: 'alerting' | 'recording';
@@ -291,7 +212,7 @@ describe('monitoring end to end: service + Prometheus with the generated config 
       return flat.length > 0 && flat.every((r) => r.health !== 'unknown') ? flat : undefined;
     });
     expect(all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
-    expect(all.filter((r) => r.type === 'alerting')).toHaveLength(7);
+    expect(all.filter((r) => r.type === 'alerting')).toHaveLength(ALERT_NAMES.length);
     // Healthy traffic and one model version: nothing fires.
     const firing = await query('ALERTS{alertstate="firing"}');
     expect(firing).toEqual([]);

@@ -1,7 +1,13 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import {
+  CANARY_HASH_ARG,
+  canaryAnalysisMetrics,
+  renderAnalysisQuery,
+  STABLE_HASH_ARG,
+} from '../../charts/src/monitoring/canary-analysis';
 import { ALERT_NAMES } from '../../charts/src/monitoring/inference-rules';
 import { renderMonitoringFiles } from '../../charts/src/monitoring/standalone-config';
 import { promtool, requireTool } from './tools';
@@ -45,6 +51,37 @@ describe('generated monitoring files, checked by promtool', () => {
     writeFileSync(join(dir, 'rules.yml'), files['rules.yml']);
     writeFileSync(join(dir, 'prometheus.yml'), files['prometheus.yml']);
     const result = promtool(['check', 'config', join(dir, 'prometheus.yml')]);
+    expect(result.status).toBe(0);
+  });
+
+  it('promtool check rules accepts every canary analysis query (arguments filled in as Argo Rollouts does)', () => {
+    const metrics = canaryAnalysisMetrics({
+      jobName: 'cats-dogs-classifier',
+      predictRoute: '/predict',
+      windowSeconds: 120,
+      minPredictions: 50,
+      maxErrorRatio: 0.05,
+      maxLatencyP99Seconds: 0.5,
+      maxPredictionMixDistance: 0.2,
+    });
+    const args = { [CANARY_HASH_ARG]: '6d5f8c7b9', [STABLE_HASH_ARG]: '58b9d7f4c' };
+    const file = join(dir, 'canary-analysis.yml');
+    writeFileSync(
+      file,
+      stringify({
+        groups: [
+          {
+            name: 'canary-analysis',
+            rules: metrics.map((m) => ({
+              record: `canary:${m.name.replace(/-/g, '_')}`,
+              expr: renderAnalysisQuery(m.query, args),
+            })),
+          },
+        ],
+      }),
+    );
+    const result = promtool(['check', 'rules', file]);
+    expect(result.output).toContain('SUCCESS: 3 rules found');
     expect(result.status).toBe(0);
   });
 

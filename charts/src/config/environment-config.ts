@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { Delivery } from '../delivery';
 import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
 import { Scaling } from '../scaling';
@@ -56,6 +57,33 @@ const ModelSchema = z.discriminatedUnion('from', [
   }),
   z.strictObject({ from: z.literal('baked'), modelDir: z.string().startsWith('/').optional() }),
 ]);
+
+const CanaryStepSchema = z.union([
+  z.strictObject({ setWeight: z.number() }),
+  z.strictObject({ pause: z.strictObject({ seconds: z.number().optional() }) }),
+  z.strictObject({ analysis: z.strictObject({}) }),
+]);
+
+/** `canary:` of an environment with `delivery: canary`; omitted values take the defaults of `Delivery.canary`. */
+const CanarySchema = z.strictObject({
+  steps: z.array(CanaryStepSchema).optional(),
+  analysis: z
+    .strictObject({
+      prometheusAddress: z.string().optional(),
+      intervalSeconds: z.number().optional(),
+      count: z.number().optional(),
+      windowSeconds: z.number().optional(),
+      failureLimit: z.number().optional(),
+      inconclusiveLimit: z.number().optional(),
+      maxErrorRatio: z.number().optional(),
+      maxLatencyP99Seconds: z.number().optional(),
+      maxPredictionMixDistance: z.number().optional(),
+      minPredictions: z.number().optional(),
+    })
+    .optional(),
+  smoke: z.boolean().optional(),
+  progressDeadlineSeconds: z.number().optional(),
+});
 
 /** Schema of `charts/environments/<env>.yaml`; unknown keys are rejected everywhere. */
 export const EnvironmentConfigSchema = z
@@ -117,6 +145,10 @@ export const EnvironmentConfigSchema = z
     podDisruptionBudget: z.strictObject({ minAvailable: z.number().int().min(0) }).optional(),
     /** Service container requests and limits. */
     resources: ResourcesSchema.optional(),
+    /** `rolling` (a Deployment) or `canary` (an Argo Rollouts Rollout judged by live metrics). */
+    delivery: z.enum(['rolling', 'canary']).default('rolling'),
+    /** Canary steps and analysis thresholds (only with `delivery: canary`). */
+    canary: CanarySchema.optional(),
     /** Who may reach the pods. */
     networkPolicy: z
       .strictObject({
@@ -250,6 +282,27 @@ export const EnvironmentConfigSchema = z
         path: ['externalSecrets', 'webhookRelayKey'],
         message: "needs a 'webhookRelay' section in this environment",
       });
+    }
+    if (c.canary && c.delivery !== 'canary') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canary'],
+        message:
+          "needs 'delivery: canary' (a rolling Deployment has no canary steps): set it or remove this section",
+      });
+    }
+    if (c.delivery === 'canary') {
+      try {
+        Delivery.canary(c.canary).validate();
+      } catch (err) {
+        // The construct's message starts with the field relative to `canary` ('steps[2].setWeight'): make it the path.
+        const m = /^'([^']+)' ?(.*)$/s.exec((err as Error).message);
+        ctx.addIssue({
+          code: 'custom',
+          path: m ? ['canary', m[1]!] : ['canary'],
+          message: m ? m[2]! : (err as Error).message,
+        });
+      }
     }
     if (c.service.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
       ctx.addIssue({

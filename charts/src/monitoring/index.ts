@@ -1,3 +1,4 @@
+export * from './canary-analysis';
 export * from './grafana-dashboard';
 export * from './grafana-provisioning';
 export * from './inference-alerts';

@@ -1,7 +1,13 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { dashboard, GrafanaDashboard, table, timeseries } from './grafana-dashboard';
-import { InferenceRules, inferenceRules, InferenceRulesProps, LATENCY_QUANTILES } from './inference-rules';
+import {
+  InferenceRules,
+  inferenceRules,
+  InferenceRulesProps,
+  LATENCY_QUANTILES,
+  POD_TEMPLATE_HASH_SERIES_LABEL,
+} from './inference-rules';
 
 /**
  * The classifier's Grafana dashboard. Panels query the recording rules of `rules` (one source of truth),
@@ -12,6 +18,8 @@ export function inferenceDashboard(rules: InferenceRules): GrafanaDashboard {
   const p = rules.props;
   const sel = `{job="${p.jobName}"}`;
   const q = n.quality[p.qualityWindow];
+  const hash = POD_TEMPLATE_HASH_SERIES_LABEL;
+  const rollout = `namespace="${p.namespace}", name="${p.deploymentName}"`;
   return dashboard({
     uid: p.jobName,
     title: `${p.jobName} inference`,
@@ -137,6 +145,60 @@ export function inferenceDashboard(rules: InferenceRules): GrafanaDashboard {
             unit: 'none',
             queries: [
               { expr: `max by (pod, instance, name, version, sha256) (model_info${sel})`, legend: '' },
+            ],
+          }),
+        ],
+      },
+      {
+        title: 'Canary (Argo Rollouts; empty with rolling delivery)',
+        panels: [
+          timeseries({
+            title: 'Share of traffic by pod template hash',
+            description:
+              'The weight the canary really gets: its share of requests (probes excluded), per ReplicaSet. ' +
+              'Without a traffic router it follows the share of pods.',
+            unit: 'percentunit',
+            min: 0,
+            max: 1,
+            queries: [
+              {
+                expr: `sum by (${hash}) (${n.requestRateByPodTemplateHash}${sel}) / scalar(sum(${n.requestRate}${sel}))`,
+                legend: '{{' + hash + '}}',
+              },
+            ],
+          }),
+          timeseries({
+            title: 'Predictions by class per pod template hash',
+            description: 'The class mix the canary analysis compares, canary against stable.',
+            unit: 'reqps',
+            queries: [
+              {
+                expr: `sum by (${hash}, label) (${n.predictionsByPodTemplateHash}${sel})`,
+                legend: '{{label}} ({{' + hash + '}})',
+              },
+            ],
+          }),
+          timeseries({
+            title: 'Rollout phase and available replicas',
+            description:
+              'From the Argo Rollouts controller metrics (rollout_info, rollout_info_replicas_available).',
+            unit: 'short',
+            queries: [
+              { expr: `max by (phase) (rollout_info{${rollout}})`, legend: 'phase {{phase}}' },
+              { expr: `max(rollout_info_replicas_available{${rollout}})`, legend: 'available replicas' },
+            ],
+          }),
+          table({
+            title: 'Analysis results',
+            description:
+              'Phase of every metric of the canary analysis runs (error-ratio, latency-p99, ' +
+              'prediction-mix-distance, smoke): Successful, Failed, Inconclusive, Error, Running.',
+            unit: 'none',
+            queries: [
+              {
+                expr: `max by (name, metric, phase) (analysis_run_metric_phase{namespace="${p.namespace}", name=~"${p.deploymentName}-.*"} == 1)`,
+                legend: '',
+              },
             ],
           }),
         ],

@@ -47,15 +47,31 @@ export interface InferenceRulesProps {
    */
   readonly namespace?: string;
   /**
-   * Name of the Deployment, for `kube_deployment_status_replicas_available`.
+   * Name of the Deployment (or Rollout), for `kube_deployment_status_replicas_available`.
    * @default 'cats-dogs-classifier'
    */
   readonly deploymentName?: string;
+  /**
+   * What runs the pods: a Deployment (kube-state-metrics reports its available replicas) or, with canary delivery,
+   * an Argo Rollouts Rollout (its controller reports them as `rollout_info_replicas_available`).
+   * @default 'Deployment'
+   */
+  readonly workloadKind?: 'Deployment' | 'Rollout';
   /**
    * Name of the PodDisruptionBudget, for `kube_poddisruptionbudget_status_*`.
    * @default 'cats-dogs-classifier'
    */
   readonly podDisruptionBudgetName?: string;
+  /**
+   * Name of the HorizontalPodAutoscaler, for `kube_horizontalpodautoscaler_*`.
+   * @default 'cats-dogs-classifier'
+   */
+  readonly horizontalPodAutoscalerName?: string;
+  /**
+   * How long the HPA may sit at its maxReplicas before `InferenceAutoscalerAtMaxReplicas` fires.
+   * @default '15m'
+   */
+  readonly atMaxReplicasFor?: string;
   /**
    * The HTTP route whose latency the SLO covers (the `route` label of the HTTP metrics).
    * @default '/predict'
@@ -153,6 +169,15 @@ export interface InferenceRulesProps {
   readonly runbookBaseUrl?: string;
 }
 
+/**
+ * The label Argo Rollouts' `rollouts-pod-template-hash` pod label becomes on scraped series (the ServiceMonitor of a
+ * canary service copies it with podTargetLabels); it tells the canary's series from the stable ones.
+ */
+export const POD_TEMPLATE_HASH_SERIES_LABEL = 'rollouts_pod_template_hash';
+
+/** The route filter of every traffic rule: probes and scrapes are not traffic. */
+export const NON_PROBE_ROUTES = `route!~"/health|/ready|/metrics"`;
+
 /** The quantiles recorded for every latency histogram. */
 export const LATENCY_QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 export type LatencyQuantile = (typeof LATENCY_QUANTILES)[number];
@@ -166,6 +191,7 @@ export const ALERT_NAMES = [
   'InferenceModelVersionSkew',
   'InferencePredictionMixDrift',
   'InferenceModelQualityLow',
+  'InferenceAutoscalerAtMaxReplicas',
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
@@ -200,7 +226,10 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     jobName: props.jobName ?? 'cats-dogs-classifier',
     namespace: props.namespace ?? 'cats-dogs-classifier',
     deploymentName: props.deploymentName ?? 'cats-dogs-classifier',
+    workloadKind: props.workloadKind ?? 'Deployment',
     podDisruptionBudgetName: props.podDisruptionBudgetName ?? 'cats-dogs-classifier',
+    horizontalPodAutoscalerName: props.horizontalPodAutoscalerName ?? 'cats-dogs-classifier',
+    atMaxReplicasFor: props.atMaxReplicasFor ?? '15m',
     predictRoute: props.predictRoute ?? '/predict',
     rateWindow: props.rateWindow ?? '5m',
     errorRatioThreshold: props.errorRatioThreshold ?? 0.05,
@@ -228,6 +257,7 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     'namespace',
     'deploymentName',
     'podDisruptionBudgetName',
+    'horizontalPodAutoscalerName',
     'predictRoute',
   ] as const) {
     if (!LABEL_VALUE_SAFE.test(resolved[key])) {
@@ -243,6 +273,7 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     'latencyFor',
     'noReadyPodsFor',
     'belowDisruptionBudgetFor',
+    'atMaxReplicasFor',
     'rolloutMaxDuration',
     'driftWindow',
     'driftFor',
@@ -263,6 +294,11 @@ export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): Res
     throw new Error(
       `'qualityWindow' (${resolved.qualityWindow}) must be one of 'feedbackWindows' ` +
         `(${resolved.feedbackWindows.join(', ')}): add it to feedbackWindows or pick one of them.`,
+    );
+  }
+  if (resolved.workloadKind !== 'Deployment' && resolved.workloadKind !== 'Rollout') {
+    throw new Error(
+      `'workloadKind' (${JSON.stringify(resolved.workloadKind)}) must be 'Deployment' or 'Rollout'.`,
     );
   }
   checkFraction('errorRatioThreshold', resolved.errorRatioThreshold, false);
@@ -320,6 +356,10 @@ export interface InferenceRecordNames {
   readonly podsPerModelVersion: string;
   readonly driftPredictionRate: string;
   readonly driftClassShare: string;
+  /** Request rate per ReplicaSet (`rollouts_pod_template_hash`; one series without it under rolling delivery). */
+  readonly requestRateByPodTemplateHash: string;
+  /** Predictions per class per ReplicaSet. */
+  readonly predictionsByPodTemplateHash: string;
   /** Per feedback window: the quality records. */
   readonly quality: Readonly<Record<string, QualityRecordNames>>;
 }
@@ -386,6 +426,8 @@ export function inferenceRecordNames(props: ResolvedInferenceRulesProps): Infere
     podsPerModelVersion: 'job_version:model_info:count',
     driftPredictionRate: `job:inference_predictions:rate${props.driftWindow}`,
     driftClassShare: `job_label:inference_predictions:ratio_rate${props.driftWindow}`,
+    requestRateByPodTemplateHash: `job_hash:http_requests:rate${r}`,
+    predictionsByPodTemplateHash: `job_hash_label:inference_predictions:rate${r}`,
     quality,
   };
 }
@@ -404,7 +446,7 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
   const job = `job="${p.jobName}"`;
   const by = 'namespace, job';
   const r = p.rateWindow;
-  const nonProbe = `route!~"/health|/ready|/metrics"`;
+  const nonProbe = NON_PROBE_ROUTES;
 
   const quantile = (q: number, metric: string, extra = ''): string =>
     `histogram_quantile(${q}, sum by (${by}, le) (rate(${metric}_bucket{${job}${extra}}[${r}])))`;
@@ -431,6 +473,10 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
         expr: quantile(q, 'http_request_duration_seconds', `, route="${p.predictRoute}"`),
       })),
       { record: n.inFlight, expr: `sum by (${by}) (http_requests_in_flight{${job}})` },
+      {
+        record: n.requestRateByPodTemplateHash,
+        expr: `sum by (${by}, ${POD_TEMPLATE_HASH_SERIES_LABEL}) (rate(http_requests_total{${job}, ${nonProbe}}[${r}]))`,
+      },
     ],
   };
 
@@ -446,6 +492,10 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
       {
         record: n.predictionsByClass,
         expr: `sum by (${by}, label, model_version) (rate(inference_predictions_total{${job}}[${r}]))`,
+      },
+      {
+        record: n.predictionsByPodTemplateHash,
+        expr: `sum by (${by}, ${POD_TEMPLATE_HASH_SERIES_LABEL}, label) (rate(inference_predictions_total{${job}}[${r}]))`,
       },
       {
         record: n.batchSizeMean,
@@ -582,8 +632,10 @@ function alertRules(p: ResolvedInferenceRulesProps, n: InferenceRecordNames): Al
       'InferenceNoReadyPods',
       'critical',
       p.noReadyPodsFor,
-      `${ksm('kube_deployment_status_replicas_available', 'deployment', p.deploymentName)} == 0`,
-      `Deployment ${p.namespace}/${p.deploymentName} has no available pod`,
+      p.workloadKind === 'Rollout'
+        ? `${ksm('rollout_info_replicas_available', 'name', p.deploymentName)} == 0`
+        : `${ksm('kube_deployment_status_replicas_available', 'deployment', p.deploymentName)} == 0`,
+      `${p.workloadKind} ${p.namespace}/${p.deploymentName} has no available pod`,
       `No pod of the classifier has been ready for ${p.noReadyPodsFor}: every prediction fails. ` +
         'Check the init container (model-fetch) and readiness probe events.',
     ),
@@ -627,6 +679,17 @@ function alertRules(p: ResolvedInferenceRulesProps, n: InferenceRecordNames): Al
       `Accuracy measured from user feedback over ${p.qualityWindow} (at least ${p.qualityMinFeedback} answers) ` +
         `is below ${p.accuracyThreshold * 100} % for ${p.qualityFor}. Compare with the previous model version ` +
         'and consider a rollback.',
+    ),
+    alert(
+      'InferenceAutoscalerAtMaxReplicas',
+      'warning',
+      p.atMaxReplicasFor,
+      `${ksm('kube_horizontalpodautoscaler_status_current_replicas', 'horizontalpodautoscaler', p.horizontalPodAutoscalerName)}\n` +
+        `>=\n${ksm('kube_horizontalpodautoscaler_spec_max_replicas', 'horizontalpodautoscaler', p.horizontalPodAutoscalerName)}`,
+      `HorizontalPodAutoscaler ${p.namespace}/${p.horizontalPodAutoscalerName} runs at its maximum of {{ $value }} replicas`,
+      `The autoscaler has been at maxReplicas for ${p.atMaxReplicasFor}: it cannot add capacity, so more load ` +
+        'turns into latency and 503s. Check whether the replicas are insufficient: raise autoscaling.maxReplicas ' +
+        '(and the cluster capacity behind it) or find what drives the load.',
     ),
   ];
 }

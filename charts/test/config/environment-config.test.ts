@@ -264,3 +264,50 @@ describe('environment config validation', () => {
     );
   });
 });
+
+describe('delivery config', () => {
+  it('defaults to rolling', () => {
+    expect(readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'production')).delivery).toBe('rolling');
+  });
+
+  it('fails on an unknown delivery', () => {
+    expect(errorOf({ ...production(), delivery: 'bluegreen' })).toContain("'delivery'");
+  });
+
+  it('fails when canary settings are given without delivery: canary', () => {
+    expect(errorOf({ ...production(), canary: { smoke: false } })).toContain(
+      "'canary' needs 'delivery: canary' (a rolling Deployment has no canary steps): set it or remove this section",
+    );
+  });
+
+  it('fails when canary weights do not increase, naming the field in the file', () => {
+    const c = {
+      ...production(),
+      delivery: 'canary',
+      canary: { steps: [{ setWeight: 50 }, { analysis: {} }, { setWeight: 20 }] },
+    };
+    expect(errorOf(c)).toContain(
+      "'canary.steps[2].setWeight' (20) must be greater than the weight before it (50)",
+    );
+  });
+
+  it('fails when a canary pause has no duration', () => {
+    const c = {
+      ...production(),
+      delivery: 'canary',
+      canary: { steps: [{ setWeight: 10 }, { pause: {} }, { analysis: {} }] },
+    };
+    expect(errorOf(c)).toContain("'canary.steps[1].pause.seconds' is missing: a pause without a duration");
+  });
+
+  it('fails when a canary threshold is out of range', () => {
+    const c = { ...production(), delivery: 'canary', canary: { analysis: { maxErrorRatio: 5 } } };
+    expect(errorOf(c)).toContain("'canary.analysis.maxErrorRatio' (5) must be a fraction 0 < x < 1");
+  });
+
+  it('accepts delivery: canary alone', () => {
+    const file = join(dir, 'canary.yaml');
+    writeFileSync(file, stringify({ ...production(), delivery: 'canary' }));
+    expect(readEnvironmentConfig(file).delivery).toBe('canary');
+  });
+});

@@ -31,6 +31,14 @@ export function ofKind(files: readonly DistFile[], kind: string): DistFile[] {
   return files.filter((f) => f.obj.kind === kind);
 }
 
+/** The kinds that run the service's pods: a Deployment (`delivery: rolling`) or an Argo Rollouts Rollout (`canary`). */
+export const WORKLOAD_KINDS: readonly string[] = ['Deployment', 'Rollout'];
+
+/** Every Deployment and Rollout in the files. */
+export function workloadsOf(files: readonly DistFile[]): DistFile[] {
+  return files.filter((f) => WORKLOAD_KINDS.includes(f.obj.kind));
+}
+
 /** Result of validating one object against its schema. */
 export interface SchemaResult {
   readonly index: number;

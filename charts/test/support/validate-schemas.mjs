@@ -1,5 +1,5 @@
-// Validates Kubernetes objects against the Kubernetes API schema (kubernetes-models) and the Prometheus Operator
-// and Argo CD CRD schemas (@kubernetes-models/*), and ExternalSecrets structurally. ESM because those packages
+// Validates Kubernetes objects against the Kubernetes API schema (kubernetes-models) and the Prometheus Operator,
+// Argo CD and Argo Rollouts CRD schemas (@kubernetes-models/*), and ExternalSecrets structurally. ESM because those packages
 // are ESM-only; the Jest tests run it as a child process. Input: a JSON array of objects on stdin. Output: a JSON array of
 // { index, kind, name, error } on stdout, error null when the object is valid.
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,17 @@ const MODULES = {
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
   'argoproj.io': '@kubernetes-models/argo-cd/argoproj.io/v1alpha1',
 };
+
+// Argo CD and Argo Rollouts share the group argoproj.io/v1alpha1; these kinds are Argo Rollouts' (its models are
+// generated from the Argo Rollouts v1.9.0 API types; v1.9.1 is a patch release with the same API).
+const ARGO_ROLLOUTS_KINDS = new Set([
+  'Rollout',
+  'AnalysisTemplate',
+  'ClusterAnalysisTemplate',
+  'AnalysisRun',
+  'Experiment',
+]);
+const ARGO_ROLLOUTS_MODULE = '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1';
 
 // No schema package for the External Secrets Operator is installed: check the fields the operator requires.
 function checkExternalSecret(obj) {
@@ -31,7 +42,8 @@ const objects = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 for (const [index, obj] of objects.entries()) {
   const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-  const path = MODULES[group];
+  const path =
+    group === 'argoproj.io' && ARGO_ROLLOUTS_KINDS.has(obj.kind) ? ARGO_ROLLOUTS_MODULE : MODULES[group];
   let error = null;
   if (obj.apiVersion === 'external-secrets.io/v1' && obj.kind === 'ExternalSecret') {
     results.push({ index, kind: obj.kind, name: obj.metadata?.name, error: checkExternalSecret(obj) });

@@ -1,0 +1,205 @@
+/**
+ * @jest-environment ./test/support/ort-environment.js
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { promote } from '../../src/commands/promote';
+import { judgeRollout } from '../../src/commands/rollout-status';
+import { FakeMlflow } from '../support/fake-mlflow';
+import { fakeClient } from '../support/models';
+import { startPromotionFixture } from '../support/promotion-fixture';
+import { git, REPO_ROOT, type TempRepo } from '../support/repo';
+
+const execFileAsync = promisify(execFile);
+const CLI = join(REPO_ROOT, 'pipeline', 'src', 'cli.ts');
+const NAME = 'cats-dogs-classifier';
+
+/** The pod template of a synthesized workload (what the Rollout carries), as kubectl would return it. */
+type Template = { spec: { initContainers?: Array<{ command?: string[]; args?: string[] }> } };
+
+/** A Rollout as `kubectl get rollout -o json` prints it, with the given template and status. */
+function rolloutJson(
+  template: Template,
+  status: Record<string, unknown>,
+  generation = 4,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: NAME, namespace: NAME, generation },
+    spec: { template },
+    status: { observedGeneration: String(generation), ...status },
+  };
+}
+
+const templateAt = (version: string): Template => ({
+  spec: {
+    initContainers: [
+      {
+        command: ['node', '/app/build/pipeline/src/cli.js', 'model-fetch'],
+        args: ['--name', NAME, '--version', version],
+      },
+    ],
+  },
+});
+
+const STATUS = {
+  promoted: { phase: 'Healthy', currentPodHash: '6d5f8c7b9', stableRS: '6d5f8c7b9' },
+  aborted: {
+    phase: 'Degraded',
+    abort: true,
+    message:
+      'RolloutAborted: Rollout aborted update to revision 4: Metric "prediction-mix-distance" assessed Failed',
+    currentPodHash: '6d5f8c7b9',
+    stableRS: '58b9d7f4c',
+  },
+  paused: {
+    phase: 'Paused',
+    pauseConditions: [{ reason: 'CanaryPauseStep', startTime: '2026-11-29T10:00:00Z' }],
+    currentPodHash: '6d5f8c7b9',
+    stableRS: '58b9d7f4c',
+  },
+  inconclusive: {
+    phase: 'Paused',
+    pauseConditions: [{ reason: 'InconclusiveAnalysis', startTime: '2026-11-29T10:00:00Z' }],
+    currentPodHash: '6d5f8c7b9',
+    stableRS: '58b9d7f4c',
+  },
+};
+
+describe('judgeRollout', () => {
+  it.each([
+    ['promoted', STATUS.promoted, 'promoted'],
+    ['aborted by a failed analysis', STATUS.aborted, 'aborted'],
+    ['Degraded without the abort flag', { ...STATUS.aborted, abort: undefined }, 'aborted'],
+    ['paused on a canary step', STATUS.paused, 'progressing'],
+    ['paused on an inconclusive analysis', STATUS.inconclusive, 'inconclusive'],
+    [
+      'Healthy but the stable ReplicaSet is still the old one',
+      { ...STATUS.promoted, stableRS: '58b9d7f4c' },
+      'progressing',
+    ],
+  ])('%s → %s', (_case, status, verdict) => {
+    expect(judgeRollout(rolloutJson(templateAt('2'), status), '2').verdict).toBe(verdict);
+  });
+
+  it('says syncing while the Rollout still fetches another version', () => {
+    const j = judgeRollout(rolloutJson(templateAt('1'), STATUS.promoted), '2');
+    expect(j).toEqual({
+      verdict: 'syncing',
+      detail: `Rollout ${NAME} fetches version 1, not 2: Argo CD has not synced it yet`,
+    });
+  });
+
+  it('says progressing while the controller has not observed the latest generation', () => {
+    const json = rolloutJson(templateAt('2'), { ...STATUS.aborted, observedGeneration: '3' });
+    expect(judgeRollout(json, '2').verdict).toBe('progressing');
+  });
+});
+
+describe('rollout-status: an aborted canary is reverted in git (real repositories, the real CLI)', () => {
+  let fake: FakeMlflow;
+  let tmp: string;
+  let repo: TempRepo;
+  let initial: string;
+  let promotion: string;
+
+  beforeAll(async () => {
+    ({ fake, tmp, repo } = await startPromotionFixture(NAME, 'rollout-status-'));
+    initial = git(repo.root, 'rev-parse', 'HEAD');
+    await promote(fakeClient(fake), { cwd: repo.root, env: 'production', push: true, log: () => undefined });
+    promotion = git(repo.root, 'rev-parse', 'HEAD');
+  });
+  afterAll(async () => {
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** The pod template synthesized into dist/production at HEAD: what Argo CD gives the Rollout. */
+  const distTemplate = (): Template =>
+    (
+      parse(readFileSync(join(repo.root, 'dist', 'production', `Deployment.${NAME}.yaml`), 'utf8')) as {
+        spec: { template: Template };
+      }
+    ).spec.template;
+
+  async function cli(
+    status: unknown,
+    ...extra: string[]
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const file = join(tmp, 'rollout.json');
+    writeFileSync(file, typeof status === 'string' ? status : JSON.stringify(status));
+    const args = [
+      'rollout-status',
+      '--env',
+      'production',
+      '--expect-version',
+      '2',
+      '--status-file',
+      file,
+      ...extra,
+    ];
+    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, ...args], {
+      cwd: repo.root,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  }
+
+  it('makes no commit while the canary progresses (exit 3) or once it is promoted (exit 0)', async () => {
+    const progressing = await cli(
+      rolloutJson(distTemplate(), STATUS.paused),
+      '--rollback-on-abort',
+      '--push',
+    );
+    expect([progressing.code, progressing.stdout.trim()]).toEqual([3, 'progressing']);
+    const promoted = await cli(rolloutJson(distTemplate(), STATUS.promoted), '--rollback-on-abort', '--push');
+    expect([promoted.code, promoted.stdout.trim()]).toEqual([0, 'promoted']);
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(promotion);
+  });
+
+  it('on an abort, commits and pushes the rollback: the pin and dist/ are back to the previous version', async () => {
+    const res = await cli(rolloutJson(distTemplate(), STATUS.aborted), '--rollback-on-abort', '--push');
+    expect([res.code, res.stdout.trim()]).toEqual([1, 'aborted']);
+    expect(res.stderr).toContain('Metric "prediction-mix-distance" assessed Failed');
+
+    // What a reviewer sees on main: the promotion, then the bot's rollback naming it.
+    const head = git(repo.remote, 'rev-parse', 'main');
+    expect(git(repo.remote, 'log', '--format=%s', `${initial}..main`).split('\n')).toEqual([
+      `rollback(production): ${NAME} 2 -> 1`,
+      `promote(production): ${NAME} 1 -> 2`,
+    ]);
+    expect(
+      git(repo.remote, 'log', '-1', '--format=%(trailers:key=Reverts-Promotion,valueonly)', 'main'),
+    ).toBe(promotion);
+    // The rollback restores exactly the pre-promotion pin and manifests.
+    expect(git(repo.remote, 'diff', '--stat', initial, head)).toBe('');
+    expect(
+      JSON.parse(readFileSync(join(repo.root, 'charts/environments/production.model.json'), 'utf8')).version,
+    ).toBe('1');
+  });
+
+  it('does not roll back twice: the same aborted status again finds the pin already reverted', async () => {
+    const head = git(repo.remote, 'rev-parse', 'main');
+    const res = await cli(rolloutJson(templateAt('2'), STATUS.aborted), '--rollback-on-abort', '--push');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('not rolling back: production is pinned to version 1 now, not 2');
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(head);
+  });
+
+  it('fails naming the file when the status is not a Rollout', async () => {
+    const notJson = await cli('{"kind":');
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toMatch(/rollout\.json is not JSON .*kubectl get rollout <name> -o json/);
+    const deployment = await cli({ kind: 'Deployment' });
+    expect(deployment.stderr).toContain('is not a Rollout (kind "Deployment")');
+  });
+});

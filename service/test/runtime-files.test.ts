@@ -88,7 +88,7 @@ describe('the image runtime tree', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await waitFor(() => out.includes('"msg":"ready"'), 'the service to be ready', 1500);
+      await waitFor(() => out.includes('"msg":"ready"'), 'the service to be ready', 3000);
       const port = (
         JSON.parse(out.split('\n').find((l) => l.includes('"listening"')) ?? '{}') as { port: number }
       ).port;
@@ -116,5 +116,5 @@ describe('the image runtime tree', () => {
         stderr: '',
       });
     }
-  });
+  }, 120_000);
 });

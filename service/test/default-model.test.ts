@@ -12,7 +12,7 @@ import { tempDir } from './helpers';
 const REPO_ROOT = join(__dirname, '..', '..');
 
 /** A flat-colour PNG of the given RGB. */
-function flat(r: number, g: number, b: number): Promise<Buffer> {
+function flat([r, g, b]: readonly [number, number, number]): Promise<Buffer> {
   return sharp({ create: { width: 40, height: 30, channels: 3, background: { r, g, b } } })
     .png()
     .toBuffer();
@@ -52,7 +52,7 @@ describe('the default model (designed weights)', () => {
         [[40, 200, 60], 'dog'],
         [[90, 10, 250], 'dog'],
       ] as const) {
-        const image = await flat(...rgb);
+        const image = await flat(rgb);
         const ra = await ca.classify(image);
         const rb = await cb.classify(image);
         expect(ra.label).toBe(label);

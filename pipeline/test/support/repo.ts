@@ -75,16 +75,19 @@ export function treeState(root: string): { head: string; branches: string; statu
   };
 }
 
-/** Replaces keys of an environment's `evaluation` policy in a temp repo and commits the change. */
+/** Replaces keys of an environment's `evaluation` policy in a temp repo (null removes one) and commits. */
 export function setEvaluationPolicy(
   root: string,
   env: string,
-  policy: Partial<EvaluationPolicyInput>,
+  policy: { [K in keyof EvaluationPolicyInput]?: EvaluationPolicyInput[K] | null },
   message = `test: evaluation policy of ${env}`,
 ): void {
   const file = join(root, 'charts', 'environments', `${env}.yaml`);
   const doc = parseDocument(readFileSync(file, 'utf8'));
-  for (const [key, value] of Object.entries(policy)) doc.setIn(['evaluation', key], value);
+  for (const [key, value] of Object.entries(policy)) {
+    if (value === null) doc.deleteIn(['evaluation', key]);
+    else doc.setIn(['evaluation', key], value);
+  }
   writeFileSync(file, doc.toString());
   git(root, 'commit', '--quiet', '--all', '-m', message);
 }

@@ -24,12 +24,13 @@ describe('the model-gitops CLI', () => {
       'promote',
       'rollback',
       'check',
+      'evaluate',
       'smoke',
       'relay',
     ]);
   });
 
-  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'smoke', 'relay'])(
+  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'evaluate', 'smoke', 'relay'])(
     'prints help for %s and exits 0',
     async (command) => {
       expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);

@@ -5,10 +5,9 @@ import { Command, Option } from 'commander';
 import type { EnvironmentName } from '../../../charts/src/config/model-pin';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { currentPin, environmentPolicy } from '../environments';
-import { evaluateModelDir, type Evaluation } from '../evaluation/evaluate';
+import type { Evaluation } from '../evaluation/evaluate';
 import { DEFAULT_LIMITS, readGoldenSet } from '../evaluation/golden-set';
-import { type Verdict } from '../evaluation/policy';
-import { EvaluationRefused, evaluatePromotion } from '../evaluation/promotion-gate';
+import type { Verdict } from '../evaluation/policy';
 import { jsonReport, textReport } from '../evaluation/report';
 import { Git } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
@@ -55,6 +54,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
   }
   const needClient = (): MlflowClient =>
     opts.client ?? new MlflowClient({ connection: mlflowConnectionFromEnv() });
+  // Loaded on first use: the evaluation brings onnxruntime-node and sharp.
+  const { evaluateModelDir } = await import('../evaluation/evaluate');
+  const { EvaluationRefused, evaluatePromotion } = await import('../evaluation/promotion-gate');
   const work = mkdtempSync(join(tmpdir(), 'model-gitops-evaluate-cmd-'));
   try {
     let modelDir = opts.modelDir;

@@ -19,12 +19,7 @@ import {
   type Selector,
 } from '../environments';
 import { buildEvidence, evidencePath, writeEvidence } from '../evaluation/evidence';
-import {
-  EvaluationRefused,
-  evaluatePromotion,
-  tagVerdict,
-  type PromotionEvaluation,
-} from '../evaluation/promotion-gate';
+import type { PromotionEvaluation } from '../evaluation/promotion-gate';
 import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
@@ -120,6 +115,9 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   }
 
   const policy = await environmentPolicy(root, opts.env);
+  // Loaded on first use: the gate and the evaluation bring onnxruntime-node and sharp.
+  const { validateModelDir } = await import('../gate');
+  const { EvaluationRefused, evaluatePromotion, tagVerdict } = await import('../evaluation/promotion-gate');
   const location = await client.resolveArtifactLocation(version);
   const work = mkdtempSync(join(tmpdir(), 'model-gitops-promote-'));
   let pin: ModelPin;
@@ -127,8 +125,6 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   let evaluation: PromotionEvaluation;
   try {
     const digests = await downloadModelFiles(client, location, work);
-    // Loaded on first use: the gate brings onnxruntime-node and sharp.
-    const { validateModelDir } = await import('../gate');
     gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
     try {
       evaluation = await evaluatePromotion(client, {

@@ -2,7 +2,6 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { sniffImageFormat } from '../../../service/src';
 import { CliError } from '../cli-error';
 import { loadEvidenceImages, readEvidence, type Evidence, type EvidenceImage } from '../evaluation/evidence';
 import { Git } from '../git';
@@ -174,6 +173,8 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
       );
       return finish(checks, report);
     }
+    // Loaded on first use: the service's preprocessing module brings sharp.
+    const { sniffImageFormat } = await import('../../../service/src/preprocess');
     const tolerance = file.scoreTolerance;
     const differ: string[] = [];
     for (const { expected, bytes } of images) {

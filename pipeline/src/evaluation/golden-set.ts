@@ -128,8 +128,13 @@ export async function downloadGoldenSet(
   }
   const files: { path: string; size: number | undefined }[] = [];
   let total = 0;
+  const safe = (name: string): string => {
+    if (name === '' || name === '.' || name === '..')
+      fail(`the listing names an entry '${name}': not a file name`);
+    return name;
+  };
   for (const entry of top) {
-    const folder = entry.path.split('/').pop() as string;
+    const folder = safe(entry.path.split('/').pop() as string);
     if (!entry.is_dir) {
       fail(
         `'${folder}' is a file at the top level: a golden set holds one folder per label and nothing else`,
@@ -139,7 +144,7 @@ export async function downloadGoldenSet(
     if (inside.length === 0)
       fail(`folder '${folder}' is empty: add images of '${folder}' or remove the folder`);
     for (const f of inside) {
-      const name = f.path.split('/').pop() as string;
+      const name = safe(f.path.split('/').pop() as string);
       if (f.is_dir) fail(`'${folder}/${name}' is not a file: label folders hold image files only`);
       if (files.length >= limits.maxImages) {
         fail(`has more than ${limits.maxImages} images (evaluation.limits.maxImages): use a smaller set`);

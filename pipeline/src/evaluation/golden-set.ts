@@ -43,6 +43,17 @@ export function readGoldenSet(
   source: string,
   limits: GoldenSetLimits = DEFAULT_LIMITS,
 ): GoldenSet {
+  try {
+    return readDir(dir, source, limits);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    // A file that vanished or cannot be read mid-way (permissions, a dangling link): named, never a crash.
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`golden set ${source}: ${e.path ?? 'a file'} cannot be read (${e.code ?? e.message})`);
+  }
+}
+
+function readDir(dir: string, source: string, limits: GoldenSetLimits): GoldenSet {
   const fail = (what: string): never => {
     throw new CliError(`golden set ${source}: ${what}`);
   };

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, downloadGoldenSet, readGoldenSet } from '../../src/evaluation/golden-set';
@@ -52,6 +52,12 @@ describe('readGoldenSet', () => {
       /golden set missing: cannot be read \(ENOENT\)/,
     );
     expect(() => readGoldenSet(tmp, 'golden')).toThrow(/has no label folders/);
+  });
+
+  it('fails naming the file when an image cannot be read (a dangling link)', () => {
+    put('cat/a.png');
+    symlinkSync(join(tmp, 'nowhere.png'), join(tmp, 'cat', 'b.png'));
+    expect(() => readGoldenSet(tmp, 'g')).toThrow(/^golden set g: .*cat\/b\.png cannot be read \(ENOENT\)$/);
   });
 
   it('fails over each size limit, naming it', () => {

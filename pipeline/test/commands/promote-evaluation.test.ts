@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
@@ -178,5 +178,32 @@ describe('promote: the evaluation gate (challenger vs champion on the golden set
     const downloads = fake.requests.filter((r) => r.method === 'GET' && r.url.includes(`${prefix}/golden/`));
     expect(downloads).toHaveLength(16);
     expect(fake.tagsOf(NAME, version)['model_gitops.production.golden_set']).toBe(`${source}/golden`);
+  });
+
+  it('tags nothing passed when the push is refused, and restores the tree', async () => {
+    const hook = join(repo.remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "protected branch" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    const before = treeState(repo.root);
+    await expect(run({ push: true })).rejects.toThrow(/protected branch/);
+    expect(treeState(repo.root)).toEqual(before);
+    expect(fake.tagsOf(NAME, '2')).toEqual({});
+  });
+
+  it('fails clearly on a golden set with an undecodable image, committing and tagging nothing', async () => {
+    cpSync(GOLDEN, join(repo.root, 'golden'), { recursive: true });
+    writeFileSync(
+      join(repo.root, 'golden', 'cat', 'zz-truncated.png'),
+      readFileSync(join(GOLDEN, 'cat', 'cat-01.png')).subarray(0, 200),
+    );
+    git(repo.root, 'add', 'golden');
+    git(repo.root, 'commit', '--quiet', '-m', 'a golden set with a cut file');
+    setEvaluationPolicy(repo.root, 'production', { goldenSet: { from: 'repository', path: 'golden' } });
+    const before = treeState(repo.root);
+    await expect(run()).rejects.toThrow(
+      /^golden set golden: 'cat\/zz-truncated.png' cannot be used: .*replace it with a JPEG, PNG or WebP image or remove it$/,
+    );
+    expect(treeState(repo.root)).toEqual(before);
+    expect(fake.tagsOf(NAME, '2')).toEqual({});
   });
 });

@@ -56,16 +56,22 @@ export interface Evaluation {
 
 /**
  * Maps golden-set folder names to the model's classes. A folder whose name is no label of the model is an
- * error naming the folder and the labels.
+ * error naming the folder and the labels, or with `unknownFolders: 'miss'` (the champion, when the challenger
+ * adds a class) a class the model can never predict: index -1, every image of it counted wrong.
  */
 export function mapFoldersToClasses(
   folders: readonly string[],
   labels: readonly string[],
   source: string,
+  unknownFolders: 'error' | 'miss' = 'error',
 ): Map<string, GoldenClass> {
   const out = new Map<string, GoldenClass>();
   for (const folder of folders) {
     const indices = labels.flatMap((l, i) => (l === folder ? [i] : []));
+    if (indices.length === 0 && unknownFolders === 'miss') {
+      out.set(folder, { index: -1, indices: [], label: folder });
+      continue;
+    }
     if (indices.length === 0) {
       const shown = labels.slice(0, 20).join(', ') + (labels.length > 20 ? ', …' : '');
       throw new CliError(
@@ -88,9 +94,13 @@ function predictedIndex(scores: ImageScores, labels: readonly string[]): number 
  * Runs every golden image through the service's own preprocessing and inference (`Classifier`) and scores the
  * answers. An image that cannot be decoded is an error naming it.
  */
-export async function evaluateClassifier(classifier: Classifier, golden: GoldenSet): Promise<Evaluation> {
+export async function evaluateClassifier(
+  classifier: Classifier,
+  golden: GoldenSet,
+  unknownFolders: 'error' | 'miss' = 'error',
+): Promise<Evaluation> {
   const labels = classifier.files.metadata.labels;
-  const classes = mapFoldersToClasses(golden.folders, labels, golden.source);
+  const classes = mapFoldersToClasses(golden.folders, labels, golden.source, unknownFolders);
   const rows = [...classes.values()];
   const confusion = rows.map(() => new Array<number>(labels.length).fill(0));
   const images: ImageResult[] = [];
@@ -142,6 +152,8 @@ export interface EvaluateDirOptions {
   readonly expectedSha256?: string;
   /** What the model is, for error messages ("challenger", "champion (version 3)"). @default 'model' */
   readonly role?: string;
+  /** See {@link mapFoldersToClasses}. @default 'error' */
+  readonly unknownFolders?: 'error' | 'miss';
 }
 
 /** Opens a model directory with the service's code, evaluates it on `golden` and closes it. */
@@ -160,7 +172,7 @@ export async function evaluateModelDir(
     throw err;
   }
   try {
-    return await evaluateClassifier(classifier, golden);
+    return await evaluateClassifier(classifier, golden, opts.unknownFolders);
   } finally {
     await classifier.close();
   }

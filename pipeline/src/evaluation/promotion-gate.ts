@@ -90,6 +90,8 @@ export async function evaluatePromotion(
       champion = await evaluateModelDir(dir, golden, {
         expectedSha256: pin.sha256,
         role: `champion (version ${pin.version})`,
+        // A class the challenger adds is one the champion cannot predict, not an error.
+        unknownFolders: 'miss',
       });
     }
     const verdict = judge(policy, challenger, champion);

@@ -63,6 +63,18 @@ describe('evaluateModelDir (the service Classifier on a golden set)', () => {
     );
   });
 
+  it('counts a folder the champion has no label for as a class it never predicts (the challenger adds a class)', async () => {
+    writeModel(join(tmp, 'm'), tinyModel(1, { labels: ['cat', 'fox'] }));
+    const e = await evaluateModelDir(join(tmp, 'm'), readGoldenSet(GOLDEN, 'default'), {
+      unknownFolders: 'miss',
+    });
+    expect(e.perClass.map((c) => [c.label, c.index, c.recall])).toEqual([
+      ['cat', 0, 1],
+      ['dog', -1, 0],
+    ]);
+    expect(e.accuracy).toBe(0.5);
+  });
+
   it('fails clearly when the model cannot be loaded', async () => {
     writeModel(
       join(tmp, 'm'),

@@ -53,6 +53,12 @@ describe('EnvironmentChart from the committed configs', () => {
 describe('EnvironmentChart from config', () => {
   const base = {
     image: 'ghcr.io/example/model-gitops:1.2.3',
+    evaluation: {
+      goldenSet: { from: 'repository', path: 'golden' },
+      minAccuracy: 0.9,
+      minRecall: 0.8,
+      maxAccuracyDrop: 0.02,
+    },
     argocd: { destinationServer: 'https://kubernetes.default.svc' },
   };
 

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error';
 import { registerCheckCommand } from './commands/check';
+import { registerEvaluateCommand } from './commands/evaluate';
 import { registerModelFetchCommand } from './commands/model-fetch';
 import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerRollbackCommand(program);
   registerRolloutStatusCommand(program);
   registerCheckCommand(program);
+  registerEvaluateCommand(program);
   registerSmokeCommand(program);
   registerRelayCommand(program);
   return program;

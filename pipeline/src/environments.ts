@@ -5,6 +5,8 @@ import {
   type EnvironmentName,
   type ModelPin,
 } from '../../charts/src/config/model-pin';
+import type { EvaluationPolicy } from '../../charts/src/config/evaluation-policy';
+import { CliError } from './cli-error';
 import type { MlflowClient, ModelVersion } from './mlflow';
 
 /** How a version is chosen in the registry. */
@@ -34,6 +36,23 @@ export async function environmentSelector(
   if (config.model.alias) return { kind: 'alias', value: config.model.alias };
   if (config.model.stage) return { kind: 'stage', value: config.model.stage };
   return undefined;
+}
+
+/**
+ * The promotion gate's evaluation policy of an environment (`evaluation` in `charts/environments/<env>.yaml`).
+ * Throws a CliError when the environment has none (only environments serving a baked model may omit it).
+ */
+export async function environmentPolicy(repoRoot: string, env: EnvironmentName): Promise<EvaluationPolicy> {
+  const { environmentConfigPath, readEnvironmentConfig } =
+    await import('../../charts/src/config/environment-config');
+  const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
+  if (!config.evaluation) {
+    throw new CliError(
+      `environment '${env}' has no 'evaluation' policy in charts/environments/${env}.yaml: ` +
+        'add a golden set and thresholds (see pipeline/README.md) before promoting into it',
+    );
+  }
+  return config.evaluation;
 }
 
 /** The environment's pin, or undefined when the pin file does not exist yet. */

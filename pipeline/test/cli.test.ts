@@ -25,12 +25,23 @@ describe('the model-gitops CLI', () => {
       'rollback',
       'rollout-status',
       'check',
+      'evaluate',
       'smoke',
       'relay',
     ]);
   });
 
-  it.each(['model-fetch', 'register', 'promote', 'rollback', 'rollout-status', 'check', 'smoke', 'relay'])(
+  it.each([
+    'model-fetch',
+    'register',
+    'promote',
+    'rollback',
+    'rollout-status',
+    'check',
+    'evaluate',
+    'smoke',
+    'relay',
+  ])(
     'prints help for %s and exits 0',
     async (command) => {
       expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { buildSimpleCnn } from '../../service/src/model/onnx-builder';
+import { buildDefaultModel } from '../../service/src/model/default-model';
 import { FakeMlflow } from './support/fake-mlflow';
 import { registerInFake, tinyModel, writeModel } from './support/models';
 import { createTempRepo, git, type TempRepo } from './support/repo';
@@ -97,7 +97,7 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
   it('promotes the default model, serves it from the pin, and rolls back a version whose rollout fails', async () => {
     // Register the default model; the production alias points at it.
     const defaultDir = join(tmp, 'default');
-    const defaults = writeModel(defaultDir, buildSimpleCnn());
+    const defaults = writeModel(defaultDir, buildDefaultModel());
     const registered = await cli([
       'register',
       '--model-dir',
@@ -117,8 +117,11 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
       'production cats-dogs-classifier 1->2',
     );
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
-    expect(git(repo.root, 'show', '--stat', '--format=', 'HEAD')).toContain(
-      `dist/production/ConfigMap.${NAME}.yaml`,
+    expect(git(repo.root, 'show', '--name-only', '--format=', 'HEAD').split('\n')).toEqual(
+      expect.arrayContaining([
+        `dist/production/ConfigMap.${NAME}.yaml`,
+        'charts/environments/production.evaluation.json',
+      ]),
     );
     expect(readFileSync(join(repo.root, 'dist/production', `ConfigMap.${NAME}.yaml`), 'utf8')).toContain(
       `MODEL_SHA256: ${defaults.sha256}`,
@@ -135,8 +138,12 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
       '2',
       '--ready-interval-ms',
       '200',
+      '--evidence',
+      'charts/environments/production.evaluation.json',
     ]);
-    expect(smoke2.stdout).toContain('smoke: PASS (7/7 checks passed)');
+    // ready, model, 5 sample images, 8 golden images with the answers the gate computed.
+    expect(smoke2.stdout).toContain('PASS golden dog/dog-04.png: dog');
+    expect(smoke2.stdout).toContain('smoke: PASS (15/15 checks passed)');
     expect(smoke2.code).toBe(0);
 
     // A bad version: promoted, but its artifact is replaced in the store afterwards, so the new pods' model-fetch
@@ -180,7 +187,17 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     );
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
     expect(git(repo.root, 'diff', 'HEAD~2', 'HEAD', '--stat')).toBe('');
-    const smokeAfter = await cli(['smoke', '--url', v2.service!.url, '--expect-version', '2']);
+    // The rollback brought the gate's evidence of version 2 back with the pin.
+    const smokeAfter = await cli([
+      'smoke',
+      '--url',
+      v2.service!.url,
+      '--expect-version',
+      '2',
+      '--evidence',
+      'charts/environments/production.evaluation.json',
+    ]);
+    expect(smokeAfter.stdout).toContain('smoke: PASS (15/15 checks passed)');
     expect(smokeAfter.code).toBe(0);
   }, 180_000);
 });

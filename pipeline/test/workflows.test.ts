@@ -153,7 +153,7 @@ describe('every script and CLI command the workflows call exists', () => {
   test.each([
     ['promote', ['--env', '--push', '--version', '--alias']],
     ['rollback', ['--env', '--push']],
-    ['smoke', ['--url', '--expect-version']],
+    ['smoke', ['--url', '--expect-version', '--evidence']],
     ['check', ['--json']],
   ])('`%s` accepts the flags the workflows pass: %j', (name, flags) => {
     const command = commands.get(name);

@@ -141,12 +141,6 @@ describe('model loading', () => {
 });
 
 describe('model builder', () => {
-  test('the default model bytes are deterministic (pinned digest)', () => {
-    expect(sha256Hex(buildSimpleCnn().onnx)).toBe(
-      'a1e27c4f7cf10e55647743d0875fe9adcfac06afea03f21a976b694a428e6f89',
-    );
-  });
-
   test('the seed changes the weights', () => {
     const small = { inputSize: 32, channels: [4, 8, 8] as const, hidden: 8 };
     expect(sha256Hex(buildSimpleCnn({ ...small, seed: 1 }).onnx)).not.toBe(

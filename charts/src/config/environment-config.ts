@@ -7,6 +7,7 @@ import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
 import { Scaling } from '../scaling';
 import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
+import { EvaluationPolicySchema } from './evaluation-policy';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z
@@ -102,6 +103,8 @@ export const EnvironmentConfigSchema = z
       .default({}),
     /** Where the model comes from. */
     model: ModelSchema,
+    /** The promotion gate's golden set and thresholds; required when `model.from` is `registry`. */
+    evaluation: EvaluationPolicySchema.optional(),
     /** MLflow as seen from the pods; required when `model.from` is `registry`. */
     mlflow: z
       .strictObject({
@@ -214,6 +217,14 @@ export const EnvironmentConfigSchema = z
           code: 'custom',
           path: ['model'],
           message: "a registry model needs exactly one of 'alias' or 'stage'",
+        });
+      }
+      if (!c.evaluation) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['evaluation'],
+          message:
+            "is required when 'model.from' is 'registry': the promotion gate needs a golden set and thresholds",
         });
       }
       if (!c.mlflow) {

@@ -263,6 +263,34 @@ describe('environment config validation', () => {
       "'externalSecrets.webhookRelayKey' needs a 'webhookRelay' section in this environment",
     );
   });
+
+  it('fails when a registry environment has no evaluation policy', () => {
+    const c = production();
+    delete c.evaluation;
+    expect(errorOf(c)).toContain(
+      "'evaluation' is required when 'model.from' is 'registry': the promotion gate needs a golden set and thresholds",
+    );
+  });
+
+  it('fails on thresholds outside 0..1, an escaping golden set path and an unknown golden set source', () => {
+    const c = production();
+    c.evaluation.minAccuracy = 95;
+    c.evaluation.goldenSet = { from: 'repository', path: '../outside' };
+    expect(errorOf(c)).toMatch(/'evaluation.minAccuracy' Too big: expected number to be <=1/);
+    expect(errorOf(c)).toContain("'evaluation.goldenSet.path' must be a relative path without '..' segments");
+    c.evaluation.goldenSet = { from: 's3', path: 'golden' };
+    expect(errorOf(c)).toMatch(/'evaluation.goldenSet.from' Invalid option/);
+  });
+
+  it('fills the evaluation defaults: smoke sample, score tolerance and size limits', () => {
+    const file = join(dir, 'evaluation-defaults.yaml');
+    writeFileSync(file, stringify(production()));
+    expect(readEnvironmentConfig(file).evaluation).toMatchObject({
+      smokeSamples: 8,
+      scoreTolerance: 0.01,
+      limits: { maxImages: 2000, maxImageBytes: 10485760, maxTotalBytes: 268435456 },
+    });
+  });
 });
 
 describe('delivery config', () => {

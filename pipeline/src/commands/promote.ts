@@ -13,10 +13,14 @@ import { CliError, stderrLog, type Log } from '../cli-error';
 import {
   currentPin,
   describeSelector,
+  environmentPolicy,
   environmentSelector,
   resolveSelector,
   type Selector,
 } from '../environments';
+import { buildEvidence, evidencePath, writeEvidence } from '../evaluation/evidence';
+import type { PromotionEvaluation } from '../evaluation/promotion-gate';
+import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
@@ -110,15 +114,40 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     return { status: 'unchanged', version: version.version };
   }
 
+  const policy = await environmentPolicy(root, opts.env);
+  // Loaded on first use: the gate and the evaluation bring onnxruntime-node and sharp.
+  const { validateModelDir } = await import('../gate');
+  const { EvaluationRefused, evaluatePromotion, tagVerdict } = await import('../evaluation/promotion-gate');
   const location = await client.resolveArtifactLocation(version);
   const work = mkdtempSync(join(tmpdir(), 'model-gitops-promote-'));
   let pin: ModelPin;
   let gate: GateReport;
+  let evaluation: PromotionEvaluation;
   try {
     const digests = await downloadModelFiles(client, location, work);
-    // Loaded on first use: the gate brings onnxruntime-node and sharp.
-    const { validateModelDir } = await import('../gate');
     gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
+    try {
+      evaluation = await evaluatePromotion(client, {
+        env: opts.env,
+        repoRoot: root,
+        policy,
+        challengerDir: work,
+        challengerSha256: digests.sha256,
+        location,
+        runId: version.run_id,
+        champion: before,
+        log,
+      });
+    } catch (err) {
+      if (err instanceof EvaluationRefused) {
+        await tagVerdict(client, name, version.version, opts.env, err.result, {
+          reason: err.result.verdict.failures.map((f) => f.message).join('; '),
+        }).catch((e: unknown) =>
+          log(`promote: could not tag the refusal in MLflow: ${(e as Error).message}`),
+        );
+      }
+      throw err;
+    }
     pin = {
       name,
       version: version.version,
@@ -133,8 +162,23 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   }
   log(
     `promote: gate passed: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms ` +
-      `(max ${gate.maxMs.toFixed(1)} ms)`,
+      `(max ${gate.maxMs.toFixed(1)} ms); accuracy ${(evaluation.challenger.accuracy * 100).toFixed(1)} % on ` +
+      `${evaluation.challenger.samples} golden images`,
   );
+  const evidence = buildEvidence(evaluation.challenger, {
+    name,
+    version: pin.version,
+    sha256: pin.sha256,
+    from: policy.goldenSet.from,
+    samples: policy.smokeSamples,
+    scoreTolerance: policy.scoreTolerance,
+  });
+  /** Tags the version `passed` once its commit exists (and is pushed); a tagging failure only warns. */
+  const tagPassed = async (commit: string): Promise<void> => {
+    await tagVerdict(client, name, pin.version, opts.env, evaluation, { commit }).catch((e: unknown) =>
+      log(`promote: committed, but could not tag the version in MLflow: ${(e as Error).message}`),
+    );
+  };
 
   const synth = opts.synth ?? chartsSynth;
   const attempts = opts.pr ? 1 : opts.push ? (opts.pushAttempts ?? 3) : 1;
@@ -154,17 +198,19 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         prBranch = name;
       }
       writeModelPin(modelPinPath(root, opts.env), pin);
+      writeEvidence(evidencePath(root, opts.env), evidence);
       await runSynth(synth, root);
       await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
-      const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate));
+      const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate, evaluation));
       log(
         `promote: committed ${commit.slice(0, 12)} (${opts.env}: ${old?.version ?? 'none'} → ${pin.version})`,
       );
       if (opts.pr && prBranch) {
         await git.run(['push', '--quiet', '--set-upstream', remote, prBranch]);
-        const body = await pullRequestBody(git, base, opts.env, old, pin, gate);
+        const body = await pullRequestBody(git, base, opts.env, old, pin, gate, evaluation);
         await git.run(['checkout', '--quiet', branch]);
         log(`promote: pushed branch ${prBranch}; open a pull request with the body printed on stdout`);
+        await tagPassed(commit);
         return {
           status: 'promoted',
           commit,
@@ -175,11 +221,13 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         };
       }
       if (!opts.push) {
+        await tagPassed(commit);
         return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
       }
       try {
         await git.run(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`]);
         log(`promote: pushed to ${remote}/${branch}`);
+        await tagPassed(commit);
         return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
       } catch (err) {
         if (!(err instanceof GitError) || !isRejectedPush(err.stderr) || attempt >= attempts) throw err;
@@ -230,6 +278,7 @@ export function promotionMessage(
   pin: ModelPin,
   selector: Selector,
   gate: GateReport,
+  evaluation: PromotionEvaluation,
 ): string {
   const oldVersion = old?.version ?? 'none';
   return [
@@ -243,6 +292,7 @@ export function promotionMessage(
     `Source: ${pin.source}`,
     `Source run: ${pin.runId ?? 'unknown'}`,
     `Gate: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms/image`,
+    ...commitLines(evaluation.challenger, evaluation.champion, evaluation.verdict),
     '',
     `${PROMOTION_TRAILER}: ${env} ${pin.name} ${oldVersion}->${pin.version}`,
     '',
@@ -256,6 +306,7 @@ async function pullRequestBody(
   old: ModelPin | undefined,
   pin: ModelPin,
   gate: GateReport,
+  evaluation: PromotionEvaluation,
 ): Promise<string> {
   const status = await git.run(['diff', '--name-status', base, 'HEAD', '--', 'dist', 'argocd']);
   const numstat = await git.run(['diff', '--numstat', base, 'HEAD', '--', 'dist', 'argocd']);
@@ -292,6 +343,8 @@ async function pullRequestBody(
     '',
     `Validation gate: passed on ${gate.samples} sample images (median ${gate.medianMs.toFixed(1)} ms/image, ` +
       `max ${gate.maxMs.toFixed(1)} ms); top labels: ${gate.predictions.join(', ')}.`,
+    '',
+    ...markdownReport(evaluation.challenger, evaluation.champion, evaluation.verdict),
     '',
     `### Objects in dist/ that change (${objects.length})`,
     ...(objects.length ? objects : ['- none']),

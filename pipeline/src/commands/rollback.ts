@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { relative } from 'node:path';
 import { Command } from 'commander';
 import {
   ModelPinSchema,
@@ -8,6 +10,7 @@ import {
 } from '../../../charts/src/config/model-pin';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { currentPin } from '../environments';
+import { evidencePath } from '../evaluation/evidence';
 import { Git, GitError } from '../git';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption } from './options';
@@ -77,6 +80,13 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   }
   try {
     writeModelPin(modelPinPath(root, opts.env), previous);
+    // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
+    const evidenceRel = relative(root, evidencePath(root, opts.env));
+    if (await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`])) {
+      await git.run(['checkout', `${target}^`, '--', evidenceRel]);
+    } else {
+      rmSync(evidencePath(root, opts.env), { force: true });
+    }
     await runSynth(opts.synth ?? chartsSynth, root);
     await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
     const message = [

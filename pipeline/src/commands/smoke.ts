@@ -1,7 +1,11 @@
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { CliError } from '../cli-error';
+import { loadEvidenceImages, readEvidence, type Evidence, type EvidenceImage } from '../evaluation/evidence';
+import { Git } from '../git';
+import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { sampleImages } from '../samples';
 import { intOption, versionOption } from './options';
 
@@ -21,6 +25,12 @@ export interface SmokeOptions {
   readonly requestTimeoutMs?: number;
   /** Receives one line per check. @default - stdout */
   readonly report?: (line: string) => void;
+  /**
+   * The gate's evidence for the expected version and its sampled golden images (see `loadEvidenceImages`): each
+   * image must get the label the gate computed and a score within the evidence's tolerance.
+   * @default - no comparison with the gate
+   */
+  readonly evidence?: { readonly file: Evidence; readonly images: readonly EvidenceImage[] };
 }
 
 /** One check and its outcome. */
@@ -100,25 +110,23 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
     record('model', false, `GET /model failed: ${describeFetchError(err)}`);
   }
 
-  const samples = await sampleImages();
-  const count = opts.predictions ?? 5;
-  for (let i = 0; i < count; i++) {
-    const sample = samples[i % samples.length]!;
-    const name = `predict ${i + 1}/${count} ${sample.name}`;
+  const predict = async (
+    bytes: Uint8Array,
+    contentType: string,
+  ): Promise<
+    { ok: true; label: string; score: number; ms: number; version: string } | { ok: false; detail: string }
+  > => {
     const started = Date.now();
     try {
       const res = await fetch(`${base}/predict`, {
         method: 'POST',
-        headers: { 'content-type': sample.contentType },
-        body: sample.bytes,
+        headers: { 'content-type': contentType },
+        body: bytes,
         signal: AbortSignal.timeout(timeout),
       });
       const text = await res.text();
       const ms = Date.now() - started;
-      if (res.status !== 200) {
-        record(name, false, `HTTP ${res.status}: ${text.slice(0, 200)}`);
-        continue;
-      }
+      if (res.status !== 200) return { ok: false, detail: `HTTP ${res.status}: ${text.slice(0, 200)}` };
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -128,23 +136,77 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
       const parsed = PredictResponseSchema.safeParse(body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        record(name, false, `malformed answer: '${issue?.path.join('.')}' ${issue?.message}`);
-        continue;
+        return { ok: false, detail: `malformed answer: '${issue?.path.join('.')}' ${issue?.message}` };
       }
       const header = res.headers.get('x-model-version');
       const served = parsed.data.model.version;
       if (served !== opts.expectVersion || header !== opts.expectVersion) {
+        return {
+          ok: false,
+          detail: `served by version ${served} (X-Model-Version: ${header ?? 'missing'}), expected ${opts.expectVersion}`,
+        };
+      }
+      const p = parsed.data.predictions[0]!;
+      return { ok: true, label: p.label, score: p.score, ms, version: served };
+    } catch (err) {
+      return { ok: false, detail: describeFetchError(err) };
+    }
+  };
+
+  const samples = await sampleImages();
+  const count = opts.predictions ?? 5;
+  for (let i = 0; i < count; i++) {
+    const sample = samples[i % samples.length]!;
+    const name = `predict ${i + 1}/${count} ${sample.name}`;
+    const r = await predict(sample.bytes, sample.contentType);
+    if (!r.ok) record(name, false, r.detail);
+    else record(name, true, `200, version ${r.version}, ${r.label} (${r.score.toFixed(3)}), ${r.ms} ms`);
+  }
+
+  if (opts.evidence) {
+    const { file, images } = opts.evidence;
+    if (file.version !== opts.expectVersion) {
+      record(
+        'evidence',
+        false,
+        `the gate's evidence is for version ${file.version}, expected ${opts.expectVersion}: promote wrote it for another version`,
+      );
+      return finish(checks, report);
+    }
+    // Loaded on first use: the service's preprocessing module brings sharp.
+    const { sniffImageFormat } = await import('../../../service/src/preprocess');
+    const tolerance = file.scoreTolerance;
+    const differ: string[] = [];
+    for (const { expected, bytes } of images) {
+      const name = `golden ${expected.path}`;
+      const format = sniffImageFormat(bytes) ?? 'jpeg';
+      const r = await predict(bytes, `image/${format}`);
+      if (!r.ok) {
+        record(name, false, r.detail);
+        differ.push(expected.path);
+        continue;
+      }
+      const gate = `gate: ${expected.label} (${expected.score.toFixed(3)})`;
+      const delta = Math.abs(r.score - expected.score);
+      if (r.label !== expected.label || delta > tolerance) {
         record(
           name,
           false,
-          `served by version ${served} (X-Model-Version: ${header ?? 'missing'}), expected ${opts.expectVersion}`,
+          `served ${r.label} (${r.score.toFixed(3)}), ${gate}; ` +
+            (r.label !== expected.label
+              ? 'another label'
+              : `score differs by ${delta.toFixed(4)} > ${tolerance}`),
         );
-        continue;
+        differ.push(expected.path);
+      } else {
+        record(name, true, `${r.label} (${r.score.toFixed(3)}), ${gate}`);
       }
-      const p = parsed.data.predictions[0]!;
-      record(name, true, `200, version ${served}, ${p.label} (${p.score.toFixed(3)}), ${ms} ms`);
-    } catch (err) {
-      record(name, false, describeFetchError(err));
+    }
+    if (differ.length > 0) {
+      report(
+        `smoke: ${differ.length} of ${images.length} golden images differ from what the gate computed for version ` +
+          `${file.version}: ${differ.join(', ')} (skew between CI and the cluster: image, libraries or configuration)`,
+      );
     }
   }
   return finish(checks, report);
@@ -201,9 +263,14 @@ export function registerSmokeCommand(program: Command): void {
         .default(5)
         .argParser(intOption('--predictions', 1)),
     )
+    .option(
+      '--evidence <file>',
+      "the gate's evidence (charts/environments/<env>.evaluation.json): its golden images must get the gate's answers",
+    )
     .addHelpText(
       'after',
-      '\nPrints one line per check. Exit codes: 0 all checks passed, 1 a check failed, 2 usage.',
+      '\nPrints one line per check. Exit codes: 0 all checks passed, 1 a check failed, 2 usage.\n' +
+        'With --evidence of a golden set in MLflow: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, ...',
     )
     .action(
       async (o: {
@@ -212,8 +279,19 @@ export function registerSmokeCommand(program: Command): void {
         readyAttempts: number;
         readyIntervalMs: number;
         predictions: number;
+        evidence?: string;
       }) => {
-        const result = await smoke(o);
+        let evidence: SmokeOptions['evidence'];
+        if (o.evidence) {
+          const file = readEvidence(o.evidence);
+          const root = await new Git(dirname(resolve(o.evidence))).topLevel();
+          const client =
+            file.goldenSet.from === 'repository'
+              ? undefined
+              : new MlflowClient({ connection: mlflowConnectionFromEnv() });
+          evidence = { file, images: await loadEvidenceImages(file, root, client) };
+        }
+        const result = await smoke({ ...o, evidence });
         if (!result.ok) throw new CliError('smoke test failed', 1);
       },
     );

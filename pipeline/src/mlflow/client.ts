@@ -61,6 +61,8 @@ export interface DownloadOptions {
   readonly onProgress?: (bytes: number, total: number | undefined) => void;
   /** Size the artifact listing reported; a body of another length counts as truncated and is retried. */
   readonly expectedBytes?: number;
+  /** Largest accepted file: the download stops (not retried) as soon as more bytes arrive. @default - no bound */
+  readonly maxBytes?: number;
 }
 
 /** Result of a download: the bytes written and their sha256 (hex). */
@@ -251,7 +253,7 @@ export class MlflowClient {
    * than its Content-Length, or a connection cut mid-body, is retried and then reported.
    */
   async downloadArtifact(uri: string, destFile: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
-    const { onProgress, expectedBytes } = opts;
+    const { onProgress, expectedBytes, maxBytes } = opts;
     const what = `download '${uri}'`;
     const url = `${this.baseUrl}/api/2.0/mlflow-artifacts/artifacts/${encodeArtifactPath(artifactProxyPath(uri))}`;
     return this.withRetries(
@@ -275,11 +277,24 @@ export class MlflowClient {
         // MLflow streams files chunked (no Content-Length); the listing's file_size is the other yardstick.
         const lengthHeader = res.headers.get('content-length');
         const total = lengthHeader ? Number(lengthHeader) : expectedBytes;
+        const tooLarge = (n: number): MlflowError =>
+          new MlflowError(
+            `${what}: the file has more than ${maxBytes} bytes (${n} announced or received)`,
+            'invalid',
+          );
+        if (maxBytes !== undefined && total !== undefined && total > maxBytes) {
+          await res.body.cancel();
+          throw tooLarge(total);
+        }
         const hash = createHash('sha256');
         let bytes = 0;
         const counter = new Transform({
           transform(chunk: Buffer, _enc, done) {
             bytes += chunk.length;
+            if (maxBytes !== undefined && bytes > maxBytes) {
+              done(tooLarge(bytes));
+              return;
+            }
             hash.update(chunk);
             onProgress?.(bytes, total);
             done(null, chunk);
@@ -294,6 +309,7 @@ export class MlflowClient {
             file.createWriteStream(),
           );
         } catch (err) {
+          if (err instanceof MlflowError) throw err;
           throw new RetryableError(`connection lost after ${bytes} bytes (${(err as Error).message})`);
         } finally {
           // Usually closed by the write stream already (closing again resolves); kept so no path leaks the fd.
@@ -424,6 +440,17 @@ export class MlflowClient {
       path: '/api/2.0/mlflow/registered-models/alias',
       // MLflow insists on the version as a JSON string.
       body: { name, alias, version: String(version) },
+      schema: EmptySchema.passthrough(),
+    });
+  }
+
+  /** Sets a tag on a model version (`model-versions/set-tag`; MLflow wants the version as a JSON string). */
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.call({
+      what: `set tag '${key}' on version ${version} of model '${name}'`,
+      method: 'POST',
+      path: '/api/2.0/mlflow/model-versions/set-tag',
+      body: { name, version: String(version), key, value },
       schema: EmptySchema.passthrough(),
     });
   }

@@ -71,7 +71,8 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     fake.setStage(NAME, '2', 'Production');
     await run({ env: 'local', selector: { kind: 'stage', value: 'production' } });
     expect(git(repo.root, 'log', '-1', '--format=%B')).toContain("(stage 'Production')");
-  });
+    // Two promotions, each evaluating challenger and champion on the golden set.
+  }, 60_000);
 
   it('re-applies the promotion on top when the push loses a race', async () => {
     const other = cloneRepo(repo.remote, join(tmp, 'other'));
@@ -179,7 +180,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     );
     expect(git(repo.root, 'rev-parse', first.branch as string)).toBe(first.commit);
     expect(treeState(repo.root)).toEqual(before);
-  });
+  }, 60_000);
 
   it('fails with --pr when the branch cannot be pushed, deleting the new branch and restoring main', async () => {
     const hook = join(repo.remote, 'hooks', 'pre-receive');

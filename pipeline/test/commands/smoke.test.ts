@@ -3,8 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildDefaultModel } from '../../../service/src/model/default-model';
 import { buildSimpleCnn, writeModelDir } from '../../../service/src/model/onnx-builder';
 import { smoke } from '../../src/commands/smoke';
+import { evaluateModelDir } from '../../src/evaluation/evaluate';
+import { buildEvidence, loadEvidenceImages, type Evidence } from '../../src/evaluation/evidence';
+import { readGoldenSet } from '../../src/evaluation/golden-set';
+import { REPO_ROOT } from '../support/repo';
 import { startService, type ServiceProcess } from '../support/service-process';
 
 describe('smoke against the real service on the default model', () => {
@@ -110,5 +115,93 @@ describe('smoke failures', () => {
       'FAIL ready: GET /ready not 200 after 3 attempts (last: ECONNREFUSED)',
       'smoke: FAIL (0/1 checks passed)',
     ]);
+  });
+});
+
+describe('smoke compares the live answers with what the gate computed (evidence)', () => {
+  let tmp: string;
+  let gated: ServiceProcess;
+  let other: ServiceProcess;
+  let evidence: Evidence;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'smoke-evidence-'));
+    const sha = writeModelDir(join(tmp, 'gated'), buildDefaultModel());
+    // Another model served under the same version: its decision level is moved, so dark-red cats flip.
+    writeModelDir(join(tmp, 'other'), buildDefaultModel({ redThreshold: 0.5 }));
+    const golden = readGoldenSet(join(REPO_ROOT, 'charts/golden-sets/default'), 'charts/golden-sets/default');
+    const evaluation = await evaluateModelDir(join(tmp, 'gated'), golden, { expectedSha256: sha });
+    evidence = buildEvidence(evaluation, {
+      name: 'cats-dogs-classifier',
+      version: '3',
+      sha256: sha,
+      from: 'repository',
+      samples: 4,
+      scoreTolerance: 0.01,
+    });
+    const env = { MODEL_NAME: 'cats-dogs-classifier', MODEL_VERSION: '3' };
+    [gated, other] = await Promise.all([
+      startService({ ...env, MODEL_DIR: join(tmp, 'gated') }),
+      startService({ ...env, MODEL_DIR: join(tmp, 'other') }),
+    ]);
+  });
+  afterAll(async () => {
+    await gated?.stop();
+    await other?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const run = async (url: string, file: Evidence = evidence): Promise<{ ok: boolean; lines: string[] }> => {
+    const lines: string[] = [];
+    const images = await loadEvidenceImages(file, REPO_ROOT);
+    const result = await smoke({
+      url,
+      expectVersion: '3',
+      readyIntervalMs: 200,
+      predictions: 1,
+      evidence: { file, images },
+      report: (l) => lines.push(l),
+    });
+    return { ok: result.ok, lines };
+  };
+
+  it('passes when the service gives every sampled golden image the label and score the gate computed', async () => {
+    const { ok, lines } = await run(gated.url);
+    expect(ok).toBe(true);
+    const golden = lines.filter((l) => l.includes(' golden '));
+    expect(golden).toHaveLength(4);
+    expect(golden[0]).toMatch(/^PASS golden cat\/cat-01.png: cat \(0\.\d{3}\), gate: cat \(0\.\d{3}\)$/);
+    expect(lines[lines.length - 1]).toBe('smoke: PASS (7/7 checks passed)');
+  });
+
+  it('fails when the served model differs from the gated one, showing which images differ', async () => {
+    const { ok, lines } = await run(other.url);
+    expect(ok).toBe(false);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^FAIL golden cat\/cat-01.png: served dog \(0\.\d{3}\), gate: cat \(0\.\d{3}\); another label$/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^smoke: \d of 4 golden images differ from what the gate computed for version 3: .*cat\/cat-01.png/,
+      ),
+    );
+    expect(lines[lines.length - 1]).toMatch(/^smoke: FAIL/);
+  });
+
+  it('fails when the evidence was written for another version', async () => {
+    const { ok, lines } = await run(gated.url, { ...evidence, version: '2' });
+    expect(ok).toBe(false);
+    expect(lines).toContain(
+      "FAIL evidence: the gate's evidence is for version 2, expected 3: promote wrote it for another version",
+    );
+  });
+
+  it('refuses a golden image that changed since the gate judged it', async () => {
+    const changed = { ...evidence, expected: [{ ...evidence.expected[0]!, sha256: 'f'.repeat(64) }] };
+    await expect(loadEvidenceImages(changed, REPO_ROOT)).rejects.toThrow(
+      /^golden image cat\/cat-01.png changed since the gate judged it \(sha256 [0-9a-f]{64}, evidence f{64}\)/,
+    );
   });
 });

@@ -112,6 +112,31 @@ describe('MlflowClient against the fake MLflow server', () => {
     });
   });
 
+  it('stops a download over maxBytes, announced or streamed without a length, and does not retry it', async () => {
+    const { artifactUri } = await registerVersion({ 'big.png': 'x'.repeat(100) });
+    const uri = `${artifactUri}/big.png`;
+    await expect(client.downloadArtifact(uri, join(tmp, 'a'), { maxBytes: 99 })).rejects.toThrow(
+      `download '${uri}': the file has more than 99 bytes (100 announced or received)`,
+    );
+    fake.faults.chunked = true;
+    const before = fake.requests.length;
+    await expect(client.downloadArtifact(uri, join(tmp, 'b'), { maxBytes: 50 })).rejects.toThrow(
+      /the file has more than 50 bytes \(\d+ announced or received\)/,
+    );
+    expect(fake.requests.length - before).toBe(1);
+    expect((await client.downloadArtifact(uri, join(tmp, 'c'), { maxBytes: 100 })).bytes).toBe(100);
+  });
+
+  it('sets a model version tag, sending the version as a JSON string as MLflow requires', async () => {
+    const { runId, artifactUri } = await registerVersion({ 'model.onnx': 'A' });
+    await client.createModelVersion(NAME, artifactUri, runId);
+    await client.setModelVersionTag(NAME, '1', 'model_gitops.production.gate', 'passed');
+    expect(fake.tagsOf(NAME, '1')).toEqual({ 'model_gitops.production.gate': 'passed' });
+    await expect(client.setModelVersionTag(NAME, '9', 'k', 'v')).rejects.toThrow(
+      /set tag 'k' on version 9 of model 'cats-dogs-classifier': Model Version .* not found/,
+    );
+  });
+
   it('fails when the artifact file is missing (MLflow answers 500) without retrying', async () => {
     const { artifactUri } = await registerVersion({ 'model.onnx': 'A' });
     const before = fake.requests.length;

@@ -22,6 +22,8 @@ interface Version {
   status: 'READY' | 'PENDING_REGISTRATION' | 'FAILED_REGISTRATION';
   run_link: string;
   model_id?: string;
+  /** Absent until a tag is set, as MLflow omits an empty `tags`. */
+  tags?: { key: string; value: string }[];
 }
 
 interface Run {
@@ -111,6 +113,12 @@ export class FakeMlflow {
     const v = this.findVersion(name, version);
     if (!v) throw new Error(`no version ${version} of ${name}`);
     v.current_stage = stage;
+  }
+
+  /** The tags of a version as a key → value map (empty when none is set). */
+  tagsOf(name: string, version: string): Record<string, string> {
+    const v = this.findVersion(name, version);
+    return Object.fromEntries((v?.tags ?? []).map((t) => [t.key, t.value]));
   }
 
   /** Sets a version's registration status (`READY` after creation). */
@@ -310,6 +318,20 @@ export class FakeMlflow {
         const v = this.findVersion(name, version);
         if (!v) return notFound(res, `Model Version (name=${name}, version=${version}) not found`);
         return json(res, 200, { model_version: versionJson(v, this.aliasesOf(v)) });
+      }
+      case `POST ${api}/model-versions/set-tag`: {
+        const name = String(body.name ?? '');
+        if (typeof body.version !== 'string') {
+          return json(res, 400, {
+            error_code: 'INVALID_PARAMETER_VALUE',
+            message: `Invalid value ${JSON.stringify(body.version)} for parameter 'version' supplied:  Hint: Value was of type '${typeof body.version === 'number' ? 'int' : typeof body.version}'. See the API docs for more information about request parameters.`,
+          });
+        }
+        const v = this.findVersion(name, body.version);
+        if (!v) return notFound(res, `Model Version (name=${name}, version=${body.version}) not found`);
+        const key = String(body.key ?? '');
+        v.tags = [...(v.tags ?? []).filter((t) => t.key !== key), { key, value: String(body.value ?? '') }];
+        return json(res, 200, {});
       }
       case `GET ${api}/model-versions/get-download-uri`: {
         const v = this.findVersion(q.get('name') ?? '', q.get('version') ?? '');

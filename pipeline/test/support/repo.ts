@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   writeModelPin,
@@ -8,6 +8,8 @@ import {
   type ModelPin,
 } from '../../../charts/src/config/model-pin';
 import { synthesize, writeFiles } from '../../../charts/src/synth';
+import type { EvaluationPolicyInput } from '../../../charts/src/config/evaluation-policy';
+import { parseDocument } from 'yaml';
 
 /** This checkout: the source of the charts config copied into temp repositories. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -44,6 +46,8 @@ export function createTempRepo(dir: string, pin: ModelPin): TempRepo {
       copyFileSync(join(REPO_ROOT, 'charts', 'environments', name), join(envDir, name));
   }
   copyFileSync(join(REPO_ROOT, 'charts', 'argocd.yaml'), join(root, 'charts', 'argocd.yaml'));
+  // The golden set the environment configs' evaluation policies name.
+  cpSync(join(REPO_ROOT, 'charts', 'golden-sets'), join(root, 'charts', 'golden-sets'), { recursive: true });
   for (const env of ENVIRONMENTS) writeModelPin(modelPinPath(root, env), pin);
   writeFiles(root, synthesize(root));
   git(root, 'add', '--all');
@@ -69,4 +73,21 @@ export function treeState(root: string): { head: string; branches: string; statu
     status: git(root, 'status', '--porcelain', '--untracked-files=all'),
     diff: git(root, 'diff', 'HEAD', '--binary'),
   };
+}
+
+/** Replaces keys of an environment's `evaluation` policy in a temp repo (null removes one) and commits. */
+export function setEvaluationPolicy(
+  root: string,
+  env: string,
+  policy: { [K in keyof EvaluationPolicyInput]?: EvaluationPolicyInput[K] | null },
+  message = `test: evaluation policy of ${env}`,
+): void {
+  const file = join(root, 'charts', 'environments', `${env}.yaml`);
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  for (const [key, value] of Object.entries(policy)) {
+    if (value === null) doc.deleteIn(['evaluation', key]);
+    else doc.setIn(['evaluation', key], value);
+  }
+  writeFileSync(file, doc.toString());
+  git(root, 'commit', '--quiet', '--all', '-m', message);
 }

@@ -86,7 +86,9 @@ const WORKER_TS = join(__dirname, 'worker.ts');
  */
 function spawnWorker(init: WorkerInit): Worker {
   if (existsSync(WORKER_JS)) return new Worker(WORKER_JS, { workerData: init });
-  const code = `require('tsx/cjs/api').register(); require(${JSON.stringify(WORKER_TS)});`;
+  // Resolved here: an eval worker resolves bare names from the process cwd, which may be outside this checkout.
+  const tsx = require.resolve('tsx/cjs/api');
+  const code = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(WORKER_TS)});`;
   return new Worker(code, { eval: true, workerData: init });
 }
 

@@ -1,14 +1,15 @@
 /**
  * Builds the project's own models, no Python and no download:
  *   node build/service/src/model/build-default-model.js [default|mobilenet] [outDir]
- * `default` → service/models/default (SimpleCNN cats-vs-dogs, 128x128, untrained seeded weights);
+ * `default` → service/models/default (SimpleCNN shapes, 128x128, designed weights: see default-model.ts);
  * `mobilenet` → service/models/mobilenet (MobileNetV2-class 224x224, 1000 classes, for the benchmark).
  */
 import { join, resolve } from 'node:path';
-import { buildMobileNet, buildSimpleCnn, writeModelDir, type BuiltModel } from './onnx-builder';
+import { buildDefaultModel } from './default-model';
+import { buildMobileNet, writeModelDir, type BuiltModel } from './onnx-builder';
 
 const VARIANTS: Record<string, () => BuiltModel> = {
-  default: () => buildSimpleCnn(),
+  default: () => buildDefaultModel(),
   mobilenet: () => buildMobileNet(),
 };
 

@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FakeMlflow } from '../support/fake-mlflow';
+import { registerInFake, tinyModel, writeModel } from '../support/models';
+import { REPO_ROOT, createTempRepo, setEvaluationPolicy, type TempRepo } from '../support/repo';
+
+const CLI = join(__dirname, '..', '..', 'src', 'cli.ts');
+const GOLDEN = join(REPO_ROOT, 'charts', 'golden-sets', 'default');
+const execFileAsync = promisify(execFile);
+
+/** `model-gitops evaluate` as a user runs it (a process, under tsx). */
+describe('model-gitops evaluate', () => {
+  let tmp: string;
+  let fake: FakeMlflow;
+  let repo: TempRepo;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'evaluate-cli-'));
+    fake = await FakeMlflow.start();
+    const v1 = writeModel(join(tmp, 'good'), tinyModel(1));
+    writeModel(join(tmp, 'worse'), tinyModel(2, { redThreshold: 0.5 }));
+    await registerInFake(fake, join(tmp, 'good'), 'm');
+    await registerInFake(fake, join(tmp, 'worse'), 'm');
+    const runId = [...fake.runs.keys()][0] as string;
+    repo = createTempRepo(join(tmp, 'repos'), {
+      name: 'm',
+      version: '1',
+      ...v1,
+      source: `mlflow-artifacts:/1/${runId}/artifacts/model`,
+    });
+    setEvaluationPolicy(repo.root, 'staging', { minAccuracy: 0.8, minRecall: 0.7, minAgreement: null });
+  });
+  afterAll(async () => {
+    await fake.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function cli(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, 'evaluate', ...args], {
+      cwd: repo.root,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  }
+
+  it('prints accuracy 0..1, samples and per-class recall as JSON for a model directory and a golden directory', async () => {
+    const r = await cli(['--model-dir', join(tmp, 'worse'), '--golden', GOLDEN, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({
+      accuracy: 0.875,
+      samples: 16,
+      perClass: [
+        { index: 0, label: 'cat', count: 8, correct: 6, recall: 0.75 },
+        { index: 1, label: 'dog', count: 8, correct: 8, recall: 1 },
+      ],
+      confusion: [
+        [6, 2],
+        [0, 8],
+      ],
+    });
+    expect(report.goldenSet.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("judges a registered version exactly as promote would with --env: the environment's thresholds and champion", async () => {
+    const r = await cli(['--name', 'm', '--version', '2', '--env', 'staging'], {
+      MLFLOW_TRACKING_URI: fake.url,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/class +images +challenger recall +champion recall/);
+    expect(r.stdout).toMatch(/cat \(#0\) +8 +75\.0 % \(6\/8\) +100\.0 % \(8\/8\)/);
+    expect(r.stdout).toContain('verdict: failed');
+    expect(r.stdout).toContain(
+      '  - accuracy drops by 12.5 % against the champion (100.0 % → 87.5 %), more than maxAccuracyDrop 2.0 %',
+    );
+  });
+
+  it('fails with a usage error when neither or both model sources are given', async () => {
+    const r = await cli(['--golden', GOLDEN]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('pass either --model-dir DIR or --name N --version V');
+  });
+});

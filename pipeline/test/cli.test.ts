@@ -41,13 +41,10 @@ describe('the model-gitops CLI', () => {
     'evaluate',
     'smoke',
     'relay',
-  ])(
-    'prints help for %s and exits 0',
-    async (command) => {
-      expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);
-      expect(written(out)).toContain(`Usage: model-gitops ${command} [options]`);
-    },
-  );
+  ])('prints help for %s and exits 0', async (command) => {
+    expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);
+    expect(written(out)).toContain(`Usage: model-gitops ${command} [options]`);
+  });
 
   it('fails with exit code 2 when an option is invalid, naming it and the rule', async () => {
     expect(await main(['node', 'model-gitops', 'promote', '--env', 'prod'])).toBe(2);

@@ -426,8 +426,9 @@ export class InferenceService extends Construct {
         imagePullPolicy,
         command: ['node', CLI_PATH, 'model-fetch'],
         args: [
-          ...['--name', pin.name, '--version', pin.version, '--sha256', pin.sha256],
-          ...(pin.metadataSha256 ? ['--metadata-sha256', pin.metadataSha256] : []),
+          ...['--name', pin.name, '--version', pin.version],
+          // Every file the service reads, with its digest: model-fetch downloads exactly these and verifies them.
+          ...Object.entries(pin.files).flatMap(([file, sha]) => ['--file', `${file}=${sha}`]),
           ...['--dest', `${MODEL_MOUNT}/current`],
           ...['--wait-attempts', String(props.modelFetchWaitAttempts ?? 30)],
           ...['--wait-interval-ms', String(props.modelFetchWaitIntervalMs ?? 2000)],

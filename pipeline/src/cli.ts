@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error';
 import { registerCheckCommand } from './commands/check';
+import { registerMigratePinsCommand } from './commands/migrate-pins';
 import { registerModelFetchCommand } from './commands/model-fetch';
 import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerRollbackCommand(program);
   registerCheckCommand(program);
   registerSmokeCommand(program);
+  registerMigratePinsCommand(program);
   registerRelayCommand(program);
   return program;
 }

@@ -1,6 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import { AppError } from './errors';
-import { shorterSideFor, type ModelMetadata } from './model/metadata';
+import { shorterSideFor, type ModelMetadata } from './model/format';
 
 /** Image formats the service accepts, recognised by their magic bytes (never by the declared type alone). */
 export type ImageFormat = 'jpeg' | 'png' | 'webp';

@@ -1,12 +1,14 @@
-/** One class and its score. */
+/** One class and its score. `index` is the class's position in the output: the identity (labels may repeat). */
 export interface ClassScore {
   readonly label: string;
+  readonly index: number;
   readonly score: number;
 }
 
 /** Scores of one image: the top class and the top-k list, best first. */
 export interface ImageScores {
   readonly label: string;
+  readonly index: number;
   readonly score: number;
   readonly topK: readonly ClassScore[];
 }
@@ -39,7 +41,7 @@ export function scoreImage(
   const order = Array.from(probs.keys()).sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
   const topK = order
     .slice(0, Math.max(1, k))
-    .map((i) => ({ label: labels[i] as string, score: probs[i] as number }));
+    .map((i) => ({ label: labels[i] as string, index: i, score: probs[i] as number }));
   const best = topK[0] as ClassScore;
-  return { label: best.label, score: best.score, topK };
+  return { label: best.label, index: best.index, score: best.score, topK };
 }

@@ -1,5 +1,4 @@
-import type { ModelMetadata } from './model/metadata';
-import type { ModelIo } from './model/loader';
+import type { ModelIo, ModelMetadata } from './model/format';
 import type { InferenceResult } from './inference/pool';
 
 /** What `/predict` needs from the inference engine (the worker pool, or a stand-in in tests). */

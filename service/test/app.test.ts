@@ -7,7 +7,7 @@ import { createApp, type AppLimits } from '../src/app';
 import { PredictionMemory } from '../src/feedback';
 import { InferencePool } from '../src/inference/pool';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
-import { readModelFiles, type ModelFiles } from '../src/model/loader';
+import { readModelFiles, type ModelFiles } from '../src/model/format';
 import { ServiceState } from '../src/state';
 import type { Worker } from 'node:worker_threads';
 import type { WorkerInit } from '../src/inference/protocol';

@@ -5,14 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Classifier } from '../src/classifier';
 import { InferencePool } from '../src/inference/pool';
-import { openModel, readModelFiles, runBatch } from '../src/model/loader';
-import {
-  buildIdentityModel,
-  buildMobileNet,
-  buildSimpleCnn,
-  sha256Hex,
-  writeModelDir,
-} from '../src/model/onnx-builder';
+import { readModelFiles, sha256Hex } from '../src/model/format';
+import { openModel, runBatch } from '../src/model/loader';
+import { buildIdentityModel, buildMobileNet, buildSimpleCnn, writeModelDir } from '../src/model/onnx-builder';
 import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;

@@ -11,8 +11,22 @@ describe('scoreImage', () => {
   test('probabilities are reported as they are, ties broken by class index', () => {
     const s = scoreImage([0.2, 0.4, 0.4], ['a', 'b', 'c'], 'probabilities', 2);
     expect(s.topK).toEqual([
-      { label: 'b', score: expect.closeTo(0.4, 6) },
-      { label: 'c', score: expect.closeTo(0.4, 6) },
+      { label: 'b', index: 1, score: expect.closeTo(0.4, 6) },
+      { label: 'c', index: 2, score: expect.closeTo(0.4, 6) },
+    ]);
+  });
+
+  test('repeated label names stay apart: each prediction carries its class index', () => {
+    // ImageNet's list names 'crane' twice (134: the bird, 517: the machine).
+    const labels = Array.from({ length: 1000 }, (_, i) => (i === 134 || i === 517 ? 'crane' : `c${i}`));
+    const raw = new Float32Array(1000);
+    raw[517] = 9;
+    raw[134] = 8;
+    const s = scoreImage(raw, labels, 'logits', 3);
+    expect({ label: s.label, index: s.index }).toEqual({ label: 'crane', index: 517 });
+    expect(s.topK.slice(0, 2).map((c) => [c.label, c.index])).toEqual([
+      ['crane', 517],
+      ['crane', 134],
     ]);
   });
 

@@ -20,7 +20,7 @@ import {
 import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
-import { downloadModelFiles } from '../model-artifacts';
+import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption, intOption, versionOption } from './options';
 
@@ -115,15 +115,16 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   let pin: ModelPin;
   let gate: GateReport;
   try {
-    const digests = await downloadModelFiles(client, location, work);
-    // Loaded on first use: the gate brings onnxruntime-node and sharp.
+    const downloaded = await downloadServingFiles(client, location, work);
+    // Loaded on first use: the gate brings onnxruntime-node and sharp. It resolves the directory with the
+    // model format and fails unless the files read are exactly the ones downloaded, so the pin covers them.
     const { validateModelDir } = await import('../gate');
-    gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
+    gate = await validateModelDir(work, { files: downloaded, latencyBudgetMs: opts.latencyBudgetMs });
     pin = {
       name,
       version: version.version,
-      sha256: digests.sha256,
-      metadataSha256: digests.metadataSha256,
+      sha256: gate.sha256,
+      files: downloaded,
       source: location,
       ...(version.run_id ? { runId: version.run_id } : {}),
     };
@@ -239,7 +240,7 @@ export function promotionMessage(
     `Model: ${pin.name}`,
     `Version: ${oldVersion} -> ${pin.version} (${describeSelector(selector)})`,
     `sha256: ${pin.sha256}`,
-    ...(pin.metadataSha256 ? [`metadata sha256: ${pin.metadataSha256}`] : []),
+    ...Object.entries(pin.files).map(([file, sha]) => `File: ${file} ${sha}`),
     `Source: ${pin.source}`,
     `Source run: ${pin.runId ?? 'unknown'}`,
     `Gate: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms/image`,
@@ -285,8 +286,10 @@ async function pullRequestBody(
     '| | current | proposed |',
     '|---|---|---|',
     row('version', old?.version, pin.version),
-    row('model.onnx sha256', old?.sha256, pin.sha256),
-    row('model.json sha256', old?.metadataSha256, pin.metadataSha256),
+    row('ONNX sha256', old?.sha256, pin.sha256),
+    ...[...new Set([...Object.keys(old?.files ?? {}), ...Object.keys(pin.files)])]
+      .sort()
+      .map((file) => row(`${file} sha256`, old?.files[file], pin.files[file])),
     row('source', old?.source, pin.source),
     row('run', old?.runId, pin.runId),
     '',

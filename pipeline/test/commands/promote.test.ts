@@ -16,7 +16,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
   let fake: FakeMlflow;
   let tmp: string;
   let repo: TempRepo;
-  let v2: { sha256: string; metadataSha256: string };
+  let v2: { sha256: string; files: Record<string, string> };
 
   beforeEach(async () => {
     ({ fake, tmp, repo, v2 } = await startPromotionFixture(NAME, 'promote-'));
@@ -44,7 +44,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     const pin = JSON.parse(
       readFileSync(join(repo.root, 'charts/environments/production.model.json'), 'utf8'),
     );
-    expect(pin).toMatchObject({ version: '2', sha256: v2.sha256, metadataSha256: v2.metadataSha256 });
+    expect(pin).toMatchObject({ version: '2', sha256: v2.sha256, files: v2.files });
     const changed = git(repo.root, 'diff', '--name-only', 'HEAD~1', 'HEAD').split('\n');
     expect(changed).toContain('charts/environments/production.model.json');
     expect(changed.some((f) => f.startsWith('dist/production/'))).toBe(true);

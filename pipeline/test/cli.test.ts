@@ -25,11 +25,12 @@ describe('the model-gitops CLI', () => {
       'rollback',
       'check',
       'smoke',
+      'migrate-pins',
       'relay',
     ]);
   });
 
-  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'smoke', 'relay'])(
+  it.each(['model-fetch', 'register', 'promote', 'rollback', 'check', 'smoke', 'migrate-pins', 'relay'])(
     'prints help for %s and exits 0',
     async (command) => {
       expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);

@@ -55,10 +55,7 @@ export const ModelPinSchema = z.preprocess(
       /** sha256 of the ONNX file (the model's identity in metrics and logs; also listed in `files`). */
       sha256: sha256Hex,
       /** sha256 of each file that influences serving, by file name in the model directory. */
-      files: z.record(
-        z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9._-]{1,255}$/, 'must be a file name in the model directory'),
-        sha256Hex,
-      ),
+      files: z.record(z.string(), sha256Hex),
       /** Resolved artifact location of the version (e.g. `mlflow-artifacts:/1/<run>/artifacts/model`). */
       source: z.string().min(1),
       /** The MLflow run that produced the artifacts, when known. */
@@ -66,6 +63,15 @@ export const ModelPinSchema = z.preprocess(
     })
     .strict()
     .superRefine((pin, ctx) => {
+      for (const file of Object.keys(pin.files)) {
+        if (!/^(?!\.{1,2}$)[A-Za-z0-9._-]{1,255}$/.test(file)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['files', file],
+            message: 'must be a file name in the model directory (letters, digits, . _ -)',
+          });
+        }
+      }
       if (!Object.values(pin.files).includes(pin.sha256)) {
         ctx.addIssue({
           code: 'custom',

@@ -206,8 +206,8 @@ function specJson(specs: readonly SignatureTensor[]): string {
 export interface MlmodelFields {
   /** The ONNX file name (`flavors.onnx.data`). */
   readonly onnxFile: string;
-  /** The serving description, written as `metadata.model_gitops`. */
-  readonly description: unknown;
+  /** The serving description, written as `metadata.model_gitops`. @default - no metadata key */
+  readonly description?: unknown;
   readonly inputs: readonly SignatureTensor[];
   readonly outputs: readonly SignatureTensor[];
   /** `artifact_path` (the run-relative directory). @default 'model' */
@@ -249,7 +249,7 @@ export function formatMlmodel(f: MlmodelFields): string {
           providers: ['CPUExecutionProvider'],
         },
       },
-      metadata: { [METADATA_KEY]: f.description },
+      ...(f.description !== undefined ? { metadata: { [METADATA_KEY]: f.description } } : {}),
       mlflow_version: f.mlflowVersion ?? MLFLOW_FORMAT_VERSION,
       model_uuid: f.modelUuid ?? randomUUID().replace(/-/g, ''),
       ...(f.runId !== undefined ? { run_id: f.runId } : {}),

@@ -171,7 +171,7 @@ describe('resolving fails with the missing piece, where it was looked for, and t
       'labels.json': '["cat", "dog"]',
     });
     await expect(readModelFiles(tmp.dir)).rejects.toThrow(
-      /missing input\.layout, input\.height, input\.width [\s\S]*"input": \{"layout": "NCHW", "height": 224, "width": 224\},  # or "NHWC"/,
+      /missing input\.layout, input\.height, input\.width [\s\S]*"input": \{"layout": "NCHW", "height": 224, "width": 224\}, {2}# or "NHWC"/,
     );
   });
 

@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     version: config.modelVersion,
     sha256: files.sha256,
     metadataSha256: files.metadataSha256,
+    files: files.files,
     metadata: files.metadata,
     loadedAt: new Date(),
     loadSeconds,

@@ -5,7 +5,7 @@ import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { fakeClient, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
 import { cloneRepo, git, treeState, type TempRepo } from '../support/repo';
 
@@ -112,8 +112,13 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     const meta = JSON.parse(readFileSync(join(bad, 'model.json'), 'utf8'));
     meta.input.height = 64;
     meta.input.width = 64;
-    writeFileSync(join(bad, 'model.json'), JSON.stringify(meta));
-    await registerInFake(fake, bad, NAME, 'production');
+    // register refuses such a directory, so it is logged as an older kit would have: model.onnx + model.json.
+    const v = fake.logModelVersion(
+      NAME,
+      { 'model.onnx': readFileSync(join(bad, 'model.onnx')), 'model.json': JSON.stringify(meta) },
+      'runs',
+    );
+    fake.setAlias(NAME, 'production', v.version);
     const before = treeState(repo.root);
     await expect(run()).rejects.toThrow(/^validation gate: .*input 'input'/);
     expect(treeState(repo.root)).toEqual(before);

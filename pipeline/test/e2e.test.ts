@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { buildSimpleCnn } from '../../service/src/model/onnx-builder';
+import { fixture, softmaxClassifier } from '../../service/test/mlflow-fixtures';
+import { sampleImages } from '../src/samples';
 import { FakeMlflow } from './support/fake-mlflow';
-import { registerInFake, tinyModel, writeModel } from './support/models';
+import { registeredDigests, registerInFake, tinyModel, writeModel } from './support/models';
 import { createTempRepo, git, type TempRepo } from './support/repo';
 import { startService, type ServiceProcess } from './support/service-process';
 
@@ -34,8 +36,9 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
   beforeAll(async () => {
     fake = await FakeMlflow.start();
     tmp = mkdtempSync(join(tmpdir(), 'e2e-'));
-    const old = writeModel(join(tmp, 'old'), tinyModel(1));
+    writeModel(join(tmp, 'old'), tinyModel(1));
     await registerInFake(fake, join(tmp, 'old'), NAME);
+    const old = registeredDigests(fake, NAME, '1');
     repo = createTempRepo(join(tmp, 'repos'), {
       name: NAME,
       version: '1',
@@ -94,7 +97,7 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     return { fetch, service };
   }
 
-  it('promotes the default model, serves it from the pin, and rolls back a version whose rollout fails', async () => {
+  it('promotes the default model, serves it from the pin, rolls back a version whose rollout fails, then serves a version logged the MLflow way', async () => {
     // Register the default model; the production alias points at it.
     const defaultDir = join(tmp, 'default');
     const defaults = writeModel(defaultDir, buildSimpleCnn());
@@ -182,5 +185,31 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     expect(git(repo.root, 'diff', 'HEAD~2', 'HEAD', '--stat')).toBe('');
     const smokeAfter = await cli(['smoke', '--url', v2.service!.url, '--expect-version', '2']);
     expect(smokeAfter.code).toBe(0);
-  }, 180_000);
+
+    // Issue 10: a version logged the way a notebook logs it (mlflow.onnx.log_model with the metadata block,
+    // MLflow 3's models:/ source, no model.json and no model-gitops command) is promoted, fetched from the pin
+    // by the init container's own args and served.
+    const logged = fake.logModelVersion(
+      NAME,
+      { MLmodel: fixture('MLmodel.with-metadata'), 'model.onnx': softmaxClassifier() },
+      'models',
+    );
+    fake.setAlias(NAME, 'production', logged.version);
+    const promotedMlflow = await cli(['promote', '--env', 'production', '--push']);
+    expect(promotedMlflow.stderr).toContain('gate passed');
+    expect(promotedMlflow.code).toBe(0);
+    const v4 = await deployFromDist(join(tmp, 'pod-v4'));
+    expect(v4.fetch.code).toBe(0);
+    expect(readdirSync(join(tmp, 'pod-v4', 'current')).sort()).toEqual(['MLmodel', 'model.onnx']);
+    const smoke4 = await cli(['smoke', '--url', v4.service!.url, '--expect-version', logged.version]);
+    expect(smoke4.stdout).toContain('smoke: PASS (7/7 checks passed)');
+    const [sample] = await sampleImages();
+    const res = await fetch(`${v4.service!.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': sample!.contentType },
+      body: sample!.bytes,
+    });
+    const body = (await res.json()) as { predictions: { label: string; index: number }[] };
+    expect(['cat', 'dog'][body.predictions[0]!.index]).toBe(body.predictions[0]!.label);
+  }, 240_000);
 });

@@ -569,6 +569,10 @@ export class InferenceService extends Construct {
       own.MODEL_NAME = pin.name;
       own.MODEL_VERSION = pin.version;
       own.MODEL_SHA256 = pin.sha256;
+      // The service checks that it reads exactly these files, as model-fetch verified them.
+      own.MODEL_FILES = Object.entries(pin.files)
+        .map(([file, sha]) => `${file}=${sha}`)
+        .join(',');
       own.MLFLOW_TRACKING_URI = mlflow.trackingUri;
       if (selector && 'alias' in selector) own.MODEL_ALIAS = selector.alias;
       if (selector && 'stage' in selector) own.MODEL_STAGE = selector.stage;

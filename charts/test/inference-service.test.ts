@@ -161,6 +161,7 @@ describe('InferenceService defaults', () => {
       MODEL_NAME: PIN.name,
       MODEL_VERSION: PIN.version,
       MODEL_SHA256: PIN.sha256,
+      MODEL_FILES: `MLmodel=${'b'.repeat(64)},labels.json=${'c'.repeat(64)},model.onnx=${'a'.repeat(64)}`,
       MODEL_ALIAS: 'production',
       MLFLOW_TRACKING_URI: 'http://mlflow.mlflow:5000',
     });

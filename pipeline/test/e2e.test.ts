@@ -86,12 +86,13 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     const fetch = await cli(['model-fetch', ...args], tmp);
     if (fetch.code !== 0) return { fetch };
     const configMap = readDist(`ConfigMap.${NAME}.yaml`) as { data: Record<string, string> };
-    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256 } = configMap.data;
+    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256, MODEL_FILES } = configMap.data;
     const service = await startService({
       MODEL_DIR: join(into, 'current'),
       MODEL_NAME: MODEL_NAME ?? '',
       MODEL_VERSION: MODEL_VERSION ?? '',
       MODEL_SHA256: MODEL_SHA256 ?? '',
+      MODEL_FILES: MODEL_FILES ?? '',
     });
     services.push(service);
     return { fetch, service };

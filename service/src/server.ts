@@ -24,7 +24,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const started = process.hrtime.bigint();
-  const files = await readModelFiles(config.modelDir, { sha256: config.modelSha256 });
+  const files = await readModelFiles(config.modelDir, {
+    sha256: config.modelSha256,
+    files: config.modelFiles,
+  });
   // Workers are threads: they load onnxruntime and the model while this thread loads Express below.
   const poolReady = InferencePool.start({
     files,

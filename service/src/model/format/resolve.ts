@@ -301,7 +301,14 @@ function deriveFromGraph(
   };
   if (graph.inputs.length === 1) fromGraph('input', 'name', graph.inputs[0]?.name);
   if (graph.outputs.length === 1) fromGraph('output', 'name', graph.outputs[0]?.name);
-  const input = graph.inputs.find((i) => i.name === merged.input.name);
+  const named = merged.input.name;
+  if (typeof named === 'string' && !graph.inputs.some((i) => i.name === named)) {
+    throw new ModelLoadError(
+      `${dir}: the graph has no input '${named}' (inputs: ${graph.inputs.map((i) => i.name).join(', ') || 'none'}): ` +
+        `fix input.name in ${sources['input.name']}`,
+    );
+  }
+  const input = graph.inputs.find((i) => i.name === named);
   if (input) {
     const shape = input.shape ?? [];
     if (shape.length !== 4) {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { InferencePool } from '../../service/src/inference/pool';
-import { openModel, readModelFiles, runBatch, type ModelFiles } from '../../service/src/model/loader';
+import { readModelFiles, type ModelFiles } from '../../service/src/model/format';
+import { openModel, runBatch } from '../../service/src/model/loader';
 import { preprocessImage } from '../../service/src/preprocess';
 import type { BenchImage } from './images';
 import { summarize, type LatencySummary } from './stats';

@@ -451,8 +451,9 @@ export class InferenceService extends Construct {
         imagePullPolicy,
         command: ['node', CLI_PATH, 'model-fetch'],
         args: [
-          ...['--name', pin.name, '--version', pin.version, '--sha256', pin.sha256],
-          ...(pin.metadataSha256 ? ['--metadata-sha256', pin.metadataSha256] : []),
+          ...['--name', pin.name, '--version', pin.version],
+          // Every file the service reads, with its digest: model-fetch downloads exactly these and verifies them.
+          ...Object.entries(pin.files).flatMap(([file, sha]) => ['--file', `${file}=${sha}`]),
           ...['--dest', `${MODEL_MOUNT}/current`],
           ...['--wait-attempts', String(props.modelFetchWaitAttempts ?? 30)],
           ...['--wait-interval-ms', String(props.modelFetchWaitIntervalMs ?? 2000)],
@@ -637,6 +638,10 @@ export class InferenceService extends Construct {
       own.MODEL_NAME = pin.name;
       own.MODEL_VERSION = pin.version;
       own.MODEL_SHA256 = pin.sha256;
+      // The service checks that it reads exactly these files, as model-fetch verified them.
+      own.MODEL_FILES = Object.entries(pin.files)
+        .map(([file, sha]) => `${file}=${sha}`)
+        .join(',');
       own.MLFLOW_TRACKING_URI = mlflow.trackingUri;
       if (selector && 'alias' in selector) own.MODEL_ALIAS = selector.alias;
       if (selector && 'stage' in selector) own.MODEL_STAGE = selector.stage;

@@ -137,13 +137,13 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
     const init = d.spec.template.spec.initContainers.find((c: Json) => c.name === 'model-fetch');
     const args: string[] = init.args;
     const flag = (name: string) => args[args.indexOf(name) + 1];
-    expect([flag('--name'), flag('--version'), flag('--sha256'), flag('--dest')]).toEqual([
+    expect([flag('--name'), flag('--version'), flag('--dest')]).toEqual([
       pin.name,
       pin.version,
-      pin.sha256,
       '/models/current',
     ]);
-    if (pin.metadataSha256) expect(flag('--metadata-sha256')).toBe(pin.metadataSha256);
+    const pinned = args.flatMap((a, i) => (a === '--file' ? [args[i + 1]] : []));
+    expect(pinned).toEqual(Object.entries(pin.files).map(([file, sha]) => `${file}=${sha}`));
     const cm = one(files, 'ConfigMap', 'cats-dogs-classifier');
     expect(cm.data).toMatchObject({
       MODEL_NAME: pin.name,

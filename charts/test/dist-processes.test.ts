@@ -1,6 +1,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,23 @@ describe('containers of dist/production, run as processes', () => {
       .digest('hex');
     const port = await freePort();
     expect(c.command).toEqual(['node', '/app/build/service/src/server.js']);
-    const env = { PATH: process.env.PATH ?? '', ...data, MODEL_DIR: modelDir, MODEL_SHA256: sha256 };
+    // The default model stands in for the fetched one: its own digests replace the pin's.
+    const modelFiles = readdirSync(modelDir)
+      .sort()
+      .map(
+        (f) =>
+          `${f}=${createHash('sha256')
+            .update(readFileSync(join(modelDir, f)))
+            .digest('hex')}`,
+      )
+      .join(',');
+    const env = {
+      PATH: process.env.PATH ?? '',
+      ...data,
+      MODEL_DIR: modelDir,
+      MODEL_SHA256: sha256,
+      MODEL_FILES: modelFiles,
+    };
     Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
     const { status, stderr } = await startAndPoll(
       [...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],

@@ -1,7 +1,7 @@
 import { loadRelayConfig, RelayEnvSchema } from '../../pipeline/src/relay/config';
 import { loadConfig } from '../../service/src/config';
-import { ENVIRONMENTS } from '../src/config/model-pin';
-import { Json, ofKind, readGenerated, workloadsOf } from './support/dist';
+import { ENVIRONMENTS, modelPinPath, readModelPin } from '../src/config/model-pin';
+import { Json, ofKind, readGenerated, REPO_ROOT, workloadsOf } from './support/dist';
 
 // The environment dist/ gives each process is accepted by that process's own config schema, and the timings agree
 // with the pod spec: what would otherwise only show up as a crash-looping or a request-dropping pod.
@@ -26,6 +26,7 @@ describe.each(ENVIRONMENTS)('runtime config in dist/%s', (env) => {
       data.MODEL_VERSION,
       data.MODEL_SHA256,
     ]);
+    expect(config.modelFiles).toEqual(readModelPin(modelPinPath(REPO_ROOT, env)).files);
     expect(config.host).toBe('0.0.0.0');
   });
 
@@ -53,7 +54,8 @@ describe.each(ENVIRONMENTS)('runtime config in dist/%s', (env) => {
   });
 
   it('every ConfigMap key is one the service or the init container reads', () => {
-    const known = /^(PORT|HOST|LOG_LEVEL|MODEL_(DIR|NAME|VERSION|SHA256|ALIAS|STAGE)|MLFLOW_TRACKING_URI)$/;
+    const known =
+      /^(PORT|HOST|LOG_LEVEL|MODEL_(DIR|NAME|VERSION|SHA256|FILES|ALIAS|STAGE)|MLFLOW_TRACKING_URI)$/;
     const serviceKeys = Object.keys(data).filter((k) => !known.test(k));
     // loadConfig ignores unknown variables, so a typo would pass silently: changing each extra key must change
     // the config the service ends up with.

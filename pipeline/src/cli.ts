@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error';
 import { registerCheckCommand } from './commands/check';
 import { registerEvaluateCommand } from './commands/evaluate';
+import { registerMigratePinsCommand } from './commands/migrate-pins';
 import { registerModelFetchCommand } from './commands/model-fetch';
 import { registerPromoteCommand } from './commands/promote';
 import { registerRegisterCommand } from './commands/register';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerCheckCommand(program);
   registerEvaluateCommand(program);
   registerSmokeCommand(program);
+  registerMigratePinsCommand(program);
   registerRelayCommand(program);
   return program;
 }

@@ -1,10 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import {
-  ModelLoadError,
-  createValidatedSession,
-  readModelFiles,
-  runBatch,
-} from '../../service/src/model/loader';
+import { ModelLoadError, readModelFiles, type ModelFiles } from '../../service/src/model/format';
+import { createValidatedSession, runBatch } from '../../service/src/model/loader';
 import { preprocessImage } from '../../service/src/preprocess';
 import { scoreImage } from '../../service/src/scores';
 import { CliError } from './cli-error';
@@ -12,8 +8,8 @@ import { sampleImages } from './samples';
 
 /** Options of {@link validateModelDir}. */
 export interface GateOptions {
-  /** Expected sha256 of model.onnx. */
-  readonly sha256: string;
+  /** Expected sha256 of every file read (what the pin will list); any difference fails the gate. */
+  readonly files: Readonly<Record<string, string>>;
   /**
    * Budget for the median time of one sample image (preprocessing + inference, one core, after warm-up).
    * @default 1000
@@ -29,6 +25,8 @@ export interface GateOptions {
 /** What the gate measured. */
 export interface GateReport {
   readonly labels: readonly string[];
+  /** sha256 of the ONNX file. */
+  readonly sha256: string;
   readonly samples: number;
   readonly medianMs: number;
   readonly maxMs: number;
@@ -38,17 +36,17 @@ export interface GateReport {
 
 /**
  * The promotion gate: refuses a model directory that would fail in production. It reuses the service's own
- * code: model.onnx matches `sha256`, model.json is valid, the graph loads in onnxruntime-node, its input/output
- * names, shapes and element types fit the metadata, the label count equals the output width, and every bundled
+ * code: the directory resolves with the model format and its files are exactly `files`, the graph loads in
+ * onnxruntime-node, its input/output names, shapes and element types fit the description, the label count equals the output width, and every bundled
  * sample image goes through the real preprocessing and returns finite, well-formed scores, with the median time
  * per image within the budget. Throws a {@link CliError} starting with "validation gate:".
  */
 export async function validateModelDir(dir: string, opts: GateOptions): Promise<GateReport> {
   const budget = opts.latencyBudgetMs ?? 1000;
   let model: Awaited<ReturnType<typeof createValidatedSession>>;
-  let files: Awaited<ReturnType<typeof readModelFiles>>;
+  let files: ModelFiles;
   try {
-    files = await readModelFiles(dir, opts.sha256);
+    files = await readModelFiles(dir, { files: opts.files });
     model = await createValidatedSession(files);
   } catch (err) {
     if (err instanceof ModelLoadError) throw new CliError(`validation gate: ${err.message}`);
@@ -81,7 +79,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
         if (raw.some((v) => v < -1e-6 || v > 1 + 1e-6) || Math.abs(sum - 1) > 1e-3) {
           throw new CliError(
             `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
-              `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in model.json or fix the model`,
+              `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in the model_gitops metadata or fix the model`,
           );
         }
       }
@@ -96,7 +94,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
           `${budget} ms (--latency-budget-ms): the model is too slow for the service`,
       );
     }
-    return { labels: meta.labels, samples: times.length, medianMs, maxMs, predictions };
+    return { labels: meta.labels, sha256: files.sha256, samples: times.length, medianMs, maxMs, predictions };
   } finally {
     await model.session.release();
   }

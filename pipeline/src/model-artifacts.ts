@@ -1,51 +1,88 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { METADATA_FILE, MODEL_FILE } from '../../service/src/model/metadata';
+import { DESCRIPTION_FILES, METADATA_FILE, MLMODEL_FILE, onnxFileOf } from '../../service/src/model/format';
 import { CliError } from './cli-error';
 import type { MlflowClient } from './mlflow';
 
-/** Digests of a downloaded model directory. */
-export interface ModelDigests {
-  /** sha256 of model.onnx. */
-  readonly sha256: string;
-  /** sha256 of model.json. */
-  readonly metadataSha256: string;
-}
+/** sha256 of each downloaded file, by file name. */
+export type FileDigests = Record<string, string>;
 
 /** Reports download progress of one file. */
 export type ProgressFn = (file: string, bytes: number, total: number | undefined) => void;
 
 /**
- * Downloads `model.onnx` and `model.json` from an `mlflow-artifacts:` directory into `destDir` (created),
- * streaming each to disk. Fails naming the missing file when the directory lacks one of them.
+ * Downloads exactly `names` from an `mlflow-artifacts:` directory into `destDir` (created), streaming each to
+ * disk and hashing it on the way. Fails naming the file when the directory lacks one of them.
  */
-export async function downloadModelFiles(
+export async function downloadArtifactFiles(
+  client: MlflowClient,
+  location: string,
+  destDir: string,
+  names: readonly string[],
+  onProgress?: ProgressFn,
+): Promise<FileDigests> {
+  const sizes = await listFiles(client, location);
+  const absent = names.filter((n) => !sizes.has(n));
+  if (absent.length > 0) {
+    throw new CliError(
+      `the registered artifacts at '${location}' have no ${absent.join(', ')} (found: ${[...sizes.keys()].join(', ') || 'nothing'}): ` +
+        'the registry content changed since the version was pinned; promote the version again to re-pin it',
+    );
+  }
+  mkdirSync(destDir, { recursive: true });
+  const digests: FileDigests = {};
+  for (const file of names) {
+    const result = await client.downloadArtifact(`${location}/${file}`, join(destDir, file), {
+      expectedBytes: sizes.get(file),
+      onProgress: (b, t) => onProgress?.(file, b, t),
+    });
+    digests[file] = result.sha256;
+  }
+  return digests;
+}
+
+/**
+ * Downloads the files of a registered model that can influence serving (the model format's
+ * `DESCRIPTION_FILES` present in the directory, then the ONNX file its `MLmodel` names) into `destDir`.
+ * Other artifacts (conda.yaml, requirements.txt, input examples) are left out. Fails naming what is missing
+ * when the directory holds neither an `MLmodel` nor a `model.json`.
+ */
+export async function downloadServingFiles(
   client: MlflowClient,
   location: string,
   destDir: string,
   onProgress?: ProgressFn,
-): Promise<ModelDigests> {
-  const listing = await client.listArtifacts(location);
-  const sizes = new Map(listing.filter((f) => !f.is_dir).map((f) => [f.path.split('/').pop(), f.file_size]));
-  const names = new Set(sizes.keys());
-  for (const file of [MODEL_FILE, METADATA_FILE]) {
-    if (!names.has(file)) {
-      throw new CliError(
-        `the registered artifacts at '${location}' have no ${file} (found: ${[...names].join(', ') || 'nothing'}): ` +
-          `a servable model directory holds ${MODEL_FILE} and ${METADATA_FILE}; register it with 'model-gitops register'`,
-      );
-    }
+): Promise<FileDigests> {
+  const sizes = await listFiles(client, location);
+  if (!sizes.has(MLMODEL_FILE) && !sizes.has(METADATA_FILE)) {
+    throw new CliError(
+      `the registered artifacts at '${location}' have no ${MLMODEL_FILE} (found: ${[...sizes.keys()].join(', ') || 'nothing'}): ` +
+        'a servable version is an MLflow model with the onnx flavor; log it with ' +
+        'mlflow.onnx.log_model(onnx_model, name="model", metadata={"model_gitops": {...}}) and register that, ' +
+        "or use 'model-gitops register'",
+    );
   }
-  mkdirSync(destDir, { recursive: true });
-  const fetchOne = (file: string): ReturnType<MlflowClient['downloadArtifact']> =>
-    client.downloadArtifact(`${location}/${file}`, join(destDir, file), {
-      expectedBytes: sizes.get(file),
-      onProgress: (b, t) => onProgress?.(file, b, t),
-    });
-  const model = await fetchOne(MODEL_FILE);
-  const meta = await fetchOne(METADATA_FILE);
-  return { sha256: model.sha256, metadataSha256: meta.sha256 };
+  const described = DESCRIPTION_FILES.filter((f) => sizes.has(f));
+  const digests = await downloadArtifactFiles(client, location, destDir, described, onProgress);
+  const mlmodelPath = join(destDir, MLMODEL_FILE);
+  let onnxFile: string;
+  try {
+    onnxFile = onnxFileOf(
+      sizes.has(MLMODEL_FILE) ? readFileSync(mlmodelPath, 'utf8') : undefined,
+      mlmodelPath,
+    );
+  } catch (err) {
+    throw new CliError(`the registered model at '${location}' is not servable: ${(err as Error).message}`);
+  }
+  return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, [onnxFile], onProgress)) };
+}
+
+async function listFiles(client: MlflowClient, location: string): Promise<Map<string, number | undefined>> {
+  const listing = await client.listArtifacts(location);
+  return new Map(
+    listing.filter((f) => !f.is_dir).map((f) => [f.path.split('/').pop() ?? f.path, f.file_size] as const),
+  );
 }
 
 /** A fresh temp directory next to `dest` (same filesystem, so a rename onto `dest` is atomic). */

@@ -27,6 +27,7 @@ describe('the model-gitops CLI', () => {
       'check',
       'evaluate',
       'smoke',
+      'migrate-pins',
       'relay',
     ]);
   });
@@ -40,6 +41,7 @@ describe('the model-gitops CLI', () => {
     'check',
     'evaluate',
     'smoke',
+    'migrate-pins',
     'relay',
   ])('prints help for %s and exits 0', async (command) => {
     expect(await main(['node', 'model-gitops', command, '--help'])).toBe(0);

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { buildDefaultModel } from '../../service/src/model/default-model';
+import { writeMlflowModelDir } from '../../service/src/model/format';
+import { sampleImages } from '../src/samples';
 import { FakeMlflow } from './support/fake-mlflow';
-import { registerInFake, tinyModel, writeModel } from './support/models';
+import { registeredDigests, registerInFake, tinyModel, writeModel } from './support/models';
 import { createTempRepo, git, type TempRepo } from './support/repo';
 import { startService, type ServiceProcess } from './support/service-process';
 
@@ -34,8 +36,9 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
   beforeAll(async () => {
     fake = await FakeMlflow.start();
     tmp = mkdtempSync(join(tmpdir(), 'e2e-'));
-    const old = writeModel(join(tmp, 'old'), tinyModel(1));
+    writeModel(join(tmp, 'old'), tinyModel(1));
     await registerInFake(fake, join(tmp, 'old'), NAME);
+    const old = registeredDigests(fake, NAME, '1');
     repo = createTempRepo(join(tmp, 'repos'), {
       name: NAME,
       version: '1',
@@ -83,18 +86,19 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     const fetch = await cli(['model-fetch', ...args], tmp);
     if (fetch.code !== 0) return { fetch };
     const configMap = readDist(`ConfigMap.${NAME}.yaml`) as { data: Record<string, string> };
-    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256 } = configMap.data;
+    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256, MODEL_FILES } = configMap.data;
     const service = await startService({
       MODEL_DIR: join(into, 'current'),
       MODEL_NAME: MODEL_NAME ?? '',
       MODEL_VERSION: MODEL_VERSION ?? '',
       MODEL_SHA256: MODEL_SHA256 ?? '',
+      MODEL_FILES: MODEL_FILES ?? '',
     });
     services.push(service);
     return { fetch, service };
   }
 
-  it('promotes the default model, serves it from the pin, and rolls back a version whose rollout fails', async () => {
+  it('promotes the default model, serves it from the pin, rolls back a version whose rollout fails, then serves a version logged the MLflow way', async () => {
     // Register the default model; the production alias points at it.
     const defaultDir = join(tmp, 'default');
     const defaults = writeModel(defaultDir, buildDefaultModel());
@@ -199,5 +203,37 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     ]);
     expect(smokeAfter.stdout).toContain('smoke: PASS (15/15 checks passed)');
     expect(smokeAfter.code).toBe(0);
-  }, 180_000);
+
+    // Issue 10: a version logged the way a notebook logs it (an MLmodel with the onnx flavor and the metadata
+    // block, MLflow 3's models:/ source, no model.json and no model-gitops command) is promoted, fetched from
+    // the pin by the init container's own args and served. Its weights are the default model's design with
+    // other filler weights: other bytes, the same answers, so it passes the quality gate as well.
+    const notebookDir = join(tmp, 'notebook');
+    writeMlflowModelDir(notebookDir, buildDefaultModel({ seed: 7 }));
+    const logged = fake.logModelVersion(
+      NAME,
+      {
+        MLmodel: readFileSync(join(notebookDir, 'MLmodel')),
+        'model.onnx': readFileSync(join(notebookDir, 'model.onnx')),
+      },
+      'models',
+    );
+    fake.setAlias(NAME, 'production', logged.version);
+    const promotedMlflow = await cli(['promote', '--env', 'production', '--push']);
+    expect(promotedMlflow.stderr).toContain('gate passed');
+    expect(promotedMlflow.code).toBe(0);
+    const v4 = await deployFromDist(join(tmp, 'pod-v4'));
+    expect(v4.fetch.code).toBe(0);
+    expect(readdirSync(join(tmp, 'pod-v4', 'current')).sort()).toEqual(['MLmodel', 'model.onnx']);
+    const smoke4 = await cli(['smoke', '--url', v4.service!.url, '--expect-version', logged.version]);
+    expect(smoke4.stdout).toContain('smoke: PASS (7/7 checks passed)');
+    const [sample] = await sampleImages();
+    const res = await fetch(`${v4.service!.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': sample!.contentType },
+      body: sample!.bytes,
+    });
+    const body = (await res.json()) as { predictions: { label: string; index: number }[] };
+    expect(['cat', 'dog'][body.predictions[0]!.index]).toBe(body.predictions[0]!.label);
+  }, 240_000);
 });

@@ -142,6 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
       version: model.version,
       sha256: model.sha256,
       metadataSha256: model.metadataSha256,
+      files: model.files,
       input: {
         name: metadata.input.name,
         shape: [engine.io.fixedBatch ?? 'batch', ...engine.io.imageShape],

@@ -1,12 +1,15 @@
 import { InferencePool } from './inference/pool';
-import { readModelFiles, type ModelFiles, type SessionSettings } from './model/loader';
+import { readModelFiles, type ModelFiles } from './model/format';
+import type { SessionSettings } from './model/loader';
 import { preprocessImage, type PreprocessLimits } from './preprocess';
 import { scoreImage, type ImageScores } from './scores';
 
 /** Options of {@link Classifier.open}. */
 export interface ClassifierOptions extends SessionSettings {
-  /** Expected sha256 of model.onnx; a mismatch fails the open. @default - not checked */
+  /** Expected sha256 of the ONNX file; a mismatch fails the open. @default - not checked */
   readonly expectedSha256?: string;
+  /** Expected sha256 of every file read (a pin's `files`); any difference fails the open. @default - not checked */
+  readonly expectedFiles?: Readonly<Record<string, string>>;
   /** Worker threads. @default 1 */
   readonly workers?: number;
   /** Pixel limit per image. @default 40 000 000 */
@@ -27,11 +30,11 @@ export class Classifier {
   ) {}
 
   /**
-   * Reads and validates the model directory (metadata schema, sha256, session input/output, warm-up run).
+   * Resolves and validates the model directory (description, digests, session input/output, warm-up run).
    * Throws `ModelLoadError` with the reason.
    */
   static async open(dir: string, opts: ClassifierOptions = {}): Promise<Classifier> {
-    const files = await readModelFiles(dir, opts.expectedSha256);
+    const files = await readModelFiles(dir, { sha256: opts.expectedSha256, files: opts.expectedFiles });
     const pool = await InferencePool.start({
       files,
       workers: opts.workers ?? 1,

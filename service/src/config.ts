@@ -37,6 +37,14 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters (sha256 of model.onnx)')
     .optional(),
+  MODEL_FILES: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]{1,255}=[0-9a-f]{64}(,[A-Za-z0-9._-]{1,255}=[0-9a-f]{64})*$/,
+      "must be <file>=<sha256>[,<file>=<sha256>…]: the pin's files",
+    )
+    .transform((v) => Object.fromEntries(v.split(',').map((e) => e.split('=') as [string, string])))
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   MAX_BUFFERED_BODY_BYTES: int(1024, 16 * 1024 * 1024 * 1024).optional(),
@@ -67,6 +75,8 @@ export interface ServiceConfig {
   readonly modelName: string;
   readonly modelVersion: string;
   readonly modelSha256: string | undefined;
+  /** sha256 of every file the model directory must consist of (the pin's `files`), when set. */
+  readonly modelFiles: Readonly<Record<string, string>> | undefined;
   readonly logLevel: string;
   readonly maxBodyBytes: number;
   /** /predict body bytes held in memory at once, over all requests (default 4 x maxBodyBytes). */
@@ -164,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     modelName: e.MODEL_NAME,
     modelVersion: e.MODEL_VERSION,
     modelSha256: e.MODEL_SHA256,
+    modelFiles: e.MODEL_FILES,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxBufferedBodyBytes,

@@ -1,6 +1,6 @@
 export * from './classifier';
 export * from './errors';
 export * from './model/loader';
-export * from './model/metadata';
+export * from './model/format';
 export * from './preprocess';
 export * from './scores';

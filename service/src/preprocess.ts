@@ -1,6 +1,14 @@
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type KernelEnum, type Metadata } from 'sharp';
 import { AppError } from './errors';
-import { shorterSideFor, type ModelMetadata } from './model/metadata';
+import { shorterSideFor, type Interpolation, type ModelMetadata } from './model/format';
+
+/** The libvips kernel of each interpolation (libvips reduces with the kernel widened by the shrink factor). */
+const KERNELS: Record<Interpolation, keyof KernelEnum> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos3: 'lanczos3',
+};
 
 /** Image formats the service accepts, recognised by their magic bytes (never by the declared type alone). */
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
@@ -25,8 +33,9 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
 /**
  * Decodes one image and turns it into the model's input values for one image (float32, the model's layout
  * and channel order): EXIF orientation applied, alpha flattened onto the metadata background, converted to
- * sRGB (embedded ICC profiles applied), resized (squash, or shorter side + centre crop), then
- * `value = pixel * scale`, `(value - mean) / std` per channel.
+ * sRGB (embedded ICC profiles applied), resized with the description's interpolation (squash; or torchvision's
+ * `Resize(resizeShorterSide)` + `CenterCrop`, see {@link centerCropGeometry}), then `value = pixel * scale`,
+ * `(value - mean) / std` per channel.
  *
  * Throws {@link AppError}: 400 `image_empty`, 400 `image_undecodable` (not JPEG/PNG/WebP by its first
  * bytes, corrupt or truncated), 422 `image_too_large` (over `maxPixels`, checked from the header before
@@ -59,20 +68,15 @@ export async function preprocessImage(
   })
     .flatten({ background: pre.background })
     .toColourspace('srgb');
+  const kernel = KERNELS[pre.interpolation];
   if (header === null) {
-    pipeline = pipeline.resize(outW, outH, { fit: 'fill' }); // squash
+    pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel }); // squash
   } else {
     const oriented = header.autoOrient ?? { width: header.width as number, height: header.height as number };
-    const side = shorterSideFor(meta);
-    const factor = side / Math.min(oriented.width, oriented.height);
-    const rw = Math.max(outW, Math.round(oriented.width * factor));
-    const rh = Math.max(outH, Math.round(oriented.height * factor));
-    pipeline = pipeline.resize(rw, rh, { fit: 'fill' }).extract({
-      left: Math.floor((rw - outW) / 2),
-      top: Math.floor((rh - outH) / 2),
-      width: outW,
-      height: outH,
-    });
+    const g = centerCropGeometry(oriented.width, oriented.height, shorterSideFor(meta), outW, outH);
+    pipeline = pipeline
+      .resize(g.width, g.height, { fit: 'fill', kernel })
+      .extract({ left: g.left, top: g.top, width: outW, height: outH });
   }
   let pixels: Buffer;
   let channels: number;
@@ -93,6 +97,37 @@ export async function preprocessImage(
     );
   }
   return normalise(pixels, meta, outH * outW, channelOrder, layout);
+}
+
+/**
+ * torchvision's `Resize(side)` then `CenterCrop((outH, outW))` geometry: the shorter side becomes `side`, the
+ * longer `int(side * long / short)` (truncated, as torchvision does); the crop offsets are
+ * `int(round((size - crop) / 2))` with Python's round-half-to-even.
+ */
+export function centerCropGeometry(
+  width: number,
+  height: number,
+  side: number,
+  outW: number,
+  outH: number,
+): { width: number; height: number; left: number; top: number } {
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  const newLong = Math.floor((side * long) / short);
+  const [rw, rh] = width <= height ? [side, newLong] : [newLong, side];
+  // side ≥ max(outW, outH) is enforced by the description schema; the max() only guards odd inputs.
+  const w = Math.max(outW, rw);
+  const h = Math.max(outH, rh);
+  return { width: w, height: h, left: roundHalfEven((w - outW) / 2), top: roundHalfEven((h - outH) / 2) };
+}
+
+/** Python 3's `round()` for halves (to the even neighbour): round(0.5) = 0, round(1.5) = 2, round(2.5) = 2. */
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /**

@@ -1,4 +1,4 @@
-/** One class and its score. */
+/** One class and its score. `index` is the class's position in the output: the identity (labels may repeat). */
 export interface ClassScore {
   readonly label: string;
   /** Position of the class in the model's output vector (labels may repeat; the index never does). */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type ServiceConfig } from './config';
 import { PredictionMemory } from './feedback';
 import { InferencePool } from './inference/pool';
-import { readModelFiles } from './model/loader';
+import { readModelFiles } from './model/format';
 import { ServiceState } from './state';
 
 async function main(): Promise<void> {
@@ -24,7 +24,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const started = process.hrtime.bigint();
-  const files = await readModelFiles(config.modelDir, config.modelSha256);
+  const files = await readModelFiles(config.modelDir, {
+    sha256: config.modelSha256,
+    files: config.modelFiles,
+  });
   // Workers are threads: they load onnxruntime and the model while this thread loads Express below.
   const poolReady = InferencePool.start({
     files,
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
     version: config.modelVersion,
     sha256: files.sha256,
     metadataSha256: files.metadataSha256,
+    files: files.files,
     metadata: files.metadata,
     loadedAt: new Date(),
     loadSeconds,

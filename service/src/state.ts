@@ -1,5 +1,4 @@
-import type { ModelMetadata } from './model/metadata';
-import type { ModelIo } from './model/loader';
+import type { ModelIo, ModelMetadata } from './model/format';
 import type { InferenceResult } from './inference/pool';
 
 /** What `/predict` needs from the inference engine (the worker pool, or a stand-in in tests). */
@@ -21,7 +20,10 @@ export interface LoadedModel {
   readonly name: string;
   readonly version: string;
   readonly sha256: string;
+  /** sha256 of the resolved serving description (canonical JSON). */
   readonly metadataSha256: string;
+  /** sha256 of every file the model was read from, by file name. */
+  readonly files: Readonly<Record<string, string>>;
   readonly metadata: ModelMetadata;
   readonly loadedAt: Date;
   readonly loadSeconds: number;

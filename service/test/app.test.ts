@@ -7,7 +7,8 @@ import { createApp, type AppLimits } from '../src/app';
 import { PredictionMemory } from '../src/feedback';
 import { InferencePool } from '../src/inference/pool';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
-import { readModelFiles, type ModelFiles } from '../src/model/loader';
+import { readModelFiles, writeMlflowModelDir, type ModelFiles } from '../src/model/format';
+import { buildSimpleCnn } from '../src/model/onnx-builder';
 import { ServiceState } from '../src/state';
 import type { Worker } from 'node:worker_threads';
 import type { WorkerInit } from '../src/inference/protocol';
@@ -51,10 +52,12 @@ async function startHarness(
     maxConsecutiveFailures?: number;
     spawnWorker?: (init: WorkerInit) => Worker;
     logger?: pino.Logger;
+    model?: ModelFiles;
   } = {},
 ): Promise<Harness> {
+  const model = opts.model ?? files;
   const pool = await InferencePool.start({
-    files,
+    files: model,
     workers: opts.workers ?? 1,
     queueMax: opts.queueMax ?? 16,
     beforeRun: opts.beforeRun,
@@ -65,9 +68,10 @@ async function startHarness(
   state.setModel({
     name: 'tiny',
     version: '7',
-    sha256: files.sha256,
-    metadataSha256: files.metadataSha256,
-    metadata: files.metadata,
+    sha256: model.sha256,
+    metadataSha256: model.metadataSha256,
+    files: model.files,
+    metadata: model.metadata,
     loadedAt: new Date('2026-01-01T00:00:00Z'),
     loadSeconds: 0.25,
     engine: pool,
@@ -228,6 +232,7 @@ describe('endpoints', () => {
       name: 'tiny',
       version: '7',
       sha256: files.sha256,
+      files: files.files,
       input: {
         name: 'input',
         shape: ['batch', 3, 32, 32],
@@ -304,6 +309,47 @@ describe('endpoints', () => {
     const res = await request(h.server).get('/nope');
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('a model with 1000 labels, some names repeated (ImageNet names crane and maillot twice)', () => {
+  test('is served: each prediction and top-k entry carries its class index next to the label', async () => {
+    const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+    labels[134] = labels[517] = 'crane';
+    labels[638] = labels[639] = 'maillot';
+    const dir = tempDir('labels-1000-');
+    try {
+      const built = buildSimpleCnn({ inputSize: 32, channels: [4, 4, 4], hidden: 8, seed: 11, labels });
+      writeMlflowModelDir(dir.dir, built);
+      const h = await startHarness({ model: await readModelFiles(dir.dir) });
+      try {
+        const res = await request(h.server)
+          .post('/predict?top_k=1000')
+          .set('Content-Type', 'image/jpeg')
+          .send(good);
+        expect(res.status).toBe(200);
+        const p = res.body.predictions[0] as {
+          label: string;
+          index: number;
+          topK: { label: string; index: number }[];
+        };
+        expect(labels[p.index]).toBe(p.label);
+        expect(p.topK).toHaveLength(1000);
+        expect(new Set(p.topK.map((c) => c.index)).size).toBe(1000);
+        for (const c of p.topK) expect(labels[c.index]).toBe(c.label);
+        expect(
+          p.topK
+            .filter((c) => c.label === 'crane')
+            .map((c) => c.index)
+            .sort((a, b) => a - b),
+        ).toEqual([134, 517]);
+        expect((await request(h.server).get('/model')).body.labels).toEqual(labels);
+      } finally {
+        await h.close();
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 });
 

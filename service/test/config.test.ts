@@ -45,6 +45,17 @@ describe('loadConfig', () => {
     expect(config.modelVersion).toBe('12');
   });
 
+  test('reads MODEL_FILES as the pinned files', () => {
+    const files = `MLmodel=${'b'.repeat(64)},model.onnx=${'a'.repeat(64)}`;
+    expect(loadConfig({ MODEL_FILES: files }, null).modelFiles).toEqual({
+      MLmodel: 'b'.repeat(64),
+      'model.onnx': 'a'.repeat(64),
+    });
+    expect(() => loadConfig({ MODEL_FILES: 'MLmodel' }, null)).toThrow(
+      'MODEL_FILES="MLmodel": must be <file>=<sha256>[,<file>=<sha256>…]: the pin\'s files',
+    );
+  });
+
   test('fails when a value is invalid, naming the variable, the value and the rule', () => {
     expect(() => loadConfig({ PORT: '70000' }, null)).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: '70000' }, null)).toThrow('PORT="70000": must be ≤ 65535');

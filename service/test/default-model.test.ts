@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { Classifier } from '../src/classifier';
 import { buildDefaultModel } from '../src/model/default-model';
-import { sha256Hex, writeModelDir } from '../src/model/onnx-builder';
+import { sha256Hex } from '../src/model/format';
+import { writeModelDir } from '../src/model/onnx-builder';
 import { tempDir } from './helpers';
 
 const REPO_ROOT = join(__dirname, '..', '..');

@@ -11,7 +11,7 @@ import { createApp, type AppLimits } from '../src/app';
 import { InferencePool } from '../src/inference/pool';
 import type { WorkerInit } from '../src/inference/protocol';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
-import type { ModelFiles } from '../src/model/loader';
+import type { ModelFiles } from '../src/model/format';
 import { ServiceState } from '../src/state';
 import { buildSimpleCnn, writeModelDir, type BuiltModel } from '../src/model/onnx-builder';
 
@@ -124,6 +124,7 @@ export async function startTestService(
     version: '7',
     sha256: files.sha256,
     metadataSha256: files.metadataSha256,
+    files: files.files,
     metadata: files.metadata,
     loadedAt: new Date('2026-01-01T00:00:00Z'),
     loadSeconds: 0.25,

@@ -1,18 +1,13 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Classifier } from '../src/classifier';
 import { InferencePool } from '../src/inference/pool';
-import { openModel, readModelFiles, runBatch } from '../src/model/loader';
-import {
-  buildIdentityModel,
-  buildMobileNet,
-  buildSimpleCnn,
-  sha256Hex,
-  writeModelDir,
-} from '../src/model/onnx-builder';
+import { readModelFiles, sha256Hex } from '../src/model/format';
+import { openModel, runBatch } from '../src/model/loader';
+import { buildIdentityModel, buildMobileNet, buildSimpleCnn, writeModelDir } from '../src/model/onnx-builder';
 import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -67,14 +62,23 @@ describe('model loading', () => {
     }
   });
 
-  test('fails when the directory has no model.onnx', async () => {
-    await openFails(tmp.dir, /model\.onnx: cannot read \(file not found\)/);
+  test('fails when the directory holds no model, saying how to log one', async () => {
+    await openFails(
+      tmp.dir,
+      /not a model directory: no MLmodel \(nor model\.json\) among nothing: log the model with mlflow\.onnx\.log_model/,
+    );
+  });
+
+  test('fails when model.json names no model.onnx beside it', async () => {
+    writeTinyCnn(tmp.dir);
+    rmSync(join(tmp.dir, 'model.onnx'));
+    await openFails(tmp.dir, /model\.onnx: file not found .*found: model\.json/);
   });
 
   test('fails when model.onnx is corrupt', async () => {
     writeTinyCnn(tmp.dir);
     writeFileSync(join(tmp.dir, 'model.onnx'), 'this is not a protobuf');
-    await openFails(tmp.dir, /ONNX Runtime cannot load the model/);
+    await openFails(tmp.dir, /model\.onnx: not an ONNX model .*: the file is corrupt/);
   });
 
   test('fails when model.json is not JSON', async () => {
@@ -83,13 +87,21 @@ describe('model loading', () => {
     await openFails(tmp.dir, /model\.json: not valid JSON/);
   });
 
-  test('fails when model.json misses a field, naming it', async () => {
+  test('fails when model.json misses what the graph cannot say, naming it and the Python fix', async () => {
     writeTinyCnn(tmp.dir);
     writeFileSync(
       join(tmp.dir, 'model.json'),
       JSON.stringify({ labels: ['cat', 'dog'], output: { name: 'logits' } }),
     );
-    await openFails(tmp.dir, /invalid model metadata: 'input' /);
+    await openFails(
+      tmp.dir,
+      /missing preprocessing \(graph inputs: input \[batch, 3, 32, 32\].*"preprocessing": \{"resize"/s,
+    );
+  });
+
+  test('fails when model.json has an unknown field, naming it', async () => {
+    writeTinyCnn(tmp.dir, { extra: 1 } as never);
+    await openFails(tmp.dir, /model\.json: invalid model description: .*Unrecognized key.*extra/);
   });
 
   test('fails when the sha256 does not match MODEL_SHA256', async () => {
@@ -99,7 +111,7 @@ describe('model loading', () => {
 
   test('fails when the label count differs from the output width', async () => {
     writeTinyCnn(tmp.dir, { labels: ['cat', 'dog', 'bird'] });
-    await openFails(tmp.dir, /output 'logits' has 2 classes but model\.json lists 3 labels/);
+    await openFails(tmp.dir, /output 'logits' has 2 classes but the description lists 3 labels/);
   });
 
   test('fails when the input name is not in the graph', async () => {

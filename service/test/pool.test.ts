@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { InferencePool, type InferencePoolEvents } from '../src/inference/pool';
 import type { WorkerInit } from '../src/inference/protocol';
-import { readModelFiles, type ModelFiles } from '../src/model/loader';
+import { readModelFiles, type ModelFiles } from '../src/model/format';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
 import { spawnRealWorker, tempDir, waitFor } from './helpers';
 

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { parseModelMetadata, type ModelMetadataInput } from '../src/model/metadata';
+import { parseModelMetadata, type ModelMetadataInput } from '../src/model/format';
 import { Classifier } from '../src/classifier';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
 import { preprocessImage, sniffImageFormat } from '../src/preprocess';

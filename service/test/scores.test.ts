@@ -20,12 +20,17 @@ describe('scoreImage', () => {
     ]);
   });
 
-  test('a repeated label is told apart by its class index', () => {
-    const s = scoreImage([0.1, 0.6, 0.3], ['cat', 'dog', 'cat'], 'probabilities', 3);
-    expect(s.topK.map((c) => [c.label, c.index])).toEqual([
-      ['dog', 1],
-      ['cat', 2],
-      ['cat', 0],
+  test('repeated label names stay apart: each prediction carries its class index', () => {
+    // ImageNet's list names 'crane' twice (134: the bird, 517: the machine).
+    const labels = Array.from({ length: 1000 }, (_, i) => (i === 134 || i === 517 ? 'crane' : `c${i}`));
+    const raw = new Float32Array(1000);
+    raw[517] = 9;
+    raw[134] = 8;
+    const s = scoreImage(raw, labels, 'logits', 3);
+    expect({ label: s.label, index: s.index }).toEqual({ label: 'crane', index: 517 });
+    expect(s.topK.slice(0, 2).map((c) => [c.label, c.index])).toEqual([
+      ['crane', 517],
+      ['crane', 134],
     ]);
   });
 

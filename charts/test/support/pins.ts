@@ -6,7 +6,7 @@ export const PIN: ModelPin = {
   name: 'cats-dogs-classifier',
   version: '7',
   sha256: 'a'.repeat(64),
-  metadataSha256: 'b'.repeat(64),
+  files: { MLmodel: 'b'.repeat(64), 'labels.json': 'c'.repeat(64), 'model.onnx': 'a'.repeat(64) },
   source: 'mlflow-artifacts:/1/0123456789abcdef0123456789abcdef/artifacts/model',
   runId: '0123456789abcdef0123456789abcdef',
 };

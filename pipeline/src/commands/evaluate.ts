@@ -11,7 +11,7 @@ import type { Verdict } from '../evaluation/policy';
 import { jsonReport, textReport } from '../evaluation/report';
 import { Git } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
-import { downloadModelFiles } from '../model-artifacts';
+import { downloadServingFiles } from '../model-artifacts';
 import { envOption, versionOption } from './options';
 
 /** Options of {@link evaluate}. */
@@ -62,18 +62,18 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
     let modelDir = opts.modelDir;
     let location: string | undefined;
     let runId: string | undefined;
-    let sha256: string | undefined;
+    let files: Readonly<Record<string, string>> | undefined;
     if (modelDir === undefined) {
       const client = needClient();
       const version = await client.getModelVersion(opts.name as string, opts.version as string);
       location = await client.resolveArtifactLocation(version);
       runId = version.run_id;
       modelDir = join(work, 'model');
-      sha256 = (await downloadModelFiles(client, location, modelDir)).sha256;
+      files = await downloadServingFiles(client, location, modelDir);
     }
     if (opts.golden !== undefined) {
       const golden = readGoldenSet(opts.golden, opts.golden, DEFAULT_LIMITS);
-      return { challenger: await evaluateModelDir(modelDir, golden, { expectedSha256: sha256 }) };
+      return { challenger: await evaluateModelDir(modelDir, golden, { expectedFiles: files }) };
     }
     const env = opts.env as EnvironmentName;
     const root = await new Git(opts.cwd ?? process.cwd()).topLevel();
@@ -95,7 +95,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
         repoRoot: root,
         policy,
         challengerDir: modelDir,
-        challengerSha256: sha256,
+        challengerFiles: files,
         location: location ?? '',
         runId,
         champion: pin,

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, readdirSync, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, Option } from 'commander';
-import { METADATA_FILE, MODEL_FILE, parseModelMetadata } from '../../../service/src/model/metadata';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { METADATA_FILE, MODEL_FILE, readModelFiles } from '../../../service/src/model/format';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { MlflowClient, MlflowError, mlflowConnectionFromEnv } from '../mlflow';
 import {
-  downloadModelFiles,
+  downloadArtifactFiles,
   removeStaleTempDirs,
   replaceDir,
   siblingTempDir,
@@ -21,11 +21,9 @@ import { intOption, sha256Option, versionOption } from './options';
 export interface FetchModelOptions {
   readonly name: string;
   readonly version: string;
-  /** Expected sha256 of model.onnx. */
-  readonly sha256: string;
-  /** Expected sha256 of model.json, verified when given. */
-  readonly metadataSha256?: string;
-  /** Directory that ends up holding model.onnx + model.json. */
+  /** The pinned files: sha256 by file name (every file the service reads). */
+  readonly files: Readonly<Record<string, string>>;
+  /** Directory that ends up holding exactly the pinned files. */
   readonly dest: string;
   /**
    * How many times to probe MLflow's /health before giving up.
@@ -42,10 +40,10 @@ export interface FetchModelOptions {
 }
 
 /**
- * What the pod's init container runs: waits (bounded) for MLflow, downloads the pinned version's model.onnx and
- * model.json into a temp directory next to `dest`, verifies their sha256 and the metadata schema, then renames
- * the directory onto `dest`. On any failure nothing is left behind. A `dest` that already holds the pinned files
- * is kept as is.
+ * What the pod's init container runs: waits (bounded) for MLflow, downloads exactly the pinned files of the
+ * version into a temp directory next to `dest`, verifies each sha256, resolves the directory with the model
+ * format (the files it reads must be exactly the pinned ones), then renames the directory onto `dest`. On any
+ * failure nothing is left behind. A `dest` that already holds exactly the pinned files is kept as is.
  */
 export async function fetchModel(
   client: MlflowClient,
@@ -63,35 +61,46 @@ export async function fetchModel(
   const location = await client.resolveArtifactLocation(version);
   log(`model-fetch: ${opts.name} version ${opts.version} from ${location}`);
   const tmp = siblingTempDir(dest, 'fetch');
+  const names = Object.keys(opts.files).sort();
   try {
-    const digests = await downloadModelFiles(client, location, tmp, opts.onProgress);
-    if (digests.sha256 !== opts.sha256) {
+    const digests = await downloadArtifactFiles(client, location, tmp, names, opts.onProgress);
+    for (const file of names) {
+      if (digests[file] !== opts.files[file]) {
+        throw new CliError(
+          `${file} of ${opts.name} version ${opts.version} has sha256 ${digests[file]} but the pin expects ` +
+            `${opts.files[file]}: the registry content changed or the pin is wrong; promote the version again to re-pin it`,
+        );
+      }
+    }
+    try {
+      await readModelFiles(tmp, { files: opts.files });
+    } catch (err) {
       throw new CliError(
-        `${MODEL_FILE} of ${opts.name} version ${opts.version} has sha256 ${digests.sha256} but the pin expects ` +
-          `${opts.sha256}: the registry content changed or the pin is wrong; promote the version again to re-pin it`,
+        `${opts.name} version ${opts.version} is not servable as pinned: ${(err as Error).message}`,
       );
     }
-    if (opts.metadataSha256 !== undefined && digests.metadataSha256 !== opts.metadataSha256) {
-      throw new CliError(
-        `${METADATA_FILE} of ${opts.name} version ${opts.version} has sha256 ${digests.metadataSha256} but the pin ` +
-          `expects ${opts.metadataSha256}: the registry content changed or the pin is wrong`,
-      );
-    }
-    checkMetadata(join(tmp, METADATA_FILE));
     replaceDir(tmp, dest);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  log(`model-fetch: wrote ${dest} (${MODEL_FILE} sha256 ${opts.sha256})`);
+  log(`model-fetch: wrote ${dest} (${names.map((f) => `${f} sha256 ${opts.files[f]}`).join(', ')})`);
   return 'fetched';
 }
 
+/** `dest` holds exactly the pinned files with the pinned digests. */
 async function alreadyPresent(dest: string, opts: FetchModelOptions): Promise<boolean> {
-  const model = join(dest, MODEL_FILE);
-  const meta = join(dest, METADATA_FILE);
-  if (!existsSync(model) || !existsSync(meta)) return false;
-  if ((await fileSha256(model)) !== opts.sha256) return false;
-  return opts.metadataSha256 === undefined || (await fileSha256(meta)) === opts.metadataSha256;
+  let present: string[];
+  try {
+    present = readdirSync(dest).sort();
+  } catch {
+    return false;
+  }
+  const names = Object.keys(opts.files).sort();
+  if (present.join('\n') !== names.join('\n')) return false;
+  for (const file of names) {
+    if ((await fileSha256(join(dest, file))) !== opts.files[file]) return false;
+  }
+  return true;
 }
 
 /** sha256 of a file, streamed (models can be large). */
@@ -99,14 +108,6 @@ async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');
-}
-
-function checkMetadata(file: string): void {
-  try {
-    parseModelMetadata(JSON.parse(readFileSync(file, 'utf8')), METADATA_FILE);
-  } catch (err) {
-    throw new CliError(`the registered ${METADATA_FILE} is not valid: ${(err as Error).message}`);
-  }
 }
 
 /** Probes /health until it answers 200, at most `attempts` times. */
@@ -138,7 +139,7 @@ export function registerModelFetchCommand(program: Command): void {
   program
     .command('model-fetch')
     .description(
-      'Download a pinned model version from MLflow into a directory, verifying its sha256 (the init container)',
+      'Download the pinned files of a model version from MLflow into a directory, verifying each sha256 (the init container)',
     )
     .requiredOption('--name <model>', 'registered model name')
     .requiredOption(
@@ -146,9 +147,19 @@ export function registerModelFetchCommand(program: Command): void {
       'registered model version (a positive integer)',
       versionOption('--version'),
     )
-    .requiredOption('--sha256 <hex>', 'expected sha256 of model.onnx', sha256Option('--sha256'))
-    .option('--metadata-sha256 <hex>', 'expected sha256 of model.json', sha256Option('--metadata-sha256'))
-    .requiredOption('--dest <dir>', 'directory to write model.onnx and model.json into (replaced atomically)')
+    .option(
+      '--file <name=sha256>',
+      'a pinned file and its sha256 (repeat for each file the pin lists)',
+      fileOption,
+      {} as Record<string, string>,
+    )
+    .option('--sha256 <hex>', `legacy pins: expected sha256 of ${MODEL_FILE}`, sha256Option('--sha256'))
+    .option(
+      '--metadata-sha256 <hex>',
+      `legacy pins: expected sha256 of ${METADATA_FILE}`,
+      sha256Option('--metadata-sha256'),
+    )
+    .requiredOption('--dest <dir>', 'directory to write the pinned files into (replaced atomically)')
     .addOption(
       new Option('--wait-attempts <n>', 'health probes before giving up on MLflow')
         .default(30)
@@ -164,15 +175,35 @@ export function registerModelFetchCommand(program: Command): void {
       '\nEnvironment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
     )
     .action(async (o: FetchCliOptions) => {
+      const files = {
+        ...(o.sha256 ? { [MODEL_FILE]: o.sha256 } : {}),
+        ...(o.metadataSha256 ? { [METADATA_FILE]: o.metadataSha256 } : {}),
+        ...o.file,
+      };
+      if (Object.keys(files).length === 0) {
+        throw new CliError('model-fetch needs the pinned files: pass --file <name>=<sha256> for each', 2);
+      }
       const client = new MlflowClient({ connection: mlflowConnectionFromEnv() });
-      await fetchModel(client, { ...o, onProgress: ttyProgress() });
+      await fetchModel(client, { ...o, files, onProgress: ttyProgress() });
     });
+}
+
+/** `--file MLmodel=<sha256>`, accumulated into one map. */
+function fileOption(value: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^((?!\.{1,2}=)[A-Za-z0-9._-]{1,255})=([0-9a-f]{64})$/.exec(value);
+  if (!match) {
+    throw new InvalidArgumentError(
+      `--file must be <file name>=<64 lower-case hex sha256>, e.g. MLmodel=${'0'.repeat(64)} (got '${value}')`,
+    );
+  }
+  return { ...previous, [match[1] as string]: match[2] as string };
 }
 
 interface FetchCliOptions {
   name: string;
   version: string;
-  sha256: string;
+  file: Record<string, string>;
+  sha256?: string;
   metadataSha256?: string;
   dest: string;
   waitAttempts: number;

@@ -24,7 +24,7 @@ import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
-import { downloadModelFiles } from '../model-artifacts';
+import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption, intOption, versionOption } from './options';
 
@@ -124,15 +124,17 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   let gate: GateReport;
   let evaluation: PromotionEvaluation;
   try {
-    const digests = await downloadModelFiles(client, location, work);
-    gate = await validateModelDir(work, { sha256: digests.sha256, latencyBudgetMs: opts.latencyBudgetMs });
+    const downloaded = await downloadServingFiles(client, location, work);
+    // The gate resolves the directory with the model format and fails unless the files read are exactly the
+    // ones downloaded, so the pin covers them.
+    gate = await validateModelDir(work, { files: downloaded, latencyBudgetMs: opts.latencyBudgetMs });
     try {
       evaluation = await evaluatePromotion(client, {
         env: opts.env,
         repoRoot: root,
         policy,
         challengerDir: work,
-        challengerSha256: digests.sha256,
+        challengerFiles: downloaded,
         location,
         runId: version.run_id,
         champion: before,
@@ -151,8 +153,8 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     pin = {
       name,
       version: version.version,
-      sha256: digests.sha256,
-      metadataSha256: digests.metadataSha256,
+      sha256: gate.sha256,
+      files: downloaded,
       source: location,
       ...(version.run_id ? { runId: version.run_id } : {}),
     };
@@ -288,7 +290,7 @@ export function promotionMessage(
     `Model: ${pin.name}`,
     `Version: ${oldVersion} -> ${pin.version} (${describeSelector(selector)})`,
     `sha256: ${pin.sha256}`,
-    ...(pin.metadataSha256 ? [`metadata sha256: ${pin.metadataSha256}`] : []),
+    ...Object.entries(pin.files).map(([file, sha]) => `File: ${file} ${sha}`),
     `Source: ${pin.source}`,
     `Source run: ${pin.runId ?? 'unknown'}`,
     `Gate: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms/image`,
@@ -336,8 +338,10 @@ async function pullRequestBody(
     '| | current | proposed |',
     '|---|---|---|',
     row('version', old?.version, pin.version),
-    row('model.onnx sha256', old?.sha256, pin.sha256),
-    row('model.json sha256', old?.metadataSha256, pin.metadataSha256),
+    row('ONNX sha256', old?.sha256, pin.sha256),
+    ...[...new Set([...Object.keys(old?.files ?? {}), ...Object.keys(pin.files)])]
+      .sort()
+      .map((file) => row(`${file} sha256`, old?.files[file], pin.files[file])),
     row('source', old?.source, pin.source),
     row('run', old?.runId, pin.runId),
     '',

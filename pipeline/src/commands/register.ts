@@ -1,13 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { METADATA_FILE, MODEL_FILE, parseModelMetadata } from '../../../service/src/model/metadata';
+import {
+  formatMlmodel,
+  metadataBlockOf,
+  MLMODEL_FILE,
+  readModelFiles,
+  readOnnxGraph,
+  signatureOf,
+  type ModelFiles,
+} from '../../../service/src/model/format';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { MlflowClient, mlflowConnectionFromEnv, type ModelVersion } from '../mlflow';
 
 /** Options of {@link registerModel}. */
 export interface RegisterOptions {
-  /** Directory holding model.onnx and model.json. */
+  /** A model directory: an MLflow model (MLmodel + ONNX file) or the kit's model.onnx + model.json. */
   readonly modelDir: string;
   /** Registered model name (created when missing). */
   readonly name: string;
@@ -20,34 +29,38 @@ export interface RegisterOptions {
   readonly log?: Log;
 }
 
+/** The run-relative directory the model is logged under, as `log_model(name="model")` in MLflow 2 did. */
+const ARTIFACT_PATH = 'model';
+
 /**
- * Logs a model directory as the artifacts of a new run (through the artifact proxy, under `model/`), creates a
- * model version from them and optionally sets an alias. Returns the new version.
+ * Logs a model directory as a genuine MLflow model in a new run (through the artifact proxy, under `model/`):
+ * the ONNX file and an `MLmodel` with the onnx flavor, the signature read from the graph and the resolved
+ * serving description as `metadata.model_gitops` (so `mlflow.onnx.load_model("models:/<name>/<version>")`
+ * works and the version is served without any file of ours). Creates a model version from it and optionally
+ * sets an alias. Returns the new version.
  */
 export async function registerModel(client: MlflowClient, opts: RegisterOptions): Promise<ModelVersion> {
   const log = opts.log ?? stderrLog;
-  for (const file of [MODEL_FILE, METADATA_FILE]) {
-    if (!existsSync(join(opts.modelDir, file))) {
-      throw new CliError(
-        `--model-dir '${opts.modelDir}' has no ${file}: a model directory holds ${MODEL_FILE} and ${METADATA_FILE} ` +
-          "(e.g. 'npm run model:default' writes service/models/default)",
-      );
-    }
-  }
+  let files: ModelFiles;
   try {
-    parseModelMetadata(JSON.parse(readFileSync(join(opts.modelDir, METADATA_FILE), 'utf8')), METADATA_FILE);
+    files = await readModelFiles(opts.modelDir);
   } catch (err) {
-    throw new CliError(`--model-dir '${opts.modelDir}': ${(err as Error).message}`);
+    throw new CliError(
+      `--model-dir '${opts.modelDir}': ${(err as Error).message}` +
+        "\n(a model directory is what mlflow.onnx.save_model writes, or model.onnx + model.json; 'npm run model:default' writes service/models/default)",
+    );
   }
   const experimentId = await client.ensureExperiment(opts.experiment ?? 'model-gitops');
   const run = await client.createRun(experimentId, `register-${opts.name}`, {
     'model-gitops.command': 'register',
   });
-  const location = `${run.artifact_uri.replace(/\/+$/, '')}/model`;
+  const location = `${run.artifact_uri.replace(/\/+$/, '')}/${ARTIFACT_PATH}`;
+  const staging = mkdtempSync(join(tmpdir(), 'model-gitops-register-'));
   try {
-    for (const file of [MODEL_FILE, METADATA_FILE]) {
-      await client.uploadArtifact(`${location}/${file}`, join(opts.modelDir, file));
-    }
+    const mlmodelFile = join(staging, MLMODEL_FILE);
+    writeFileSync(mlmodelFile, mlmodelFor(files, run.run_id));
+    await client.uploadArtifact(`${location}/${files.onnxFile}`, join(opts.modelDir, files.onnxFile));
+    await client.uploadArtifact(`${location}/${MLMODEL_FILE}`, mlmodelFile);
   } catch (err) {
     // Reported, not thrown: the upload error is the one the user must see.
     await client
@@ -56,6 +69,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
         log(`register: could not mark run ${run.run_id} FAILED: ${(e as Error).message}`),
       );
     throw err;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
   await client.finishRun(run.run_id, 'FINISHED');
   await client.ensureRegisteredModel(opts.name);
@@ -68,14 +83,30 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   return version;
 }
 
+/** The MLmodel `register` uploads: the resolved description in full, so no default of ours is implied. */
+export function mlmodelFor(files: ModelFiles, runId: string): string {
+  const graph = readOnnxGraph(files.onnx, files.onnxFile);
+  return formatMlmodel({
+    onnxFile: files.onnxFile,
+    description: metadataBlockOf(files.metadata),
+    inputs: graph.inputs.map(signatureOf),
+    outputs: graph.outputs.map(signatureOf),
+    artifactPath: ARTIFACT_PATH,
+    runId,
+  });
+}
+
 /** Registers `register` on the CLI. */
 export function registerRegisterCommand(program: Command): void {
   program
     .command('register')
     .description(
-      'Upload a model directory (model.onnx + model.json) to MLflow and create a model version from it',
+      'Log a model directory to MLflow as an MLflow model (MLmodel + ONNX) and create a model version from it',
     )
-    .requiredOption('--model-dir <dir>', 'directory with model.onnx and model.json')
+    .requiredOption(
+      '--model-dir <dir>',
+      'an MLflow model directory (MLmodel + ONNX) or model.onnx + model.json',
+    )
     .requiredOption('--name <model>', 'registered model name (created when missing)')
     .option('--alias <alias>', 'point this alias at the new version (e.g. staging)')
     .option('--experiment <name>', 'experiment for the upload run', 'model-gitops')

@@ -46,8 +46,13 @@ const PredictResponseSchema = z.object({
     .array(
       z.object({
         label: z.string().min(1),
+        index: z.number().int().min(0),
         score: z.number().min(0).max(1),
-        topK: z.array(z.object({ label: z.string(), score: z.number().min(0).max(1) })).min(1),
+        topK: z
+          .array(
+            z.object({ label: z.string(), index: z.number().int().min(0), score: z.number().min(0).max(1) }),
+          )
+          .min(1),
       }),
     )
     .length(1),

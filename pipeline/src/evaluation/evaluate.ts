@@ -148,8 +148,10 @@ export async function evaluateClassifier(
 
 /** Options of {@link evaluateModelDir}. */
 export interface EvaluateDirOptions {
-  /** sha256 model.onnx must have. @default - not checked */
+  /** sha256 the ONNX file must have. @default - not checked */
   readonly expectedSha256?: string;
+  /** sha256 of every file the model directory must consist of (a pin's `files`). @default - not checked */
+  readonly expectedFiles?: Readonly<Record<string, string>>;
   /** What the model is, for error messages ("challenger", "champion (version 3)"). @default 'model' */
   readonly role?: string;
   /** See {@link mapFoldersToClasses}. @default 'error' */
@@ -164,7 +166,10 @@ export async function evaluateModelDir(
 ): Promise<Evaluation> {
   let classifier: Classifier;
   try {
-    classifier = await Classifier.open(dir, { expectedSha256: opts.expectedSha256 });
+    classifier = await Classifier.open(dir, {
+      expectedSha256: opts.expectedSha256,
+      expectedFiles: opts.expectedFiles,
+    });
   } catch (err) {
     if (err instanceof ModelLoadError) {
       throw new CliError(`evaluation: the ${opts.role ?? 'model'} cannot be loaded: ${err.message}`);

@@ -5,7 +5,7 @@ import type { EvaluationPolicy } from '../../../charts/src/config/evaluation-pol
 import type { EnvironmentName, ModelPin } from '../../../charts/src/config/model-pin';
 import { CliError, type Log } from '../cli-error';
 import type { MlflowClient } from '../mlflow';
-import { downloadModelFiles } from '../model-artifacts';
+import { downloadArtifactFiles } from '../model-artifacts';
 import { evaluateModelDir, type Evaluation } from './evaluate';
 import { loadGoldenSet } from './golden-source';
 import { judge, type Verdict } from './policy';
@@ -25,9 +25,9 @@ export interface PromotionEvaluationInput {
   readonly env: EnvironmentName;
   readonly repoRoot: string;
   readonly policy: EvaluationPolicy;
-  /** The challenger: a downloaded model directory and its model.onnx sha256. */
+  /** The challenger: a downloaded model directory and the sha256 of each file it was downloaded with. */
   readonly challengerDir: string;
-  readonly challengerSha256?: string;
+  readonly challengerFiles?: Readonly<Record<string, string>>;
   /** The challenger's resolved artifact location and run (for golden sets shipped with the model). */
   readonly location: string;
   readonly runId?: string;
@@ -68,7 +68,7 @@ export async function evaluatePromotion(
     });
     log(`promote: evaluating on golden set ${golden.source} (${golden.images.length} images)`);
     const challenger = await evaluateModelDir(input.challengerDir, golden, {
-      expectedSha256: input.challengerSha256,
+      expectedFiles: input.challengerFiles,
       role: 'challenger',
     });
     let champion: Evaluation | undefined;
@@ -77,9 +77,11 @@ export async function evaluatePromotion(
       const dir = join(work, 'champion');
       try {
         if (!client) throw new CliError('MLflow is not configured (MLFLOW_TRACKING_URI)');
-        const digests = await downloadModelFiles(client, pin.source, dir);
-        if (digests.sha256 !== pin.sha256) {
-          throw new CliError(`its model.onnx has sha256 ${digests.sha256}, the pin says ${pin.sha256}`);
+        const digests = await downloadArtifactFiles(client, pin.source, dir, Object.keys(pin.files));
+        for (const [file, sha] of Object.entries(pin.files)) {
+          if (digests[file] !== sha) {
+            throw new CliError(`its ${file} has sha256 ${digests[file]}, the pin says ${sha}`);
+          }
         }
       } catch (err) {
         throw new CliError(
@@ -88,7 +90,7 @@ export async function evaluatePromotion(
         );
       }
       champion = await evaluateModelDir(dir, golden, {
-        expectedSha256: pin.sha256,
+        expectedFiles: pin.files,
         role: `champion (version ${pin.version})`,
         // A class the challenger adds is one the champion cannot predict, not an error.
         unknownFolders: 'miss',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { check, checkExitCode } from '../../src/commands/check';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { fakeClient, registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
 import { createTempRepo, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
@@ -19,10 +19,11 @@ describe('check', () => {
   beforeEach(async () => {
     fake = await FakeMlflow.start();
     tmp = mkdtempSync(join(tmpdir(), 'check-'));
-    const v1 = writeModel(join(tmp, 'm1'), tinyModel(1));
+    writeModel(join(tmp, 'm1'), tinyModel(1));
     writeModel(join(tmp, 'm2'), tinyModel(2));
     await registerInFake(fake, join(tmp, 'm1'), NAME, 'local');
     await registerInFake(fake, join(tmp, 'm2'), NAME, 'production');
+    const v1 = registeredDigests(fake, NAME, '1');
     repo = createTempRepo(join(tmp, 'repos'), {
       name: NAME,
       version: '1',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fetchModel } from '../../src/commands/model-fetch';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { fakeClient, registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
 
 const NAME = 'cats-dogs-classifier';
 const run = promisify(execFile);
@@ -13,14 +13,15 @@ const run = promisify(execFile);
 describe('model-fetch', () => {
   let fake: FakeMlflow;
   let tmp: string;
-  let digests: { sha256: string; metadataSha256: string };
+  let files: Record<string, string>;
   let version: string;
 
   beforeEach(async () => {
     fake = await FakeMlflow.start();
     tmp = mkdtempSync(join(tmpdir(), 'model-fetch-'));
-    digests = writeModel(join(tmp, 'src'), tinyModel());
+    writeModel(join(tmp, 'src'), tinyModel());
     version = await registerInFake(fake, join(tmp, 'src'), NAME);
+    files = registeredDigests(fake, NAME, version).files;
   });
   afterEach(async () => {
     await fake.stop();
@@ -32,7 +33,7 @@ describe('model-fetch', () => {
     fetchModel(fakeClient(fake), {
       name: NAME,
       version,
-      ...digests,
+      files,
       dest: dest(),
       waitAttempts: 3,
       waitIntervalMs: 1,
@@ -43,6 +44,7 @@ describe('model-fetch', () => {
   it('downloads and verifies the pinned files into the destination', async () => {
     expect(await fetch()).toBe('fetched');
     expect(readFileSync(join(dest(), 'model.onnx'))).toEqual(readFileSync(join(tmp, 'src', 'model.onnx')));
+    expect(readdirSync(dest()).sort()).toEqual(['MLmodel', 'model.onnx']);
     expect(readdirSync(join(tmp, 'models'))).toEqual(['current']);
   });
 
@@ -71,16 +73,26 @@ describe('model-fetch', () => {
   });
 
   it('fails when model.onnx does not match the pinned sha256 and leaves nothing behind', async () => {
-    await expect(fetch({ sha256: 'a'.repeat(64) })).rejects.toThrow(
+    await expect(fetch({ files: { ...files, 'model.onnx': 'a'.repeat(64) } })).rejects.toThrow(
       /model.onnx of cats-dogs-classifier version 1 has sha256 [0-9a-f]{64} but the pin expects a{64}/,
     );
     expect(readdirSync(join(tmp, 'models'))).toEqual([]);
   });
 
-  it('fails when model.json does not match the pinned metadata sha256', async () => {
-    await expect(fetch({ metadataSha256: 'b'.repeat(64) })).rejects.toThrow(
-      /model.json .* but the pin expects b{64}/,
+  it('fails when MLmodel does not match its pinned sha256', async () => {
+    await expect(fetch({ files: { ...files, MLmodel: 'b'.repeat(64) } })).rejects.toThrow(
+      /MLmodel of cats-dogs-classifier version 1 has sha256 [0-9a-f]{64} but the pin expects b{64}/,
     );
+    expect(readdirSync(join(tmp, 'models'))).toEqual([]);
+  });
+
+  it('fails when a file that influences serving is not pinned, leaving nothing behind', async () => {
+    const without = (name: string): Record<string, string> =>
+      Object.fromEntries(Object.entries(files).filter(([f]) => f !== name));
+    await expect(fetch({ files: without('MLmodel') })).rejects.toThrow(
+      /not servable as pinned: .*not a model directory: no MLmodel/,
+    );
+    await expect(fetch({ files: without('model.onnx') })).rejects.toThrow(/model\.onnx: file not found/);
     expect(readdirSync(join(tmp, 'models'))).toEqual([]);
   });
 
@@ -119,9 +131,9 @@ describe('model-fetch', () => {
     expect(existsSync(dest())).toBe(false);
   });
 
-  it('fails when the registered artifacts lack model.json', async () => {
-    for (const key of [...fake.artifacts.keys()]) if (key.endsWith('model.json')) fake.artifacts.delete(key);
-    await expect(fetch()).rejects.toThrow(/have no model.json \(found: model.onnx\)/);
+  it('fails when the registered artifacts lack a pinned file', async () => {
+    for (const key of [...fake.artifacts.keys()]) if (key.endsWith('MLmodel')) fake.artifacts.delete(key);
+    await expect(fetch()).rejects.toThrow(/have no MLmodel \(found: model.onnx\)/);
   });
 
   it('fails when the version does not exist', async () => {
@@ -138,13 +150,16 @@ describe('model-fetch', () => {
   it('runs as a CLI: exit 0 on success, 1 with the reason on a mismatch, 2 on a bad option', async () => {
     const cli = [require.resolve('tsx/cli'), join(__dirname, '../../src/cli.ts'), 'model-fetch'];
     const env = { ...process.env, MLFLOW_TRACKING_URI: fake.url };
-    const args = ['--name', NAME, '--version', version, '--sha256', digests.sha256, '--dest', dest()];
+    const pinned = Object.entries(files).flatMap(([f, sha]) => ['--file', `${f}=${sha}`]);
+    const args = ['--name', NAME, '--version', version, ...pinned, '--dest', dest()];
     await run(process.execPath, [...cli, ...args], { env });
-    expect(existsSync(join(dest(), 'model.json'))).toBe(true);
+    expect(existsSync(join(dest(), 'MLmodel'))).toBe(true);
     rmSync(dest(), { recursive: true });
-    const bad = await run(process.execPath, [...cli, ...args.slice(0, 5), 'c'.repeat(64), '--dest', dest()], {
-      env,
-    }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await run(
+      process.execPath,
+      [...cli, ...args.slice(0, 4), ...pinned, '--file', `model.onnx=${'c'.repeat(64)}`, '--dest', dest()],
+      { env },
+    ).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('but the pin expects cccc') });
     const usage = await run(process.execPath, [...cli, '--name', NAME], { env }).catch(
       (e: { code: number; stderr: string }) => e,

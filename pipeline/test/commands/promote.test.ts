@@ -5,7 +5,7 @@ import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
+import { fakeClient, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
 import { cloneRepo, git, treeState, type TempRepo } from '../support/repo';
 
@@ -16,7 +16,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
   let fake: FakeMlflow;
   let tmp: string;
   let repo: TempRepo;
-  let v2: { sha256: string; metadataSha256: string };
+  let v2: { sha256: string; files: Record<string, string> };
 
   beforeEach(async () => {
     ({ fake, tmp, repo, v2 } = await startPromotionFixture(NAME, 'promote-'));
@@ -44,7 +44,7 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     const pin = JSON.parse(
       readFileSync(join(repo.root, 'charts/environments/production.model.json'), 'utf8'),
     );
-    expect(pin).toMatchObject({ version: '2', sha256: v2.sha256, metadataSha256: v2.metadataSha256 });
+    expect(pin).toMatchObject({ version: '2', sha256: v2.sha256, files: v2.files });
     const changed = git(repo.root, 'diff', '--name-only', 'HEAD~1', 'HEAD').split('\n');
     expect(changed).toContain('charts/environments/production.model.json');
     expect(changed.some((f) => f.startsWith('dist/production/'))).toBe(true);
@@ -113,8 +113,13 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     const meta = JSON.parse(readFileSync(join(bad, 'model.json'), 'utf8'));
     meta.input.height = 64;
     meta.input.width = 64;
-    writeFileSync(join(bad, 'model.json'), JSON.stringify(meta));
-    await registerInFake(fake, bad, NAME, 'production');
+    // register refuses such a directory, so it is logged as an older kit would have: model.onnx + model.json.
+    const v = fake.logModelVersion(
+      NAME,
+      { 'model.onnx': readFileSync(join(bad, 'model.onnx')), 'model.json': JSON.stringify(meta) },
+      'runs',
+    );
+    fake.setAlias(NAME, 'production', v.version);
     const before = treeState(repo.root);
     await expect(run()).rejects.toThrow(/^validation gate: .*input 'input'/);
     expect(treeState(repo.root)).toEqual(before);

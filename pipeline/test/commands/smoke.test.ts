@@ -78,7 +78,9 @@ describe('smoke failures', () => {
         res.end('{"name":"m","version":"1"}');
       } else {
         res.setHeader('x-model-version', '1');
-        res.end('{"model":{"name":"m","version":"1"},"predictions":[{"label":"cat","score":7,"topK":[]}]}');
+        res.end(
+          '{"model":{"name":"m","version":"1"},"predictions":[{"label":"cat","index":0,"score":7,"topK":[]}]}',
+        );
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

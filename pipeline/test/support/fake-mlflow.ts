@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * get Flask's HTML 404, errors are `{"error_code","message"}`.
  */
 
-interface Version {
+export interface Version {
   name: string;
   version: string;
   source: string;
@@ -134,6 +134,69 @@ export class FakeMlflow {
     const artifactUri = `mlflow-artifacts:/${experimentId}/models/${modelId}/artifacts`;
     this.loggedModels.set(modelId, artifactUri);
     return { modelId, artifactUri };
+  }
+
+  /**
+   * What a data scientist's notebook leaves in MLflow: a model directory logged the standard way
+   * (`mlflow.onnx.log_model`, plus e.g. `mlflow.log_dict(labels, "model/labels.json")`) and a version
+   * registered from it, with the source in one of the three forms MLflow stores:
+   * `mlflow-artifacts:/<exp>/<run>/artifacts/model` (MLflow 2 clients), `runs:/<run>/model`, or
+   * `models:/<model_id>` with the files at the logged model's own artifact root (MLflow 3's `log_model(name=)`).
+   * Returns the version.
+   */
+  logModelVersion(
+    name: string,
+    files: Readonly<Record<string, Uint8Array | string>>,
+    source: 'mlflow-artifacts' | 'runs' | 'models',
+  ): Version {
+    const experimentId = '1';
+    const runId = randomBytes(16).toString('hex');
+    this.runs.set(runId, {
+      run_id: runId,
+      experiment_id: experimentId,
+      run_name: 'notebook',
+      status: 'FINISHED',
+      artifact_uri: `mlflow-artifacts:/${experimentId}/${runId}/artifacts`,
+      start_time: this.tick(),
+    });
+    let dir = `${experimentId}/${runId}/artifacts/model`;
+    let versionSource = `mlflow-artifacts:/${dir}`;
+    let modelId: string | undefined;
+    if (source === 'runs') versionSource = `runs:/${runId}/model`;
+    if (source === 'models') {
+      const logged = this.addLoggedModel(experimentId);
+      modelId = logged.modelId;
+      dir = logged.artifactUri.slice('mlflow-artifacts:/'.length);
+      versionSource = `models:/${logged.modelId}`;
+    }
+    for (const [file, data] of Object.entries(files)) this.artifacts.set(`${dir}/${file}`, Buffer.from(data));
+    if (!this.versions.has(name)) {
+      this.versions.set(name, []);
+      this.aliases.set(name, new Map());
+    }
+    const list = this.versions.get(name) as Version[];
+    const now = this.tick();
+    const v: Version = {
+      name,
+      version: String(list.length + 1),
+      creation_timestamp: now,
+      last_updated_timestamp: now,
+      current_stage: 'None',
+      description: '',
+      source: versionSource,
+      run_id: runId,
+      status: 'READY',
+      run_link: '',
+      model_id: modelId,
+    };
+    list.push(v);
+    return v;
+  }
+
+  /** Points an alias at a version, as `MlflowClient().set_registered_model_alias` does. */
+  setAlias(name: string, alias: string, version: string): void {
+    if (!this.findVersion(name, version)) throw new Error(`no version ${version} of ${name}`);
+    this.aliases.get(name)?.set(alias, version);
   }
 
   private findVersion(name: string, version: string): Version | undefined {
@@ -433,7 +496,8 @@ export class FakeMlflow {
     }
     const name = artifactPath.split('/').pop() ?? 'file';
     res.writeHead(200, {
-      'content-type': 'application/octet-stream',
+      // As recorded: MLflow serves the MLmodel as text/plain, binaries as application/octet-stream.
+      'content-type': name === 'MLmodel' ? 'text/plain' : 'application/octet-stream',
       'content-disposition': `attachment; filename=${name}`,
       ...(this.faults.chunked ? {} : { 'content-length': String(data.length) }),
     });

@@ -23,11 +23,34 @@ export function withMetadata(model: BuiltModel, edit: (meta: Record<string, unkn
   return { onnx: model.onnx, metadata: meta as unknown as BuiltModel['metadata'] };
 }
 
-/** Writes a model directory and returns its digests. */
-export function writeModel(dir: string, model: BuiltModel): { sha256: string; metadataSha256: string } {
+/** Digests as a pin holds them: the ONNX file's, and every served file's by name. */
+export interface PinDigests {
+  readonly sha256: string;
+  readonly files: Record<string, string>;
+}
+
+/** Writes a model directory in the kit's legacy format (model.onnx + model.json) and returns its digests. */
+export function writeModel(dir: string, model: BuiltModel): PinDigests {
   const sha256 = writeModelDir(dir, model);
-  const metadataSha256 = sha256Of(readFileSync(join(dir, 'model.json')));
-  return { sha256, metadataSha256 };
+  return {
+    sha256,
+    files: { 'model.onnx': sha256, 'model.json': sha256Of(readFileSync(join(dir, 'model.json'))) },
+  };
+}
+
+/** The digests of what a version of the fake registry holds (what `promote` pins for it). */
+export function registeredDigests(fake: FakeMlflow, name: string, version: string): PinDigests {
+  const v = fake.versions.get(name)?.find((x) => x.version === version);
+  if (!v) throw new Error(`no version ${version} of ${name} in the fake`);
+  const prefix = `${v.source.replace(/^mlflow-artifacts:\/+/, '').replace(/\/+$/, '')}/`;
+  const files: Record<string, string> = {};
+  for (const [key, data] of fake.artifacts) {
+    if (key.startsWith(prefix) && !key.slice(prefix.length).includes('/'))
+      files[key.slice(prefix.length)] = sha256Of(data);
+  }
+  const onnx = Object.keys(files).find((f) => f.endsWith('.onnx'));
+  if (!onnx) throw new Error(`version ${version} of ${name} has no .onnx file`);
+  return { sha256: files[onnx] as string, files: Object.fromEntries(Object.entries(files).sort()) };
 }
 
 export function sha256Of(data: Uint8Array): string {

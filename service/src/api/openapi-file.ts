@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { DEFAULT_MODEL_DIR, SERVICE_DIR, loadConfig } from '../config';
-import { readModelFiles } from '../model/loader';
+import { readModelFiles } from '../model/format';
 import { openApiDocument, serializeOpenApi } from './openapi';
 
 /** The committed document. */

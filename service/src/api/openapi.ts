@@ -4,7 +4,7 @@
  * size). Served at `GET /openapi.json` and written to `service/openapi.json` by `npm run openapi`.
  */
 import { z } from 'zod';
-import type { ModelMetadata } from '../model/metadata';
+import type { ModelMetadata } from '../model/format';
 import {
   FEEDBACK_ERRORS,
   HealthResponseSchema,

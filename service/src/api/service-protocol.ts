@@ -5,7 +5,7 @@
  * model's labels while validation stays as lenient as the error codes promise.
  */
 import { z } from 'zod';
-import { ModelMetadataSchema } from '../model/metadata';
+import { ModelMetadataSchema } from '../model/format';
 
 /** Liveness body. */
 export const HealthResponseSchema = z.object({ status: z.literal('ok') });
@@ -89,7 +89,13 @@ export function modelResponseSchema(labels?: readonly string[]) {
     name: z.string(),
     version: z.string(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    metadataSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    metadataSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe('sha256 of the resolved serving description (canonical JSON)'),
+    files: z
+      .record(z.string(), z.string().regex(/^[0-9a-f]{64}$/))
+      .describe('sha256 of every file the service read, by file name: what the pin lists'),
     input: z.object({
       name: z.string(),
       shape: z

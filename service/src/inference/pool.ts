@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors';
-import { ModelLoadError, type ModelFiles, type ModelIo, type SessionSettings } from '../model/loader';
+import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
+import type { SessionSettings } from '../model/loader';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
@@ -126,6 +127,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   static async start(opts: InferencePoolOptions): Promise<InferencePool> {
     const init: WorkerInit = {
       dir: opts.files.dir,
+      onnxFile: opts.files.onnxFile,
       onnx: opts.files.onnx,
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},

@@ -1,9 +1,10 @@
-import type { ModelMetadata } from '../model/metadata';
-import type { ModelIo, SessionSettings } from '../model/loader';
+import type { ModelIo, ModelMetadata } from '../model/format';
+import type { SessionSettings } from '../model/loader';
 
 /** `workerData` of an inference worker. */
 export interface WorkerInit {
   readonly dir: string;
+  readonly onnxFile: string;
   readonly onnx: Uint8Array;
   readonly metadata: ModelMetadata;
   readonly settings: SessionSettings;

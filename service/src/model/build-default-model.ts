@@ -6,7 +6,8 @@
  */
 import { join, resolve } from 'node:path';
 import { buildDefaultModel } from './default-model';
-import { buildMobileNet, writeModelDir, type BuiltModel } from './onnx-builder';
+import { sha256Hex, writeMlflowModelDir } from './format';
+import { buildMobileNet, type BuiltModel } from './onnx-builder';
 
 const VARIANTS: Record<string, () => BuiltModel> = {
   default: () => buildDefaultModel(),
@@ -28,7 +29,12 @@ function main(argv: readonly string[]): number {
     __dirname.includes(`${join('build', 'service')}`) ? '../../../../service' : '../..',
   );
   const outDir = resolve(argv[1] ?? join(serviceDir, 'models', variant));
-  const sha = writeModelDir(outDir, build());
+  const model = build();
+  // An MLflow model directory (MLmodel + model.onnx), byte-identical on every machine: fixed uuid and date.
+  const sha = writeMlflowModelDir(outDir, model, {
+    modelUuid: sha256Hex(model.onnx).slice(0, 32),
+    created: new Date('2024-06-11T00:00:00Z'),
+  });
   process.stdout.write(`wrote ${variant} model to ${outDir} (model.onnx sha256 ${sha})\n`);
   return 0;
 }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { METADATA_FILE, MODEL_FILE, type ModelMetadataInput } from './metadata';
+import { METADATA_FILE, MODEL_FILE, sha256Hex, type ModelMetadataInput } from './format';
 
 /** ONNX element types the builder can declare for graph inputs. */
 export type ElementType = 'float32' | 'float16' | 'uint8';
@@ -344,14 +343,10 @@ export function buildIdentityModel(opts: IdentityModelOptions = {}): BuiltModel 
   };
 }
 
-/** sha256 hex of bytes. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /**
- * Writes `model.onnx` and `model.json` into `dir` (created if needed), each atomically, and returns the
- * sha256 of model.onnx.
+ * Writes `model.onnx` and `model.json` (the kit's format before MLflow directories; `writeMlflowModelDir`
+ * writes an MLflow directory) into `dir` (created if needed), each atomically, and returns the sha256 of
+ * model.onnx.
  */
 export function writeModelDir(dir: string, model: BuiltModel): string {
   mkdirSync(dir, { recursive: true });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import request from 'supertest';
-import { readModelFiles } from '../../src/model/loader';
+import { readModelFiles } from '../../src/model/format';
 import { noisyJpeg, startTestService, tempDir, writeTinyCnn, type TestService } from '../helpers';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (GitHub's runners ship Chrome instead). */

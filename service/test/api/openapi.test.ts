@@ -12,7 +12,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { openApiDocument, serializeOpenApi, type Json } from '../../src/api/openapi';
 import { DEFAULT_MODEL_DIR, SERVICE_DIR, loadConfig } from '../../src/config';
-import { readModelFiles, type ModelFiles } from '../../src/model/loader';
+import { readModelFiles, type ModelFiles } from '../../src/model/format';
 import { ServiceState } from '../../src/state';
 import {
   noisyJpeg,

@@ -7,7 +7,7 @@
 import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { preprocessImage } from '../../src/preprocess';
-import { readModelFiles, type ModelFiles } from '../../src/model/loader';
+import { readModelFiles, type ModelFiles } from '../../src/model/format';
 import { ServiceState } from '../../src/state';
 import { createApp } from '../../src/app';
 import pino from 'pino';

@@ -1,0 +1,87 @@
+import { onnx } from 'onnx-proto';
+
+/**
+ * What an ONNX file declares about its inputs and outputs, read from the protobuf itself (no ONNX Runtime):
+ * `model-fetch`, `register` and `promote` resolve a model directory without loading a runtime, and the
+ * service checks the same facts against its session (`loader.ts`), with the same rules (`io.ts`).
+ */
+
+/** One graph input or output. `shape` is null when the graph declares none; a dim is a size or a name. */
+export interface TensorInfo {
+  readonly name: string;
+  /** ONNX Runtime's name of the element type (`float32`, `float16`, `uint8`, …), or `non-tensor`. */
+  readonly type: string;
+  readonly shape: readonly (number | string)[] | null;
+}
+
+/** The graph facts the model format uses. */
+export interface OnnxGraphInfo {
+  /** Real inputs (initializers listed as inputs by old exporters are left out). */
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** `metadata_props` of the model (key → value). */
+  readonly metadataProps: Readonly<Record<string, string>>;
+  /** Operator type of the node that produces each output (e.g. `Softmax`). */
+  readonly producers: Readonly<Record<string, string>>;
+}
+
+const T = onnx.TensorProto.DataType;
+/** ONNX element type → the name ONNX Runtime's JS API uses (`Tensor.type`). */
+const TYPE_NAMES: Record<number, string> = {
+  [T.FLOAT]: 'float32',
+  [T.UINT8]: 'uint8',
+  [T.INT8]: 'int8',
+  [T.UINT16]: 'uint16',
+  [T.INT16]: 'int16',
+  [T.INT32]: 'int32',
+  [T.INT64]: 'int64',
+  [T.STRING]: 'string',
+  [T.BOOL]: 'bool',
+  [T.FLOAT16]: 'float16',
+  [T.DOUBLE]: 'float64',
+  [T.UINT32]: 'uint32',
+  [T.UINT64]: 'uint64',
+  [T.BFLOAT16]: 'bfloat16',
+};
+
+/** Reads the graph's inputs, outputs, metadata_props and output producers; throws when it is not ONNX. */
+export function readOnnxGraph(bytes: Uint8Array, where: string): OnnxGraphInfo {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new Error(`${where}: not an ONNX model (${(err as Error).message})`);
+  }
+  const graph = model.graph;
+  if (!graph) throw new Error(`${where}: not an ONNX model (no graph)`);
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const producers: Record<string, string> = {};
+  for (const node of graph.node ?? []) {
+    for (const out of node.output ?? []) producers[out] = node.opType ?? '';
+  }
+  const metadataProps: Record<string, string> = {};
+  for (const entry of model.metadataProps ?? []) {
+    if (entry.key) metadataProps[entry.key] = entry.value ?? '';
+  }
+  return {
+    inputs: (graph.input ?? []).filter((v) => !initializers.has(v.name ?? '')).map(tensorInfo),
+    outputs: (graph.output ?? []).map(tensorInfo),
+    metadataProps,
+    producers,
+  };
+}
+
+function tensorInfo(value: onnx.IValueInfoProto): TensorInfo {
+  const tensor = value.type?.tensorType;
+  if (!tensor) return { name: value.name ?? '', type: 'non-tensor', shape: null };
+  const type = TYPE_NAMES[tensor.elemType ?? 0] ?? `onnx-type-${tensor.elemType ?? 0}`;
+  const dims = tensor.shape?.dim;
+  const shape = dims
+    ? dims.map((d) => {
+        // protobufjs gives int64 as number or Long; a dim_value of 0/absent with no dim_param is unknown.
+        const v = d.dimValue === undefined || d.dimValue === null ? 0 : Number(d.dimValue);
+        return v > 0 ? v : d.dimParam || '?';
+      })
+    : null;
+  return { name: value.name ?? '', type, shape };
+}

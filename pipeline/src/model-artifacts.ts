@@ -75,6 +75,12 @@ export async function downloadServingFiles(
   } catch (err) {
     throw new CliError(`the registered model at '${location}' is not servable: ${(err as Error).message}`);
   }
+  if (!sizes.has(onnxFile)) {
+    throw new CliError(
+      `the registered model at '${location}' is not servable: its ${MLMODEL_FILE} names the ONNX file '${onnxFile}' ` +
+        `(flavors.onnx.data) but the directory has no such file (found: ${[...sizes.keys()].join(', ')})`,
+    );
+  }
   return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, [onnxFile], onProgress)) };
 }
 

@@ -138,6 +138,24 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
     expect(treeState(repo.root)).toEqual(before);
   });
 
+  it('fails to promote a version whose MLmodel names an ONNX file that is not there', async () => {
+    const v = fake.logModelVersion(
+      NAME,
+      {
+        MLmodel: fixture('MLmodel.with-metadata')
+          .toString()
+          .replace(/data: model\.onnx/g, 'data: net.onnx'),
+        'model.onnx': onnx,
+      },
+      'runs',
+    );
+    const before = treeState(repo.root);
+    await expect(promoteVersion(v.version)).rejects.toThrow(
+      /names the ONNX file 'net\.onnx' \(flavors\.onnx\.data\) but the directory has no such file \(found: MLmodel, model\.onnx\)/,
+    );
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
   it('fails to promote a version with no labels anywhere, naming labels', async () => {
     const before = treeState(repo.root);
     await expect(promoteVersion('4')).rejects.toThrow(

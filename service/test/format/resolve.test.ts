@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onnx } from 'onnx-proto';
 import { readModelFiles, sha256Hex } from '../../src/model/format';
 import { tempDir } from '../helpers';
 import { fixture, mlmodelWithBlock, softmaxClassifier, writeDir } from '../mlflow-fixtures';
@@ -121,6 +122,26 @@ describe('resolving an MLflow model directory', () => {
     });
     const files = await readModelFiles(tmp.dir);
     expect(files.metadata.input).toMatchObject({ layout: 'NHWC', height: 96, width: 128 });
+  });
+
+  test("the ONNX graph's metadata_props 'model_gitops' is a source too (below labels files and MLmodel)", async () => {
+    const model = onnx.ModelProto.decode(softmaxClassifier());
+    model.metadataProps = [
+      onnx.StringStringEntryProto.create({
+        key: 'model_gitops',
+        value: JSON.stringify({ labels: ['a', 'b'], preprocessing: { resize: 'center-crop' } }),
+      }),
+    ];
+    const bytes = onnx.ModelProto.encode(model).finish();
+    writeDir(tmp.dir, { MLmodel: mlmodelWithBlock(null), 'model.onnx': bytes });
+    const files = await readModelFiles(tmp.dir);
+    expect(files.metadata.labels).toEqual(['a', 'b']);
+    expect(files.metadata.preprocessing.resize).toBe('center-crop');
+    expect(files.sources.labels).toBe("model.onnx metadata_props 'model_gitops'");
+    writeFileSync(join(tmp.dir, 'labels.txt'), 'cat\ndog\n');
+    await expect(readModelFiles(tmp.dir)).rejects.toThrow(
+      /the labels in labels\.txt \(2\) differ from those in model\.onnx metadata_props/,
+    );
   });
 
   test('the recorded directory (MLmodel + labels.json + a [1, 2] Softmax graph) resolves up to the image check', async () => {

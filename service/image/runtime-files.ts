@@ -23,11 +23,14 @@ export const ENTRY_POINTS: readonly string[] = [
   'build/pipeline/src/cli.js', // init container (model-fetch) and webhook relay
 ];
 
-/** Files the image holds besides the traced code: the untrained default model (MODEL_DIR defaults to it). */
+/**
+ * Files the image holds besides the traced code: the default model, an MLflow model directory (MODEL_DIR
+ * defaults to it).
+ */
 export const DATA_FILES: readonly string[] = [
   'package.json',
+  'service/models/default/MLmodel',
   'service/models/default/model.onnx',
-  'service/models/default/model.json',
 ];
 
 /**
@@ -246,7 +249,8 @@ export const BUILD_TIME_PACKAGES: readonly string[] = [
 /** Compiled outputs that are never run in the image (generators, benchmark, the selection itself). */
 const BUILD_TIME_OUTPUT = [
   /^build\/(bench|imports)\//,
-  /^build\/charts\/(?!src\/config\/model-pin\.js$)/,
+  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits).
+  /^build\/charts\/(?!src\/config\/(model-pin|evaluation-policy)\.js$)/,
   /^build\/service\/image\//,
   /^build\/service\/src\/model\/(build-default-model|onnx-builder)\.js$/,
 ];

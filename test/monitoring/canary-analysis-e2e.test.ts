@@ -18,7 +18,7 @@
  *    `len(result) > 0 && result[0] <op> <number>`; `evaluateCondition` evaluates exactly that shape and throws
  *    on anything else, so a change of the emitted conditions cannot pass here unevaluated.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
@@ -33,6 +33,8 @@ import {
   STABLE_HASH_ARG,
 } from '../../charts/src/monitoring/canary-analysis';
 import { POD_TEMPLATE_HASH_SERIES_LABEL } from '../../charts/src/monitoring/inference-rules';
+import { buildDefaultModel } from '../../service/src/model/default-model';
+import { writeMlflowModelDir } from '../../service/src/model/format';
 import { freePort, promQuery, repoRoot, sleep, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 
@@ -113,11 +115,7 @@ describe('canary analysis against a real Prometheus scraping stable and canary s
     dir = mkdtempSync(join(tmpdir(), 'canary-analysis-'));
     // The canary with a different class mix: the default model's weights with its two labels swapped.
     const swapped = join(dir, 'swapped-model');
-    cpSync(join(repoRoot, 'service', 'models', 'default'), swapped, { recursive: true });
-    const meta = JSON.parse(readFileSync(join(swapped, 'model.json'), 'utf8')) as { labels: string[] };
-    expect(meta.labels).toHaveLength(2);
-    meta.labels.reverse();
-    writeFileSync(join(swapped, 'model.json'), JSON.stringify(meta));
+    writeMlflowModelDir(swapped, buildDefaultModel({ labels: ['dog', 'cat'] }));
 
     const roles: Record<string, NodeJS.ProcessEnv> = {
       stable: {},

@@ -119,7 +119,8 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
     bytes: Uint8Array,
     contentType: string,
   ): Promise<
-    { ok: true; label: string; score: number; ms: number; version: string } | { ok: false; detail: string }
+    | { ok: true; label: string; index: number; score: number; ms: number; version: string }
+    | { ok: false; detail: string }
   > => {
     const started = Date.now();
     try {
@@ -152,7 +153,7 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
         };
       }
       const p = parsed.data.predictions[0]!;
-      return { ok: true, label: p.label, score: p.score, ms, version: served };
+      return { ok: true, label: p.label, index: p.index, score: p.score, ms, version: served };
     } catch (err) {
       return { ok: false, detail: describeFetchError(err) };
     }
@@ -191,20 +192,21 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
         differ.push(expected.path);
         continue;
       }
-      const gate = `gate: ${expected.label} (${expected.score.toFixed(3)})`;
+      const gate = `gate: ${expected.label} #${expected.index} (${expected.score.toFixed(3)})`;
       const delta = Math.abs(r.score - expected.score);
-      if (r.label !== expected.label || delta > tolerance) {
+      // The class index is the identity (labels may repeat); the label is shown.
+      if (r.index !== expected.index || delta > tolerance) {
         record(
           name,
           false,
-          `served ${r.label} (${r.score.toFixed(3)}), ${gate}; ` +
-            (r.label !== expected.label
-              ? 'another label'
+          `served ${r.label} #${r.index} (${r.score.toFixed(3)}), ${gate}; ` +
+            (r.index !== expected.index
+              ? 'another class'
               : `score differs by ${delta.toFixed(4)} > ${tolerance}`),
         );
         differ.push(expected.path);
       } else {
-        record(name, true, `${r.label} (${r.score.toFixed(3)}), ${gate}`);
+        record(name, true, `${r.label} #${r.index} (${r.score.toFixed(3)}), ${gate}`);
       }
     }
     if (differ.length > 0) {

@@ -84,12 +84,6 @@ export function mapFoldersToClasses(
   return out;
 }
 
-/** The class index of a prediction (a field of newer service versions; found by label before that). */
-function predictedIndex(scores: ImageScores, labels: readonly string[]): number {
-  const withIndex = scores as ImageScores & { readonly index?: number };
-  return withIndex.index ?? labels.indexOf(scores.label);
-}
-
 /**
  * Runs every golden image through the service's own preprocessing and inference (`Classifier`) and scores the
  * answers. An image that cannot be decoded is an error naming it.
@@ -116,7 +110,7 @@ export async function evaluateClassifier(
           'replace it with a JPEG, PNG or WebP image or remove it',
       );
     }
-    const predicted = predictedIndex(scores, labels);
+    const predicted = scores.index;
     confusion[rows.indexOf(cls)]![predicted]! += 1;
     images.push({
       path: image.path,

@@ -172,7 +172,9 @@ describe('smoke compares the live answers with what the gate computed (evidence)
     expect(ok).toBe(true);
     const golden = lines.filter((l) => l.includes(' golden '));
     expect(golden).toHaveLength(4);
-    expect(golden[0]).toMatch(/^PASS golden cat\/cat-01.png: cat \(0\.\d{3}\), gate: cat \(0\.\d{3}\)$/);
+    expect(golden[0]).toMatch(
+      /^PASS golden cat\/cat-01.png: cat #0 \(0\.\d{3}\), gate: cat #0 \(0\.\d{3}\)$/,
+    );
     expect(lines[lines.length - 1]).toBe('smoke: PASS (7/7 checks passed)');
   });
 
@@ -181,7 +183,7 @@ describe('smoke compares the live answers with what the gate computed (evidence)
     expect(ok).toBe(false);
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^FAIL golden cat\/cat-01.png: served dog \(0\.\d{3}\), gate: cat \(0\.\d{3}\); another label$/,
+        /^FAIL golden cat\/cat-01.png: served dog #1 \(0\.\d{3}\), gate: cat #0 \(0\.\d{3}\); another class$/,
       ),
     );
     expect(lines).toContainEqual(

@@ -1,3 +1,4 @@
+import '../model/ort-telemetry'; // on the main thread, before any worker loads onnxruntime-node: see there
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

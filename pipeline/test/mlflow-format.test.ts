@@ -12,7 +12,7 @@ import { promote } from '../src/commands/promote';
 import { sampleImages } from '../src/samples';
 import { FakeMlflow } from './support/fake-mlflow';
 import { fakeClient, sha256Of } from './support/models';
-import { createTempRepo, git, treeState, type TempRepo } from './support/repo';
+import { createTempRepo, git, setEvaluationPolicy, treeState, type TempRepo } from './support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -39,9 +39,17 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
   beforeAll(async () => {
     fake = await FakeMlflow.start();
     tmp = mkdtempSync(join(tmpdir(), 'mlflow-format-'));
-    // v1: MLflow 3 (models:/ source), the MLmodel MLflow wrote with the metadata block.
+    // v1: the champion pinned in every environment when the tests start (the quality gate fetches and scores
+    // it against each challenger).
+    const championMlmodel = fixture('MLmodel.with-metadata');
+    const champion = fake.logModelVersion(
+      NAME,
+      { MLmodel: championMlmodel, 'model.onnx': onnx },
+      'mlflow-artifacts',
+    );
+    // v2: MLflow 3 (models:/ source), the MLmodel MLflow wrote with the metadata block.
     fake.logModelVersion(NAME, { MLmodel: fixture('MLmodel.with-metadata'), 'model.onnx': onnx }, 'models');
-    // v2: runs:/ source, preprocessing in the metadata block, labels in labels.json beside it.
+    // v3: runs:/ source, preprocessing in the metadata block, labels in labels.json beside it.
     fake.logModelVersion(
       NAME,
       {
@@ -51,20 +59,28 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
       },
       'runs',
     );
-    // v3: mlflow-artifacts:/ source, no metadata block, only labels.json: the preprocessing is unknown.
+    // v4: mlflow-artifacts:/ source, no metadata block, only labels.json: the preprocessing is unknown.
     fake.logModelVersion(
       NAME,
       { MLmodel: mlmodelWithBlock(null), 'model.onnx': onnx, 'labels.json': fixture('labels.json') },
       'mlflow-artifacts',
     );
-    // v4: preprocessing but no labels anywhere.
+    // v5: preprocessing but no labels anywhere.
     fake.logModelVersion(NAME, { MLmodel: mlmodelWithBlock(PREPROCESSING_ONLY), 'model.onnx': onnx }, 'runs');
     repo = createTempRepo(join(tmp, 'repos'), {
       name: NAME,
-      version: '9',
-      sha256: 'a'.repeat(64),
-      files: { MLmodel: 'b'.repeat(64), 'model.onnx': 'a'.repeat(64) },
-      source: 'mlflow-artifacts:/1/old/artifacts/model',
+      version: champion.version,
+      sha256: sha256Of(onnx),
+      files: { MLmodel: sha256Of(championMlmodel), 'model.onnx': sha256Of(onnx) },
+      source: champion.source,
+    });
+    // This suite is about the model format: the models have random weights, so the quality gate's thresholds
+    // are opened (its own tests are promote-evaluation.test.ts); the gate still runs on every promotion.
+    setEvaluationPolicy(repo.root, 'staging', {
+      minAccuracy: 0,
+      minRecall: 0,
+      maxAccuracyDrop: 1,
+      minAgreement: null,
     });
   });
   afterAll(async () => {
@@ -90,7 +106,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
   }
 
   it('promotes, fetches and serves the version MLflow wrote with the metadata block (models:/ source)', async () => {
-    expect(await promoteVersion('1')).toMatchObject({ status: 'promoted', newVersion: '1' });
+    expect(await promoteVersion('2')).toMatchObject({ status: 'promoted', newVersion: '2' });
     const pin = readModelPin(modelPinPath(repo.root, 'staging'));
     expect(pin.files).toEqual({
       MLmodel: sha256Of(fixture('MLmodel.with-metadata')),
@@ -98,7 +114,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
     });
     expect(pin.sha256).toBe(sha256Of(onnx));
     expect(pin.source).toMatch(/^mlflow-artifacts:\/1\/models\/m-[0-9a-f]+\/artifacts$/);
-    expect(git(repo.root, 'show', 'HEAD:dist/staging/Deployment.cats-dogs-classifier.yaml')).toContain(
+    expect(git(repo.root, 'show', 'HEAD:dist/staging/Rollout.cats-dogs-classifier.yaml')).toContain(
       `- MLmodel=${pin.files.MLmodel}`,
     );
     const classifier = await serveStagingPin('v1');
@@ -118,7 +134,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
   });
 
   it('serves a version whose labels are in labels.json beside the MLmodel (runs:/ source), pinning that file too', async () => {
-    expect(await promoteVersion('2')).toMatchObject({ status: 'promoted', newVersion: '2' });
+    expect(await promoteVersion('3')).toMatchObject({ status: 'promoted', newVersion: '3' });
     const pin = readModelPin(modelPinPath(repo.root, 'staging'));
     expect(Object.keys(pin.files)).toEqual(['MLmodel', 'labels.json', 'model.onnx']);
     const classifier = await serveStagingPin('v2');
@@ -132,7 +148,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
 
   it('fails to promote a version with only labels.json: the preprocessing is missing, with the Python to add', async () => {
     const before = treeState(repo.root);
-    await expect(promoteVersion('3')).rejects.toThrow(
+    await expect(promoteVersion('4')).rejects.toThrow(
       /validation gate: .*missing preprocessing[\s\S]*metadata=\{"model_gitops": \{[\s\S]*"preprocessing": \{/,
     );
     expect(treeState(repo.root)).toEqual(before);
@@ -158,7 +174,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
 
   it('fails to promote a version with no labels anywhere, naming labels', async () => {
     const before = treeState(repo.root);
-    await expect(promoteVersion('4')).rejects.toThrow(
+    await expect(promoteVersion('5')).rejects.toThrow(
       /missing labels [\s\S]*labels: looked in MLmodel metadata\.model_gitops\.labels, .*labels\.json, labels\.txt/,
     );
     expect(treeState(repo.root)).toEqual(before);

@@ -56,7 +56,10 @@ export const DEPENDENCIES_NOT_IN_IMAGE: Readonly<Record<string, Readonly<Record<
   },
 };
 
-/** Directories no package needs at run time (matched as whole path segments inside a package). */
+/**
+ * Directories no package needs at run time, at the top of a package (`pino/test`). Only there: deeper down
+ * the same names hold code (`yaml/dist/doc/directives.js` is part of the YAML parser).
+ */
 const SKIPPED_DIRS = new Set([
   'test',
   'tests',
@@ -105,7 +108,8 @@ export interface RuntimeSelectionOptions {
   readonly arch?: string;
 }
 
-const REQUIRE = /require\(\s*(['"])([^'"]+)\1\s*\)/g;
+/** `require('x')` and `require.resolve('x/…')` (a package read as files, e.g. swagger-ui-dist's assets). */
+const REQUIRE = /require(?:\.resolve)?\(\s*(['"])([^'"]+)\1\s*\)/g;
 
 function packageName(specifier: string): string {
   const parts = specifier.split('/');
@@ -203,7 +207,8 @@ function packageFiles(dir: string, skip: (path: string) => boolean, prefix = '')
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) {
       // Nested node_modules hold other packages: included only when the closure reaches them.
-      if (entry.name === 'node_modules' || SKIPPED_DIRS.has(entry.name) || skip(`${rel}/`)) continue;
+      if (entry.name === 'node_modules' || (prefix === '' && SKIPPED_DIRS.has(entry.name)) || skip(`${rel}/`))
+        continue;
       out.push(...packageFiles(dir, skip, rel));
     } else if (entry.isFile() && !SKIPPED_FILE.test(entry.name) && !skip(rel)) {
       out.push(rel);
@@ -241,7 +246,6 @@ export const BUILD_TIME_PACKAGES: readonly string[] = [
   'cdk8s',
   'cdk8s-plus-28',
   'constructs',
-  'yaml',
   'adm-zip',
   'global-agent',
 ];
@@ -283,7 +287,8 @@ export function runtimeProblems(files: readonly Pick<RuntimeFile, 'to'>[], lock:
     const name = posix.basename(to);
     const pkg = packagePath(to);
     if (SKIPPED_FILE.test(name)) problems.add(`${to}: source map, TypeScript or Markdown`);
-    if (to.split('/').some((segment) => SKIPPED_DIRS.has(segment))) {
+    const inPackage = pkg === undefined ? undefined : to.slice(pkg.length + 1).split('/');
+    if (inPackage !== undefined && inPackage.length > 1 && SKIPPED_DIRS.has(inPackage[0] ?? '')) {
       problems.add(`${to}: test, doc or example directory`);
     }
     if (BUILD_TIME_OUTPUT.some((re) => re.test(to))) problems.add(`${to}: build-time output`);

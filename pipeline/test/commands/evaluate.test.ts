@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { registerInFake, tinyModel, writeModel } from '../support/models';
+import { registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
 import { REPO_ROOT, createTempRepo, setEvaluationPolicy, type TempRepo } from '../support/repo';
 
 const CLI = join(__dirname, '..', '..', 'src', 'cli.ts');
@@ -20,7 +20,7 @@ describe('model-gitops evaluate', () => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'evaluate-cli-'));
     fake = await FakeMlflow.start();
-    const v1 = writeModel(join(tmp, 'good'), tinyModel(1));
+    writeModel(join(tmp, 'good'), tinyModel(1));
     writeModel(join(tmp, 'worse'), tinyModel(2, { redThreshold: 0.5 }));
     await registerInFake(fake, join(tmp, 'good'), 'm');
     await registerInFake(fake, join(tmp, 'worse'), 'm');
@@ -28,7 +28,7 @@ describe('model-gitops evaluate', () => {
     repo = createTempRepo(join(tmp, 'repos'), {
       name: 'm',
       version: '1',
-      ...v1,
+      ...registeredDigests(fake, 'm', '1'),
       source: `mlflow-artifacts:/1/${runId}/artifacts/model`,
     });
     setEvaluationPolicy(repo.root, 'staging', { minAccuracy: 0.8, minRecall: 0.7, minAgreement: null });

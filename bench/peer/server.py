@@ -54,6 +54,9 @@ def listening_socket(host, port, reuse_port):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    # Accepted connections inherit it: without it, Nagle + the client's delayed ACK held every response
+    # ~40 ms (p50 52 ms at one connection for 11 ms of CPU; workers 0.3 cores busy at 4 connections).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock  # uvicorn (asyncio) calls listen() once the app has started
 

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { buildDefaultModel } from '../../service/src/model/default-model';
 import { writeMlflowModelDir } from '../../service/src/model/format';
@@ -11,16 +9,9 @@ import { FakeMlflow } from './support/fake-mlflow';
 import { registeredDigests, registerInFake, tinyModel, writeModel } from './support/models';
 import { createTempRepo, git, type TempRepo } from './support/repo';
 import { startService, type ServiceProcess } from './support/service-process';
+import { runCli, type CliRun } from './support/cli-process';
 
 const NAME = 'cats-dogs-classifier';
-const CLI = join(__dirname, '..', 'src', 'cli.ts');
-const execFileAsync = promisify(execFile);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * Issue 4 "Done when": local registry stand-in → register → promote → commit with the new dist/ → the service
@@ -52,18 +43,8 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  function cli(args: string[], cwd = repo.root): Promise<Run> {
-    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, ...args], {
-      cwd,
-      env: { ...process.env, MLFLOW_TRACKING_URI: fake.url },
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+  function cli(args: string[], cwd = repo.root): Promise<CliRun> {
+    return runCli(args, { cwd, env: { ...process.env, MLFLOW_TRACKING_URI: fake.url } });
   }
 
   function readDist(file: string): Record<string, unknown> {
@@ -74,7 +55,7 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
   }
 
   /** Does what the Deployment does: the init container's model-fetch args, then the service with the ConfigMap env. */
-  async function deployFromDist(into: string): Promise<{ fetch: Run; service?: ServiceProcess }> {
+  async function deployFromDist(into: string): Promise<{ fetch: CliRun; service?: ServiceProcess }> {
     const deployment = readDist(`Deployment.${NAME}.yaml`) as {
       spec: { template: { spec: { initContainers: { name: string; command: string[]; args: string[] }[] } } };
     };

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
 import { REPO_ROOT, createTempRepo, setEvaluationPolicy, type TempRepo } from '../support/repo';
+import { runCli, type CliRun } from '../support/cli-process';
 
-const CLI = join(__dirname, '..', '..', 'src', 'cli.ts');
 const GOLDEN = join(REPO_ROOT, 'charts', 'golden-sets', 'default');
-const execFileAsync = promisify(execFile);
 
 /** `model-gitops evaluate` as a user runs it (a process, under tsx). */
 describe('model-gitops evaluate', () => {
@@ -38,22 +35,8 @@ describe('model-gitops evaluate', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  function cli(
-    args: string[],
-    env: Record<string, string> = {},
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, 'evaluate', ...args], {
-      cwd: repo.root,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
-  }
+  const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+    runCli(['evaluate', ...args], { cwd: repo.root, env: { PATH: process.env.PATH ?? '', ...env } });
 
   it('prints accuracy 0..1, samples and per-class recall as JSON for a model directory and a golden directory', async () => {
     const r = await cli(['--model-dir', join(tmp, 'worse'), '--golden', GOLDEN, '--json']);

@@ -1,20 +1,17 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { promote } from '../../src/commands/promote';
 import { judgeRollout } from '../../src/commands/rollout-status';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { git, REPO_ROOT, type TempRepo } from '../support/repo';
+import { git, type TempRepo } from '../support/repo';
+import { runCli } from '../support/cli-process';
 
-const execFileAsync = promisify(execFile);
-const CLI = join(REPO_ROOT, 'pipeline', 'src', 'cli.ts');
 const NAME = 'cats-dogs-classifier';
 
 /** The pod template of a synthesized workload (what the Rollout carries), as kubectl would return it. */
@@ -142,16 +139,7 @@ describe('rollout-status: an aborted canary is reverted in git (real repositorie
       file,
       ...extra,
     ];
-    return execFileAsync(process.execPath, [require.resolve('tsx/cli'), CLI, ...args], {
-      cwd: repo.root,
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+    return runCli(args, { cwd: repo.root });
   }
 
   it('makes no commit while the canary progresses (exit 3) or once it is promoted (exit 0)', async () => {

@@ -1,4 +1,4 @@
-import { GraphBuilder, seededRandom, type BuiltModel } from './onnx-builder';
+import { GraphBuilder, seededRandom, simpleCnnMetadata, type BuiltModel } from './onnx-builder';
 
 /** Options of {@link buildDefaultModel}. */
 export interface DefaultModelOptions {
@@ -112,14 +112,5 @@ export function buildDefaultModel(opts: DefaultModelOptions = {}): BuiltModel {
     'logits',
   );
   g.output('logits', ['batch', 2]);
-  return {
-    onnx: g.build('simple_cnn'),
-    metadata: {
-      schemaVersion: 1,
-      labels: [...labels],
-      input: { name: 'input', layout: 'NCHW', height: size, width: size, channelOrder: 'RGB' },
-      preprocessing: { resize: 'squash', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-      output: { name: 'logits', kind: 'logits' },
-    },
-  };
+  return { onnx: g.build('simple_cnn'), metadata: simpleCnnMetadata(size, labels) };
 }

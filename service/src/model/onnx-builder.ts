@@ -219,15 +219,20 @@ export function buildSimpleCnn(opts: SimpleCnnOptions = {}): BuiltModel {
   x = g.node('Relu', [g.dense(x, flat, hidden)]);
   g.dense(x, hidden, labels.length, 'logits');
   g.output('logits', ['batch', labels.length]);
+  return { onnx: g.build('simple_cnn'), metadata: simpleCnnMetadata(size, labels) };
+}
+
+/**
+ * How a SimpleCNN-shaped graph is served (input `input` NCHW RGB S x S squashed, scaled to -1…1; output
+ * `logits`): shared by the seeded SimpleCNN and the default model's designed weights.
+ */
+export function simpleCnnMetadata(size: number, labels: readonly string[]): ModelMetadataInput {
   return {
-    onnx: g.build('simple_cnn'),
-    metadata: {
-      schemaVersion: 1,
-      labels: [...labels],
-      input: { name: 'input', layout: 'NCHW', height: size, width: size, channelOrder: 'RGB' },
-      preprocessing: { resize: 'squash', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-      output: { name: 'logits', kind: 'logits' },
-    },
+    schemaVersion: 1,
+    labels: [...labels],
+    input: { name: 'input', layout: 'NCHW', height: size, width: size, channelOrder: 'RGB' },
+    preprocessing: { resize: 'squash', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    output: { name: 'logits', kind: 'logits' },
   };
 }
 

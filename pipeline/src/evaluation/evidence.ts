@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { GoldenSetLocation } from '../../../charts/src/config/evaluation-policy';
 import type { EnvironmentName } from '../../../charts/src/config/model-pin';
+import { writeFileAtomic } from '../../../service/src/model/format';
 import { CliError } from '../cli-error';
 import type { MlflowClient } from '../mlflow';
 import type { Evaluation } from './evaluate';
@@ -114,14 +115,7 @@ function round6(v: number): number {
 
 /** Writes the evidence file atomically, keys in schema order, with a trailing newline. */
 export function writeEvidence(file: string, evidence: Evidence): void {
-  const text = `${JSON.stringify(EvidenceSchema.parse(evidence), null, 2)}\n`;
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  writeFileAtomic(file, `${JSON.stringify(EvidenceSchema.parse(evidence), null, 2)}\n`);
 }
 
 /** Reads and validates an evidence file; the error names the file and the field. */

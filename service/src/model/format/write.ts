@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metadataBlockOf, type ModelMetadataInput } from './description';
@@ -26,8 +27,8 @@ export function writeMlflowModelDir(
 ): string {
   const graph = readOnnxGraph(content.onnx, join(dir, MODEL_FILE));
   mkdirSync(dir, { recursive: true });
-  atomicWrite(join(dir, MODEL_FILE), content.onnx);
-  atomicWrite(
+  writeFileAtomic(join(dir, MODEL_FILE), content.onnx);
+  writeFileAtomic(
     join(dir, MLMODEL_FILE),
     formatMlmodel({
       onnxFile: MODEL_FILE,
@@ -42,8 +43,13 @@ export function writeMlflowModelDir(
   return sha256Hex(content.onnx);
 }
 
-function atomicWrite(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+/** Writes `file` through a temp file + rename: readers see the old bytes or the new ones, never half a file. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }

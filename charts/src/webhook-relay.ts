@@ -22,6 +22,12 @@ import { memoryMebibytes } from './quantity';
 export const RELAY_WEBHOOK_PATH = '/webhooks/mlflow';
 /** The relay's health route, probed by the kubelet. */
 export const RELAY_HEALTH_PATH = '/health';
+/**
+ * V8's young-generation semi-space cap for the relay, in MiB. Node 24's default grows it to tens of MiB under
+ * a burst of large bodies and keeps the pages: hostile traffic took the relay's RSS from 100 to 230-243 MiB,
+ * against a 256 MiB limit. Capped at 8 MiB it stayed at ~122 MiB and answered the same load twice as fast.
+ */
+export const RELAY_SEMI_SPACE_MIB = 8;
 
 /** Options of the relay's {@link WebhookRelayProps.ingress Ingress}. */
 export interface RelayIngressOptions {
@@ -297,7 +303,7 @@ export class WebhookRelay extends Construct {
     const container = this.deployment.addContainer({
       name: 'relay',
       image: props.image,
-      command: ['node', CLI_PATH, 'relay'],
+      command: ['node', `--max-semi-space-size=${RELAY_SEMI_SPACE_MIB}`, CLI_PATH, 'relay'],
       ports: [{ name: 'http', number: this.port }],
       securityContext: restrictedContainerSecurityContext(runAsUser),
       resources: containerResources(

@@ -12,10 +12,17 @@ import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
 /** `node --import tsx <file>`: one process (the tsx CLI would put a second one between the test and the code). */
 const TSX = ['--import', 'tsx'];
 const CLI = join(REPO_ROOT, 'pipeline', 'src', 'cli.ts');
-/** The image runs `node /app/build/pipeline/src/cli.js <command>`; here: `node tsx pipeline/src/cli.ts <command>`. */
+/**
+ * The image runs `node [node flags] /app/build/pipeline/src/cli.js <command>`; here the same node flags run
+ * `tsx pipeline/src/cli.ts <command>`.
+ */
 const localCommand = (command: string[]) => {
-  expect(command.slice(0, 2)).toEqual(['node', '/app/build/pipeline/src/cli.js']);
-  return [...TSX, CLI, ...command.slice(2)];
+  const cli = command.indexOf('/app/build/pipeline/src/cli.js');
+  expect(command[0]).toBe('node');
+  expect(cli).toBeGreaterThan(0);
+  const nodeFlags = command.slice(1, cli);
+  for (const flag of nodeFlags) expect(flag).toMatch(/^--[a-z-]+=\d+$/);
+  return [...nodeFlags, ...TSX, CLI, ...command.slice(cli + 1)];
 };
 
 const production = readGenerated('dist/production');

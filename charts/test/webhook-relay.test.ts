@@ -1,6 +1,11 @@
 import { Testing } from 'cdk8s';
 import { WEBHOOK_PATH } from '../../pipeline/src/relay';
-import { RELAY_WEBHOOK_PATH, WebhookRelay, WebhookRelayProps } from '../src/webhook-relay';
+import {
+  RELAY_SEMI_SPACE_MIB,
+  RELAY_WEBHOOK_PATH,
+  WebhookRelay,
+  WebhookRelayProps,
+} from '../src/webhook-relay';
 import { Json } from './support/dist';
 
 function synth(props: Partial<WebhookRelayProps> = {}): Json[] {
@@ -31,7 +36,12 @@ describe('WebhookRelay', () => {
 
   it('runs `cli.js relay` from the service image on port 8080 named http, one replica', () => {
     const c = container(objects);
-    expect(c.command).toEqual(['node', '/app/build/pipeline/src/cli.js', 'relay']);
+    expect(c.command).toEqual([
+      'node',
+      `--max-semi-space-size=${RELAY_SEMI_SPACE_MIB}`,
+      '/app/build/pipeline/src/cli.js',
+      'relay',
+    ]);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
     expect(find(objects, 'Deployment').spec.replicas).toBe(1);
     expect(find(objects, 'Service').spec.ports).toEqual([

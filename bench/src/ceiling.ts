@@ -28,7 +28,7 @@ export interface CeilingResult {
 export type CeilingMode =
   /** One session on the main thread (intra-op 1): `run()` blocks the loop, sharp decodes on libuv. */
   | { readonly kind: 'main-session' }
-  /** The service's own `InferencePool`: worker threads, one session each. */
+  /** The service's own `InferencePool.predict`: worker threads decode and infer, one session each. */
   | { readonly kind: 'pool'; readonly workers: number; readonly intraOpThreads: number };
 
 /** Display name of a ceiling mode. */
@@ -54,17 +54,27 @@ export interface CeilingOptions {
   readonly maxPixels?: number;
 }
 
-type Infer = (input: Float32Array) => Promise<unknown>;
+/** Encoded image → raw scores, one way or the other. */
+type Classify = (image: Uint8Array) => Promise<unknown>;
 
-async function openInfer(
+async function openClassify(
   files: ModelFiles,
   dir: string,
   mode: CeilingMode,
-): Promise<{ infer: Infer; close(): Promise<void> }> {
+  maxPixels: number,
+): Promise<{ classify: Classify; close(): Promise<void> }> {
   if (mode.kind === 'main-session') {
     const model = await openModel(dir, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const limits = { maxPixels };
     return {
-      infer: (input) => runBatch(model.session, files.metadata, model.io, input, 1),
+      classify: async (image) =>
+        runBatch(
+          model.session,
+          files.metadata,
+          model.io,
+          await preprocessImage(image, files.metadata, limits),
+          1,
+        ),
       close: () => model.session.release(),
     };
   }
@@ -73,26 +83,25 @@ async function openInfer(
     workers: mode.workers,
     settings: { intraOpNumThreads: mode.intraOpThreads, interOpNumThreads: 1 },
     queueMax: 100_000,
+    maxImagePixels: maxPixels,
   });
-  return { infer: (input) => pool.run(input, 1, Date.now() + 60_000), close: () => pool.close() };
+  return { classify: (image) => pool.predict([image], Date.now() + 60_000), close: () => pool.close() };
 }
 
 /**
- * The service's own preprocessing (`preprocessImage`) and inference code driven directly, no HTTP:
- * `concurrency` loops each take the next image, preprocess it (sharp on the libuv pool) and infer it,
- * so decoding overlaps inference on the cores. The best images/s over the concurrencies (and, in the
+ * The service's own preprocessing and inference code driven directly, no HTTP: `concurrency` loops each
+ * take the next image and classify it (decoding on the libuv pool, inference on a session), so decoding
+ * overlaps inference on the cores. The best images/s over the concurrencies (and, in the
  * caller, over the modes) is the ceiling the service is compared with.
  */
 export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResult> {
   const previousSharp = sharp.concurrency();
   sharp.concurrency(opts.sharpConcurrency ?? 1);
   const files = await readModelFiles(opts.modelDir);
-  const meta = files.metadata;
-  const model = await openInfer(files, opts.modelDir, opts.mode);
-  const limits = { maxPixels: opts.maxPixels ?? 40_000_000 };
+  const model = await openClassify(files, opts.modelDir, opts.mode, opts.maxPixels ?? 40_000_000);
   const one = async (img: BenchImage): Promise<number> => {
     const t0 = process.hrtime.bigint();
-    await model.infer(await preprocessImage(img.bytes, meta, limits));
+    await model.classify(img.bytes);
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
   const runFor = async (concurrency: number, seconds: number): Promise<CeilingPoint> => {

@@ -1,8 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ModelLoadError, readModelFiles, type ModelFiles } from '../../service/src/model/format';
-import { createValidatedSession, runBatch } from '../../service/src/model/loader';
-import { preprocessImage } from '../../service/src/preprocess';
-import { scoreImage } from '../../service/src/scores';
+import { Classifier, ModelLoadError, scoreImage } from '../../service/src';
 import { CliError } from './cli-error';
 import { sampleImages } from './samples';
 
@@ -43,15 +40,14 @@ export interface GateReport {
  */
 export async function validateModelDir(dir: string, opts: GateOptions): Promise<GateReport> {
   const budget = opts.latencyBudgetMs ?? 1000;
-  let model: Awaited<ReturnType<typeof createValidatedSession>>;
-  let files: ModelFiles;
+  let classifier: Classifier;
   try {
-    files = await readModelFiles(dir, { files: opts.files });
-    model = await createValidatedSession(files);
+    classifier = await Classifier.open(dir, { expectedFiles: opts.files, maxPixels: opts.maxImagePixels });
   } catch (err) {
     if (err instanceof ModelLoadError) throw new CliError(`validation gate: ${err.message}`);
     throw err;
   }
+  const { files } = classifier;
   const meta = files.metadata;
   try {
     const times: number[] = [];
@@ -60,10 +56,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
       const start = performance.now();
       let raw: Float32Array;
       try {
-        const input = await preprocessImage(sample.bytes, meta, {
-          maxPixels: opts.maxImagePixels ?? 40_000_000,
-        });
-        raw = await runBatch(model.session, meta, model.io, input, 1);
+        raw = await classifier.rawScores(sample.bytes);
       } catch (err) {
         throw new CliError(`validation gate: sample image ${sample.name} failed: ${(err as Error).message}`);
       }
@@ -96,6 +89,6 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
     }
     return { labels: meta.labels, sha256: files.sha256, samples: times.length, medianMs, maxMs, predictions };
   } finally {
-    await model.session.release();
+    await classifier.close();
   }
 }

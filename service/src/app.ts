@@ -11,7 +11,7 @@ import {
 } from './api/service-protocol';
 import { V2_PROTOCOL, registerV2Routes } from './api/v2-routes';
 import { BodyBudget } from './body-budget';
-import { admitRequest, classifyBatch, concatTensors, preprocessImages, requireModel } from './data-plane';
+import { admitRequest, classifyImages, requireModel } from './data-plane';
 import { AppError } from './errors';
 import { PredictionMemory } from './feedback';
 import { createMetrics, type ServiceMetrics } from './metrics';
@@ -22,7 +22,6 @@ import type { LoadedModel, ServiceState } from './state';
 /** Limits and timeouts the app enforces (a subset of the service configuration). */
 export interface AppLimits {
   readonly maxBodyBytes: number;
-  readonly maxImagePixels: number;
   readonly maxImagesPerRequest: number;
   readonly requestTimeoutMs: number;
   /**
@@ -183,11 +182,10 @@ export function createApp(deps: AppDeps): express.Express {
       maxImages: limits.maxImagesPerRequest,
       reserve,
     });
-    const tensors = await preprocessImages(images, model, limits.maxImagePixels, metrics);
-    const probs = await classifyBatch(req, model, concatTensors(tensors), tensors.length, metrics);
+    const probs = await classifyImages(req, model, images, metrics);
     const predictions = probs.map((p, i) => {
       const scores = topClasses(p, metadata.labels, topK);
-      const id = tensors.length === 1 ? req.id : `${req.id}:${i}`;
+      const id = images.length === 1 ? req.id : `${req.id}:${i}`;
       memory.remember(id, scores.label, model.version);
       return { id, ...scores, topK: [...scores.topK] };
     });

@@ -1,7 +1,6 @@
 import { InferencePool } from './inference/pool';
 import { readModelFiles, type ModelFiles } from './model/format';
 import type { SessionSettings } from './model/loader';
-import { preprocessImage, type PreprocessLimits } from './preprocess';
 import { scoreImage, type ImageScores } from './scores';
 
 /** Options of {@link Classifier.open}. */
@@ -18,15 +17,15 @@ export interface ClassifierOptions extends SessionSettings {
 
 /**
  * The service's own load → validate → preprocess → infer path as a library, for the promotion gate and
- * tools: exactly what the service would do with a model directory, without HTTP. Inference runs in a
- * worker thread (so it also works inside Jest, whose sandbox breaks in-process ONNX Runtime outputs).
+ * tools: exactly what the service does with a model directory, without HTTP — the same worker pool
+ * (`InferencePool.predict`: decoding, normalising and inference in a worker thread; so it also works
+ * inside Jest, whose sandbox breaks in-process ONNX Runtime outputs).
  */
 export class Classifier {
   private constructor(
     /** The model files as read and checked. */
     readonly files: ModelFiles,
     private readonly pool: InferencePool,
-    private readonly limits: PreprocessLimits,
   ) {}
 
   /**
@@ -40,24 +39,17 @@ export class Classifier {
       workers: opts.workers ?? 1,
       settings: { intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: opts.interOpNumThreads },
       queueMax: Number.MAX_SAFE_INTEGER,
+      maxImagePixels: opts.maxPixels,
     });
-    return new Classifier(files, pool, { maxPixels: opts.maxPixels ?? 40_000_000 });
+    return new Classifier(files, pool);
   }
 
-  /** Preprocessed model input of one image (throws AppError 400/422 for bad images). */
-  preprocess(image: Uint8Array): Promise<Float32Array> {
-    return preprocessImage(image, this.files.metadata, this.limits);
-  }
-
-  /** Raw model output (logits or probabilities, one per label) for one preprocessed input. */
-  async run(input: Float32Array): Promise<Float32Array> {
-    const result = await this.pool.run(Float32Array.from(input), 1, Infinity);
-    return result.scores;
-  }
-
-  /** Raw model output for one encoded image. */
+  /**
+   * Raw model output (logits or probabilities, one per label) for one encoded image. Throws `ImageError`
+   * (an AppError, 400/422) for an image that cannot be used.
+   */
   async rawScores(image: Uint8Array): Promise<Float32Array> {
-    return this.run(await this.preprocess(image));
+    return (await this.pool.predict([image], Infinity)).scores;
   }
 
   /** Top label, score and top-k (all classes by default) for one encoded image, as /predict reports them. */

@@ -1,13 +1,13 @@
 /**
  * The inference path every API shares (`/predict` and the Open Inference Protocol's `infer`): admission,
- * body memory, preprocessing, one batch through the worker pool, probabilities, metrics. The routes only
+ * body memory, one batch through the worker pool (which decodes the images), probabilities, metrics. The routes only
  * translate their protocol to these calls and back.
  */
 import type { Request, Response } from 'express';
 import type { BodyBudget } from './body-budget';
 import { AppError } from './errors';
 import type { ServiceMetrics } from './metrics';
-import { preprocessImage } from './preprocess';
+import { ImageError, type InferenceResult } from './inference/pool';
 import { probabilities, topClasses } from './scores';
 import type { LoadedModel } from './state';
 
@@ -34,58 +34,61 @@ export function admitRequest(model: LoadedModel, bodies: BodyBudget, res: Respon
 }
 
 /**
- * Preprocesses encoded images into model input tensors, in parallel on the libuv pool. When there are
- * several, an error message starts with `<name(i)>: ` (default `image <i>`).
+ * Classifies encoded images as one batch: a worker decodes, normalises and runs them (see
+ * `InferencePool.predict`); returns each image's class probabilities and counts the predictions. When there
+ * are several images, an error about one starts with `<name(i)>: ` (default `image <i>`).
  */
-export async function preprocessImages(
-  images: readonly Buffer[],
+export async function classifyImages(
+  req: Request,
   model: LoadedModel,
-  maxPixels: number,
+  images: readonly Uint8Array[],
   metrics: ServiceMetrics,
   name: (i: number) => string = (i) => `image ${i}`,
 ): Promise<Float32Array[]> {
-  const started = process.hrtime.bigint();
-  const tensors = await Promise.all(
-    images.map((bytes, i) =>
-      preprocessImage(bytes, model.metadata, { maxPixels }).catch((err: unknown) => {
-        if (err instanceof AppError && images.length > 1) {
-          throw new AppError(err.status, err.code, `${name(i)}: ${err.message}`, err.headers);
-        }
-        throw err;
-      }),
-    ),
-  );
-  metrics.preprocessDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  return tensors;
-}
-
-/** The images' tensors one after the other, as one batch (one tensor is returned as is: no copy). */
-export function concatTensors(tensors: readonly Float32Array[]): Float32Array {
-  if (tensors.length === 1) return tensors[0] as Float32Array;
-  const per = tensors[0]?.length ?? 0;
-  const batch = new Float32Array(per * tensors.length);
-  tensors.forEach((t, i) => batch.set(t, i * per));
-  return batch;
+  checkDeadline(req);
+  let result: InferenceResult;
+  try {
+    result = await model.engine.predict(images, req.deadline);
+  } catch (err) {
+    if (err instanceof ImageError && images.length > 1) {
+      throw new AppError(err.status, err.code, `${name(err.index)}: ${err.message}`, err.headers);
+    }
+    throw err;
+  }
+  metrics.preprocessDuration.observe(result.preprocessSeconds);
+  return probabilitiesOf(result, images.length, model, metrics);
 }
 
 /**
- * Runs `count` preprocessed images (concatenated in `batch`, whose buffer moves to the worker) as one
- * batch and returns each image's class probabilities; counts the predictions. 504 when the request's
- * deadline has already passed.
+ * Runs `count` images already in the model's input form (concatenated in `batch`, whose buffer moves to the
+ * worker) as one batch; returns each image's class probabilities and counts the predictions.
  */
-export async function classifyBatch(
+export async function classifyTensor(
   req: Request,
   model: LoadedModel,
   batch: Float32Array,
   count: number,
   metrics: ServiceMetrics,
 ): Promise<Float32Array[]> {
+  checkDeadline(req);
+  return probabilitiesOf(await model.engine.run(batch, count, req.deadline), count, model, metrics);
+}
+
+/** 504 when the request's deadline has already passed. */
+function checkDeadline(req: Request): void {
   if (Date.now() >= req.deadline) {
     throw new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
   }
-  const { metadata, engine } = model;
+}
+
+function probabilitiesOf(
+  result: InferenceResult,
+  count: number,
+  model: LoadedModel,
+  metrics: ServiceMetrics,
+): Float32Array[] {
+  const { metadata } = model;
   const classes = metadata.labels.length;
-  const result = await engine.run(batch, count, req.deadline);
   metrics.inferenceDuration.observe(result.seconds);
   metrics.batchSize.observe(count);
   return Array.from({ length: count }, (_, i) => {

@@ -32,20 +32,34 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
 
 /**
  * Decodes one image and turns it into the model's input values for one image (float32, the model's layout
- * and channel order): EXIF orientation applied, alpha flattened onto the metadata background, converted to
- * sRGB (embedded ICC profiles applied), resized with the description's interpolation (squash; or torchvision's
- * `Resize(resizeShorterSide)` + `CenterCrop`, see {@link centerCropGeometry}), then `value = pixel * scale`,
- * `(value - mean) / std` per channel.
- *
- * Throws {@link AppError}: 400 `image_empty`, 400 `image_undecodable` (not JPEG/PNG/WebP by its first
- * bytes, corrupt or truncated), 422 `image_too_large` (over `maxPixels`, checked from the header before
- * decoding).
+ * and channel order): {@link decodeImage}, then {@link normaliseInto}.
  */
 export async function preprocessImage(
   bytes: Uint8Array,
   meta: ModelMetadata,
   limits: PreprocessLimits,
 ): Promise<Float32Array> {
+  const { height, width } = meta.input;
+  const out = new Float32Array(height * width * 3);
+  normaliseInto(await decodeImage(bytes, meta, limits), meta, out, 0);
+  return out;
+}
+
+/**
+ * Decodes one image to the model's input size as RGB bytes (HWC): EXIF orientation applied, alpha flattened
+ * onto the metadata background, converted to sRGB (embedded ICC profiles applied), resized with the
+ * description's interpolation (squash; or torchvision's `Resize(resizeShorterSide)` + `CenterCrop`, see
+ * {@link centerCropGeometry}).
+ *
+ * Throws {@link AppError}: 400 `image_empty`, 400 `image_undecodable` (not JPEG/PNG/WebP by its first
+ * bytes, corrupt or truncated), 422 `image_too_large` (over `maxPixels`, checked from the header before
+ * decoding).
+ */
+export async function decodeImage(
+  bytes: Uint8Array,
+  meta: ModelMetadata,
+  limits: PreprocessLimits,
+): Promise<Uint8Array> {
   if (bytes.length === 0) throw new AppError(400, 'image_empty', 'the image is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
   if (format === null) {
@@ -59,7 +73,7 @@ export async function preprocessImage(
   // A centre crop needs the (oriented) size before resizing; a squash does not, so it decodes at once and
   // libvips checks limitInputPixels from the header before any pixel is decoded (one sharp call, not two).
   const header = pre.resize === 'squash' ? null : await readHeader(bytes, format, limits);
-  const { height: outH, width: outW, channelOrder, layout } = meta.input;
+  const { height: outH, width: outW } = meta.input;
   let pipeline = sharp(bytes, {
     failOn: 'truncated',
     limitInputPixels: limits.maxPixels,
@@ -96,7 +110,7 @@ export async function preprocessImage(
       `the ${format} image decoded to ${channels} channels instead of 3`,
     );
   }
-  return normalise(pixels, meta, outH * outW, channelOrder, layout);
+  return pixels;
 }
 
 /**
@@ -159,29 +173,36 @@ async function readHeader(
   return header;
 }
 
-/** RGB HWC bytes → normalised float32 in the model's layout and channel order. */
-function normalise(
+/**
+ * RGB HWC bytes of one image (from {@link decodeImage}) → the model's input values, written into `out` from
+ * `offset` in the model's layout and channel order: `value = pixel * scale`, `(value - mean) / std` per
+ * channel.
+ */
+export function normaliseInto(
   pixels: Uint8Array,
   meta: ModelMetadata,
-  count: number,
-  channelOrder: 'RGB' | 'BGR',
-  layout: 'NCHW' | 'NHWC',
-): Float32Array {
+  out: Float32Array,
+  offset: number,
+): void {
   const { scale, mean, std } = meta.preprocessing;
-  const out = new Float32Array(count * 3);
+  const { channelOrder, layout } = meta.input;
+  const count = meta.input.height * meta.input.width;
   for (let c = 0; c < 3; c++) {
     // Model channel c reads source channel c (RGB) or 2 - c (BGR); mean/std are in model order.
     const src = channelOrder === 'RGB' ? c : 2 - c;
-    const m = mean[c];
-    const s = std[c];
+    // The 256 possible values of this channel, computed as (p * scale - m) / s once, not once per pixel.
+    const m = mean[c] as number;
+    const s = std[c] as number;
+    const values = new Float64Array(256);
+    for (let p = 0; p < 256; p++) values[p] = (p * scale - m) / s;
     if (layout === 'NCHW') {
-      const base = c * count;
-      for (let i = 0; i < count; i++) out[base + i] = ((pixels[i * 3 + src] as number) * scale - m) / s;
+      const base = offset + c * count;
+      for (let i = 0; i < count; i++) out[base + i] = values[pixels[i * 3 + src] as number] as number;
     } else {
-      for (let i = 0; i < count; i++) out[i * 3 + c] = ((pixels[i * 3 + src] as number) * scale - m) / s;
+      for (let i = 0; i < count; i++)
+        out[offset + i * 3 + c] = values[pixels[i * 3 + src] as number] as number;
     }
   }
-  return out;
 }
 
 function shortReason(err: unknown): string {

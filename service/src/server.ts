@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     workers: config.inferenceWorkers,
     settings: { intraOpNumThreads: config.intraOpThreads, interOpNumThreads: config.interOpThreads },
     queueMax: config.queueMax,
+    maxImagePixels: config.maxImagePixels,
   });
   poolReady.catch(() => undefined); // awaited (and reported) below
 
@@ -54,7 +55,6 @@ async function main(): Promise<void> {
     limits: {
       maxBodyBytes: config.maxBodyBytes,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
-      maxImagePixels: config.maxImagePixels,
       maxImagesPerRequest: config.maxImagesPerRequest,
       requestTimeoutMs: config.requestTimeoutMs,
     },

@@ -11,7 +11,9 @@ export interface InferenceEngine {
   readonly liveWorkers: number;
   /** Admits one request or throws 503; returns the function that releases its place. */
   admit(): () => void;
-  /** Runs a batch; rejects with AppError 503/504/500. */
+  /** Decodes and classifies encoded images as one batch; rejects with ImageError 400/422, AppError 503/504/500. */
+  predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult>;
+  /** Runs a batch already in the model's input form; rejects with AppError 503/504/500. */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult>;
 }
 

@@ -16,7 +16,6 @@ import { noisyJpeg, pngHeaderOnly, spawnRealWorker, tempDir, waitFor, writeTinyC
 
 const LIMITS: AppLimits = {
   maxBodyBytes: 256 * 1024,
-  maxImagePixels: 40_000_000,
   maxImagesPerRequest: 4,
   requestTimeoutMs: 30_000,
 };

@@ -135,7 +135,6 @@ export async function startTestService(
     state,
     limits: {
       maxBodyBytes: 256 * 1024,
-      maxImagePixels: 40_000_000,
       maxImagesPerRequest: 4,
       requestTimeoutMs: 30_000,
       ...opts.limits,

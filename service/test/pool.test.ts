@@ -3,7 +3,8 @@ import { InferencePool, type InferencePoolEvents } from '../src/inference/pool';
 import type { WorkerInit } from '../src/inference/protocol';
 import { readModelFiles, type ModelFiles } from '../src/model/format';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
-import { spawnRealWorker, tempDir, waitFor } from './helpers';
+import { preprocessImage } from '../src/preprocess';
+import { pngFrom, spawnRealWorker, tempDir, waitFor } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
 let files: ModelFiles;
@@ -25,6 +26,34 @@ describe('InferencePool', () => {
       const results = await Promise.all(inputs.map((x) => pool.run(x, 1, Infinity)));
       expect(results.map((r) => Array.from(r.scores))).toEqual(expected);
       expect(pool.runs).toBe(40);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('predict decodes in the worker: the values preprocessImage makes; a bad image is named by its index', async () => {
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 4, maxImagePixels: 100 });
+    try {
+      const png = await pngFrom([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120], 2, 2);
+      const expected = await preprocessImage(png, files.metadata, { maxPixels: 100 });
+      const both = await pool.predict([png, png], Infinity);
+      expect(Array.from(both.scores)).toEqual([...expected, ...expected]);
+      expect(both.preprocessSeconds).toBeGreaterThan(0);
+      await expect(pool.predict([png, Buffer.from('not an image')], Infinity)).rejects.toMatchObject({
+        name: 'ImageError',
+        index: 1,
+        status: 400,
+        code: 'image_undecodable',
+      });
+      await expect(
+        pool.predict([await pngFrom(new Array(11 * 11 * 3).fill(0), 11, 11)], Infinity),
+      ).rejects.toMatchObject({
+        index: 0,
+        status: 422,
+        code: 'image_too_large',
+      });
+      // The worker still serves, with a batch of one after a batch of two (its input buffer resized).
+      expect(Array.from((await pool.predict([png], Infinity)).scores)).toEqual(Array.from(expected));
     } finally {
       await pool.close();
     }
@@ -158,7 +187,7 @@ describe('InferencePool', () => {
     const spawnWorker = (init: WorkerInit): Worker =>
       spawnRealWorker(
         init,
-        "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'run' && m.data[0] === -1) process.exit(70); })",
+        "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'run' && m.input.data[0] === -1) process.exit(70); })",
       );
     const pool = await InferencePool.start({
       files,

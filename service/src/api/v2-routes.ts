@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Express, Request } from 'express';
 import type { BodyBudget } from '../body-budget';
 import { SERVICE_DIR } from '../config';
-import { admitRequest, classifyBatch, concatTensors, preprocessImages, requireModel } from '../data-plane';
+import { admitRequest, classifyImages, classifyTensor, requireModel } from '../data-plane';
 import { AppError } from '../errors';
 import type { ServiceMetrics } from '../metrics';
 import { readBody } from '../request-images';
@@ -37,7 +37,6 @@ export interface V2RoutesDeps {
   readonly bodies: BodyBudget;
   readonly limits: {
     readonly maxBodyBytes: number;
-    readonly maxImagePixels: number;
     readonly maxImagesPerRequest: number;
   };
 }
@@ -115,22 +114,10 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
     const request = parseInferenceRequest(raw);
     const input = decodeInput(request, model, limits.maxImagesPerRequest);
     const outputs = decodeOutputs(request, model.metadata.labels.length);
-    let batch: Float32Array;
-    let count: number;
-    if (input.kind === 'tensor') {
-      ({ batch, count } = input);
-    } else {
-      const tensors = await preprocessImages(
-        input.images,
-        model,
-        limits.maxImagePixels,
-        metrics,
-        (i) => `'inputs.0.data.${i}'`,
-      );
-      batch = concatTensors(tensors);
-      count = tensors.length;
-    }
-    const probs = await classifyBatch(req, model, batch, count, metrics);
+    const probs =
+      input.kind === 'tensor'
+        ? await classifyTensor(req, model, input.batch, input.count, metrics)
+        : await classifyImages(req, model, input.images, metrics, (i) => `'inputs.0.data.${i}'`);
     const response: InferenceResponse = {
       model_name: model.name,
       model_version: model.version,

@@ -1,4 +1,7 @@
 import '../model/ort-telemetry'; // on the main thread, before any worker loads onnxruntime-node: see there
+// Workers decode with sharp; on glibc Linux the main thread must load it first, so its shared libraries
+// stay loaded until every worker thread has exited (sharp's documentation, "worker threads").
+import 'sharp';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors';
 import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import type { FromWorker, JobInput, ToWorker, WorkerInit } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -18,6 +21,8 @@ export interface InferencePoolOptions {
   readonly settings?: SessionSettings;
   /** Jobs allowed to wait for a free worker; a job beyond this is refused with 503. */
   readonly queueMax: number;
+  /** Largest width x height an image may have (checked from its header before decoding). @default 40000000 */
+  readonly maxImagePixels?: number;
   /**
    * Test hook awaited after a job is given a worker and before it is sent there; the job's deadline is
    * checked again afterwards. @default - none
@@ -61,11 +66,26 @@ export interface InferenceResult {
   readonly scores: Float32Array;
   /** Model run time in the worker. */
   readonly seconds: number;
+  /** Decoding and normalising the job's images in the worker (0 for {@link InferencePool.run}). */
+  readonly preprocessSeconds: number;
+}
+
+/** An image of a {@link InferencePool.predict} job that cannot be used: which one, and why. */
+export class ImageError extends AppError {
+  constructor(
+    /** Index of the image in the job. */
+    readonly index: number,
+    status: number,
+    code: string,
+    message: string,
+  ) {
+    super(status, code, message);
+    this.name = 'ImageError';
+  }
 }
 
 interface Job {
-  readonly data: Float32Array;
-  readonly batch: number;
+  readonly input: JobInput;
   readonly deadline: number;
   settled: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -132,6 +152,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       onnx: opts.files.onnx,
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},
+      maxPixels: opts.maxImagePixels ?? 40_000_000,
     };
     const spawn = opts.spawnWorker ?? spawnWorker;
     const started = await Promise.allSettled(
@@ -206,10 +227,23 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   }
 
   /**
+   * Classifies encoded images as one batch: a worker decodes them (the service's preprocessing), normalises
+   * them into its input buffer and runs the model. Rejects with {@link ImageError} (400/422) for an image
+   * that cannot be used, otherwise as {@link run}.
+   */
+  predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult> {
+    return this.enqueue({ kind: 'images', images }, deadline);
+  }
+
+  /**
    * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred to the worker).
    * Rejects with AppError 503 (queue full), 504 (`deadline`, epoch ms, passed) or 500 (the worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
+    return this.enqueue({ kind: 'tensor', data, batch }, deadline);
+  }
+
+  private enqueue(input: JobInput, deadline: number): Promise<InferenceResult> {
     const idle = this.slots.some((slot) => slot.job === null);
     try {
       this.assertCapacity(!idle && this.queue.length >= this.opts.queueMax);
@@ -217,7 +251,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       return Promise.reject(err as Error);
     }
     return new Promise<InferenceResult>((resolve, reject) => {
-      const job: Job = { data, batch, deadline, settled: false, timer: undefined, resolve, reject };
+      const job: Job = { input, deadline, settled: false, timer: undefined, resolve, reject };
       const delay = deadline - Date.now();
       // Timers longer than 2^31-1 ms fire at once in Node: a far deadline simply gets no timer.
       if (delay < 2 ** 31 - 1) job.timer = setTimeout(() => this.expire(job), Math.max(0, delay));
@@ -254,12 +288,15 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     this.slots.push(slot);
     let lastError: string | undefined;
     worker.on('message', (msg: FromWorker) => {
-      if ((msg.type !== 'result' && msg.type !== 'run-failed') || msg.id !== slot.jobId || !slot.job) return;
+      if (msg.type === 'ready' || msg.type === 'load-failed' || msg.id !== slot.jobId || !slot.job) return;
       const job = slot.job;
       slot.job = null;
       if (msg.type === 'result') {
         if (this.slots.length >= Math.max(1, this.opts.workers)) this.consecutiveFailures = 0;
-        this.settle(job, null, { scores: msg.scores, seconds: msg.seconds });
+        const { scores, seconds, preprocessSeconds } = msg;
+        this.settle(job, null, { scores, seconds, preprocessSeconds });
+      } else if (msg.type === 'image-failed') {
+        this.settle(job, new ImageError(msg.index, msg.status, msg.code, msg.message));
       } else this.settle(job, new AppError(500, 'inference_failed', `inference failed: ${msg.message}`));
       this.notifyIdle();
       this.pump();
@@ -350,8 +387,10 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       return;
     }
     this.runsStarted += 1;
-    const msg: ToWorker = { type: 'run', id: slot.jobId, data: job.data, batch: job.batch };
-    slot.worker.postMessage(msg, [job.data.buffer as ArrayBuffer]);
+    const msg: ToWorker = { type: 'run', id: slot.jobId, input: job.input };
+    // A tensor's buffer moves to the worker; encoded images are copied (a request body may share its
+    // ArrayBuffer with other Buffers, which cannot be transferred).
+    slot.worker.postMessage(msg, job.input.kind === 'tensor' ? [job.input.data.buffer as ArrayBuffer] : []);
   }
 
   private expire(job: Job): void {

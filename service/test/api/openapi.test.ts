@@ -81,7 +81,7 @@ describe('the document', () => {
   test('while the model loads, GET /openapi.json is 503 not_ready + Retry-After (the document needs the model)', async () => {
     const app = createApp({
       state: new ServiceState(),
-      limits: { maxBodyBytes: 1024, maxImagePixels: 100, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
+      limits: { maxBodyBytes: 1024, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
       logger: pino({ level: 'silent' }),
     });
     const res = await request(app).get('/openapi.json');

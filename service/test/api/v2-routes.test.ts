@@ -137,7 +137,7 @@ describe('health and metadata', () => {
   test('while the model loads: readiness is false (503) and model routes answer 503 + Retry-After', async () => {
     const app = createApp({
       state: new ServiceState(),
-      limits: { maxBodyBytes: 1024, maxImagePixels: 100, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
+      limits: { maxBodyBytes: 1024, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
       logger: pino({ level: 'silent' }),
     });
     expect((await request(app).get('/v2/health/live')).body).toEqual({ live: true });

@@ -151,12 +151,21 @@ def _sniff(data):
     return None
 
 
+# The contract's interpolation names (the service's model format) -> Pillow's filters.
+FILTERS = {
+    "nearest": Image.NEAREST,
+    "bilinear": Image.BILINEAR,
+    "bicubic": Image.BICUBIC,
+    "lanczos3": Image.LANCZOS,
+}
+
+
 def preprocess(data, c):
     """Image bytes -> the model's input tensor [1, ...], as service/src/preprocess.ts does it.
 
     Magic-byte check, pixel limit from the header, EXIF orientation, alpha flattened onto the background,
-    embedded ICC profile to sRGB, resize (squash, or shorter side + centre crop; Lanczos 3 as sharp's default
-    kernel, JPEGs shrunk while decoding as libvips does), value * scale, (value - mean) / std per channel.
+    embedded ICC profile to sRGB, resize (squash, or shorter side + centre crop; the contract's interpolation,
+    JPEGs shrunk while decoding as libvips does), value * scale, (value - mean) / std per channel.
     """
     if not data:
         raise BadImage(400, "image_empty", "the image is empty (0 bytes)")
@@ -188,7 +197,7 @@ def preprocess(data, c):
         img = img.convert("RGB")
         if icc:
             img = ImageCms.profileToProfile(img, ImageCms.ImageCmsProfile(io.BytesIO(icc)), SRGB, outputMode="RGB")
-        img = img.resize((rw, rh), Image.LANCZOS)
+        img = img.resize((rw, rh), FILTERS[c["interpolation"]])
         if (rw, rh) != (out_w, out_h):
             left, top = (rw - out_w) // 2, (rh - out_h) // 2
             img = img.crop((left, top, left + out_w, top + out_h))

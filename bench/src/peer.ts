@@ -56,6 +56,8 @@ export interface PeerContract {
   readonly width: number;
   readonly channelOrder: 'RGB' | 'BGR';
   readonly resize: 'squash' | 'center-crop';
+  /** The resampling filter (Pillow has one of each name). */
+  readonly interpolation: ModelMetadata['preprocessing']['interpolation'];
   readonly shorterSide: number;
   readonly scale: number;
   readonly mean: readonly number[];
@@ -77,6 +79,7 @@ export function peerContract(meta: ModelMetadata, name: string, maxPixels = 40_0
     width: meta.input.width,
     channelOrder: meta.input.channelOrder,
     resize: meta.preprocessing.resize,
+    interpolation: meta.preprocessing.interpolation,
     shorterSide: shorterSideFor(meta),
     scale: meta.preprocessing.scale,
     mean: meta.preprocessing.mean,

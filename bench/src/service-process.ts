@@ -248,6 +248,36 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds (user + system) used so far by each group of a process's threads, from
+ * `/proc/<pid>/task/<tid>/stat`: threads are grouped by name with trailing digits dropped (Node's `MainThread`,
+ * `WorkerThread` for worker_threads, `libuv-worker` for the libuv pool, `V8Worker` for V8's GC and compiler
+ * helpers, `libvips worker`/`vips-…` for libvips). Threads that ended are missing, so compare two readings of a
+ * process whose threads live on (the service's do). Empty if the process is gone.
+ */
+export function procThreadCpuSeconds(pid: number): Map<string, number> {
+  const groups = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return groups;
+  }
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\s\d_-]+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    groups.set(name, (groups.get(name) ?? 0) + seconds);
+  }
+  return groups;
+}
+
 /** A `VmXxx:` field of `/proc/<pid>/status` in MiB, or NaN if the process is gone. */
 export function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {

@@ -36,6 +36,7 @@ describe('peer (the reference FastAPI + PyTorch server of `npm run bench -- --pe
         width: 224,
         channelOrder: 'RGB',
         resize: 'squash',
+        interpolation: 'bilinear',
         shorterSide: 256,
         scale: 1 / 255,
         mean: [0, 0, 0],
@@ -51,7 +52,13 @@ describe('peer (the reference FastAPI + PyTorch server of `npm run bench -- --pe
       const c = peerContract(
         meta({
           input: { name: 'x', layout: 'NHWC', height: 96, width: 128, channelOrder: 'BGR' },
-          preprocessing: { resize: 'center-crop', resizeShorterSide: 160, background: '#0080ff', scale: 1 },
+          preprocessing: {
+            resize: 'center-crop',
+            resizeShorterSide: 160,
+            background: '#0080ff',
+            scale: 1,
+            interpolation: 'lanczos3',
+          },
           output: { name: 'p', kind: 'probabilities' },
         }),
         'n',
@@ -61,6 +68,7 @@ describe('peer (the reference FastAPI + PyTorch server of `npm run bench -- --pe
         layout: 'NHWC',
         channelOrder: 'BGR',
         resize: 'center-crop',
+        interpolation: 'lanczos3',
         shorterSide: 160,
         background: [0, 128, 255],
         scale: 1,

@@ -17,6 +17,7 @@ import { renderMarkdown } from './report';
 import {
   REPO_ROOT,
   procCpuSeconds,
+  procThreadCpuSeconds,
   procStatusMiB,
   request,
   resetPeakRss,
@@ -103,6 +104,8 @@ export interface LevelResult {
   readonly loadCores: number;
   /** Server CPU milliseconds per image answered. */
   readonly serviceCpuMsPerImage: number;
+  /** The same, by group of the server's threads (see `procThreadCpuSeconds`): where the CPU goes. */
+  readonly serviceThreadCpuMsPerImage: Readonly<Record<string, number>>;
 }
 
 /** Everything measured for one serving variant of one model. */
@@ -257,6 +260,7 @@ async function measureLevel(
   const sampler = rssSampler(svc.pid);
   const health = healthProber(svc.url);
   const cpuBefore = procCpuSeconds(svc.pid);
+  const threadsBefore = procThreadCpuSeconds(svc.pid);
   const wallBefore = performance.now();
   const load = await runLoad({
     url: svc.url,
@@ -268,11 +272,13 @@ async function measureLevel(
     images: bodies,
   });
   const serviceCpu = procCpuSeconds(svc.pid) - cpuBefore;
+  const threadsAfter = procThreadCpuSeconds(svc.pid);
   const wallSec = (performance.now() - wallBefore) / 1000;
   const healthMs = await health.stop();
   const polled = sampler.stop();
   const hwm = procStatusMiB(svc.pid, 'VmHWM');
   const maxLoopDelayMs = await scrapeLoopDelayMs(svc.url);
+  const images = load.okPerSec * imagesPerRequest * load.durationSec;
   return {
     connections,
     imagesPerSec: load.okPerSec * imagesPerRequest,
@@ -283,7 +289,13 @@ async function measureLevel(
     healthMs,
     serviceCores: serviceCpu / wallSec,
     loadCores: load.cpuSeconds / wallSec,
-    serviceCpuMsPerImage: (serviceCpu * 1000) / (load.okPerSec * imagesPerRequest * load.durationSec),
+    serviceCpuMsPerImage: (serviceCpu * 1000) / images,
+    serviceThreadCpuMsPerImage: Object.fromEntries(
+      [...threadsAfter].map(([name, seconds]) => [
+        name,
+        ((seconds - (threadsBefore.get(name) ?? 0)) * 1000) / images,
+      ]),
+    ),
   };
 }
 

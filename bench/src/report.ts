@@ -137,6 +137,7 @@ export function renderMarkdown(r: BenchReport): string {
           `${v.exit.signal ?? v.exit.code} |`,
       );
     }
+    out.push(...threadSection(model));
     for (const f of model.failed) out.push('', `**${f.variant}: not measured** (${f.error})`);
     out.push(...floorSection(model), ...peerSection(model));
     out.push(
@@ -151,4 +152,37 @@ export function renderMarkdown(r: BenchReport): string {
     }
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The profile of the service at saturation: CPU-ms per image by thread group, per option, so a missed target
+ * shows what limits it (decoding in libvips and the libuv pool, inference in the workers, HTTP on the main
+ * thread, garbage collection in V8's helper threads).
+ */
+function threadSection(model: ModelResult): string[] {
+  const names = [
+    ...new Set(model.variants.flatMap((v) => Object.keys(v.saturation.serviceThreadCpuMsPerImage))),
+  ].filter((name) =>
+    model.variants.some((v) => (v.saturation.serviceThreadCpuMsPerImage[name] ?? 0) >= 0.05),
+  );
+  if (names.length === 0) return [];
+  names.sort(
+    (a, b) =>
+      (model.variants[0]?.saturation.serviceThreadCpuMsPerImage[b] ?? 0) -
+      (model.variants[0]?.saturation.serviceThreadCpuMsPerImage[a] ?? 0),
+  );
+  const out = [
+    '',
+    'Where the service CPU goes at saturation (CPU-ms per image, by thread; threads under 0.05 ms left out):',
+    '',
+    `| option | ${names.join(' | ')} | all threads |`,
+    `|---|${names.map(() => '---:').join('|')}|---:|`,
+  ];
+  for (const v of model.variants) {
+    const t = v.saturation.serviceThreadCpuMsPerImage;
+    out.push(
+      `| ${v.variant.name} | ${names.map((n) => f2(t[n] ?? 0)).join(' | ')} | ${f2(v.saturation.serviceCpuMsPerImage)} |`,
+    );
+  }
+  return out;
 }

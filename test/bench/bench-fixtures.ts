@@ -38,6 +38,13 @@ export function level(connections: number, imagesPerSec: number, o: Partial<Leve
     serviceCores: 1.9,
     loadCores: 0.1,
     serviceCpuMsPerImage: 10,
+    serviceThreadCpuMsPerImage: {
+      MainThread: 2,
+      WorkerThread: 3,
+      'libvips worker': 4,
+      V8Worker: 1,
+      other: 0.01,
+    },
     ...o,
   };
 }

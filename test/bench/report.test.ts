@@ -21,6 +21,16 @@ describe('renderMarkdown', () => {
     expect(md).not.toContain('Against the peer');
   });
 
+  it("profiles the service's CPU per image by thread at saturation, busiest first, leaving out idle threads", () => {
+    const md = renderMarkdown(report([withTargets(measuredModel())]));
+    expect(md).toContain('Where the service CPU goes at saturation');
+    expect(rowOf(md, '| option | libvips worker')).toBe(
+      '| option | libvips worker | WorkerThread | MainThread | V8Worker | all threads |',
+    );
+    expect(md).toContain('| default (workers=CPU limit, intraOp=1) | 4.00 | 3.00 | 2.00 | 1.00 | 10.00 |');
+    expect(md).not.toContain('| other');
+  });
+
   it('prints the CPU floor per image', () => {
     const md = renderMarkdown(report([withTargets(measuredModel())]));
     expect(md).toContain('2 cores → 200.0 img/s');

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { z } from 'zod';
+import { predictResponseSchema, modelResponseSchema } from '../../../service/src/api/service-protocol';
 import { CliError } from '../cli-error';
 import { loadEvidenceImages, readEvidence, type Evidence, type EvidenceImage } from '../evaluation/evidence';
 import { Git } from '../git';
@@ -40,25 +40,12 @@ export interface SmokeCheck {
   readonly detail: string;
 }
 
-const PredictResponseSchema = z.object({
-  model: z.object({ name: z.string(), version: z.string() }),
-  predictions: z
-    .array(
-      z.object({
-        label: z.string().min(1),
-        index: z.number().int().min(0),
-        score: z.number().min(0).max(1),
-        topK: z
-          .array(
-            z.object({ label: z.string(), index: z.number().int().min(0), score: z.number().min(0).max(1) }),
-          )
-          .min(1),
-      }),
-    )
-    .length(1),
+/** The service's own answer schemas (one protocol module); smoke sends one image per request. */
+const PredictResponseSchema = predictResponseSchema().extend({
+  predictions: predictResponseSchema().shape.predictions.length(1),
 });
-
-const ModelResponseSchema = z.object({ name: z.string(), version: z.string() });
+/** Smoke reads only the model's name and version from `GET /model`. */
+const ModelResponseSchema = modelResponseSchema().pick({ name: true, version: true });
 
 /**
  * Post-deploy smoke test: waits for `/ready` (bounded), checks `/model`, then sends sample images to

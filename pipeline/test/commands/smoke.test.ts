@@ -79,7 +79,7 @@ describe('smoke failures', () => {
       } else {
         res.setHeader('x-model-version', '1');
         res.end(
-          '{"model":{"name":"m","version":"1"},"predictions":[{"label":"cat","index":0,"score":7,"topK":[]}]}',
+          '{"requestId":"r","model":{"name":"m","version":"1"},"predictions":[{"id":"r","label":"cat","index":0,"score":7,"topK":[]}]}',
         );
       }
     });

@@ -12,7 +12,7 @@ import {
 import { V2_PROTOCOL, registerV2Routes } from './api/v2-routes';
 import { BodyBudget } from './body-budget';
 import { admitRequest, classifyImages, requireModel } from './data-plane';
-import { AppError } from './errors';
+import { AppError, PredictionError, predictionAppError } from './errors';
 import { PredictionMemory } from './feedback';
 import { createMetrics, type ServiceMetrics } from './metrics';
 import { readBody, readImages } from './request-images';
@@ -317,9 +317,13 @@ function parseTopK(value: unknown, classes: number): number {
   return Math.min(parsed.data, classes);
 }
 
-/** Maps anything thrown to an AppError; Express/body errors keep their 4xx status, the rest is 500. */
+/**
+ * Maps anything thrown to an AppError: prediction errors by their code, Express/body errors keep their 4xx
+ * status, the rest is 500.
+ */
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof PredictionError) return predictionAppError(err);
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new AppError(

@@ -5,9 +5,9 @@
  */
 import type { Request, Response } from 'express';
 import type { BodyBudget } from './body-budget';
-import { AppError } from './errors';
+import { AppError, ImageError, PredictionError } from './errors';
+import type { InferenceResult } from './inference/pool';
 import type { ServiceMetrics } from './metrics';
-import { ImageError, type InferenceResult } from './inference/pool';
 import { probabilities, topClasses } from './scores';
 import type { LoadedModel } from './state';
 
@@ -51,7 +51,7 @@ export async function classifyImages(
     result = await model.engine.predict(images, req.deadline);
   } catch (err) {
     if (err instanceof ImageError && images.length > 1) {
-      throw new AppError(err.status, err.code, `${name(err.index)}: ${err.message}`, err.headers);
+      throw new ImageError(err.index, err.code, `${name(err.index)}: ${err.message}`);
     }
     throw err;
   }
@@ -77,7 +77,7 @@ export async function classifyTensor(
 /** 504 when the request's deadline has already passed. */
 function checkDeadline(req: Request): void {
   if (Date.now() >= req.deadline) {
-    throw new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
+    throw new PredictionError('timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
   }
 }
 

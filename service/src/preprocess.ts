@@ -1,5 +1,5 @@
 import sharp, { type KernelEnum, type Metadata } from 'sharp';
-import { AppError } from './errors';
+import { PredictionError } from './errors';
 import { shorterSideFor, type Interpolation, type ModelMetadata } from './model/format';
 
 /** The libvips kernel of each interpolation (libvips reduces with the kernel widened by the shrink factor). */
@@ -51,20 +51,18 @@ export async function preprocessImage(
  * description's interpolation (squash; or torchvision's `Resize(resizeShorterSide)` + `CenterCrop`, see
  * {@link centerCropGeometry}).
  *
- * Throws {@link AppError}: 400 `image_empty`, 400 `image_undecodable` (not JPEG/PNG/WebP by its first
- * bytes, corrupt or truncated), 422 `image_too_large` (over `maxPixels`, checked from the header before
- * decoding).
+ * Throws {@link PredictionError}: `image_empty`, `image_undecodable` (not JPEG/PNG/WebP by its first bytes,
+ * corrupt or truncated), `image_too_large` (over `maxPixels`, checked from the header before decoding).
  */
 export async function decodeImage(
   bytes: Uint8Array,
   meta: ModelMetadata,
   limits: PreprocessLimits,
 ): Promise<Uint8Array> {
-  if (bytes.length === 0) throw new AppError(400, 'image_empty', 'the image is empty (0 bytes)');
+  if (bytes.length === 0) throw new PredictionError('image_empty', 'the image is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
   if (format === null) {
-    throw new AppError(
-      400,
+    throw new PredictionError(
       'image_undecodable',
       'the body is not a JPEG, PNG or WebP image (unrecognised first bytes)',
     );
@@ -101,11 +99,10 @@ export async function decodeImage(
   } catch (err) {
     // Over MAX_IMAGE_PIXELS (or an unreadable header) is reported from the header, as when it was read first.
     if (!header) await readHeader(bytes, format, limits);
-    throw new AppError(400, 'image_undecodable', `cannot decode the ${format} image: ${shortReason(err)}`);
+    throw new PredictionError('image_undecodable', `cannot decode the ${format} image: ${shortReason(err)}`);
   }
   if (channels !== 3 || pixels.length !== outW * outH * 3) {
-    throw new AppError(
-      400,
+    throw new PredictionError(
       'image_undecodable',
       `the ${format} image decoded to ${channels} channels instead of 3`,
     );
@@ -157,15 +154,14 @@ async function readHeader(
   try {
     header = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new AppError(400, 'image_undecodable', `cannot read the ${format} header: ${shortReason(err)}`);
+    throw new PredictionError('image_undecodable', `cannot read the ${format} header: ${shortReason(err)}`);
   }
   const { width, height } = header;
   if (!width || !height) {
-    throw new AppError(400, 'image_undecodable', `the ${format} header declares no image size`);
+    throw new PredictionError('image_undecodable', `the ${format} header declares no image size`);
   }
   if (width * height > limits.maxPixels) {
-    throw new AppError(
-      422,
+    throw new PredictionError(
       'image_too_large',
       `the image is ${width}x${height} = ${width * height} pixels; at most ${limits.maxPixels} are accepted (MAX_IMAGE_PIXELS)`,
     );

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { PredictionErrorCode } from '../src/errors';
 import { parseModelMetadata, type ModelMetadataInput } from '../src/model/format';
 import { Classifier } from '../src/classifier';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
@@ -13,8 +14,8 @@ function meta(overrides: Partial<ModelMetadataInput> = {}) {
   return parseModelMetadata({ ...buildIdentityModel().metadata, ...overrides }, 'test');
 }
 
-async function expectAppError(promise: Promise<unknown>, status: number, code: string): Promise<void> {
-  await expect(promise).rejects.toMatchObject({ status, code });
+async function expectPredictionError(promise: Promise<unknown>, code: PredictionErrorCode): Promise<void> {
+  await expect(promise).rejects.toMatchObject({ name: 'PredictionError', code });
 }
 
 describe('preprocessImage', () => {
@@ -95,36 +96,34 @@ describe('preprocessImage', () => {
     expect(Array.from(out.subarray(0, 4))).toEqual([0, 100, 200, 255]);
   });
 
-  test('fails when the image is empty (400 image_empty)', async () => {
-    await expectAppError(preprocessImage(Buffer.alloc(0), meta(), LIMITS), 400, 'image_empty');
+  test('fails when the image is empty (image_empty)', async () => {
+    await expectPredictionError(preprocessImage(Buffer.alloc(0), meta(), LIMITS), 'image_empty');
   });
 
-  test('fails when the bytes are text (400 image_undecodable)', async () => {
-    await expectAppError(
+  test('fails when the bytes are text (image_undecodable)', async () => {
+    await expectPredictionError(
       preprocessImage(Buffer.from('hello, I am not a JPEG'), meta(), LIMITS),
-      400,
       'image_undecodable',
     );
   });
 
-  test('fails when a PNG signature is followed by garbage (400)', async () => {
+  test('fails when a PNG signature is followed by garbage (image_undecodable)', async () => {
     const bytes = Buffer.concat([
       pngHeaderOnly(2, 2).subarray(0, 8),
       Buffer.from('garbage garbage garbage garbage'),
     ]);
-    await expectAppError(preprocessImage(bytes, meta(), LIMITS), 400, 'image_undecodable');
+    await expectPredictionError(preprocessImage(bytes, meta(), LIMITS), 'image_undecodable');
   });
 
-  test('fails when a JPEG is truncated (400, not silently decoded)', async () => {
+  test('fails when a JPEG is truncated (image_undecodable, not silently decoded)', async () => {
     const jpeg = await noisyJpeg(320, 240);
     const truncated = jpeg.subarray(0, Math.floor(jpeg.length * 0.6));
-    await expectAppError(preprocessImage(truncated, meta(), LIMITS), 400, 'image_undecodable');
+    await expectPredictionError(preprocessImage(truncated, meta(), LIMITS), 'image_undecodable');
   });
 
-  test('fails when the header declares more pixels than allowed (422, before decoding)', async () => {
-    await expectAppError(
+  test('fails when the header declares more pixels than allowed (image_too_large, before decoding)', async () => {
+    await expectPredictionError(
       preprocessImage(pngHeaderOnly(50_000, 50_000), meta(), LIMITS),
-      422,
       'image_too_large',
     );
   });

@@ -1,4 +1,4 @@
-import { AppError, Classifier, ModelLoadError, type ImageScores } from '../../../service/src';
+import { Classifier, ImageError, ModelLoadError, type ImageScores } from '../../../service/src';
 import { CliError } from '../cli-error';
 import type { GoldenSet } from './golden-set';
 
@@ -104,7 +104,7 @@ export async function evaluateClassifier(
     try {
       scores = await classifier.classify(image.bytes);
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      if (!(err instanceof ImageError)) throw err;
       throw new CliError(
         `golden set ${golden.source}: '${image.path}' cannot be used: ${err.message}: ` +
           'replace it with a JPEG, PNG or WebP image or remove it',

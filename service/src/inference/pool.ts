@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { AppError } from '../errors';
+import { ImageError, PredictionError } from '../errors';
 import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
 import type { FromWorker, JobInput, ToWorker, WorkerInit } from './protocol';
@@ -68,20 +68,6 @@ export interface InferenceResult {
   readonly seconds: number;
   /** Decoding and normalising the job's images in the worker (0 for {@link InferencePool.run}). */
   readonly preprocessSeconds: number;
-}
-
-/** An image of a {@link InferencePool.predict} job that cannot be used: which one, and why. */
-export class ImageError extends AppError {
-  constructor(
-    /** Index of the image in the job. */
-    readonly index: number,
-    status: number,
-    code: string,
-    message: string,
-  ) {
-    super(status, code, message);
-    this.name = 'ImageError';
-  }
 }
 
 interface Job {
@@ -194,7 +180,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   /**
    * Admission control for requests, called before any expensive work (body, decoding): at most
    * `workers + queueMax` requests may be admitted at once, so at most `queueMax` ever wait for a worker.
-   * Throws AppError 503 (`queue_full` with Retry-After, or `shutting_down`); otherwise returns the
+   * Throws PredictionError `queue_full` (retry after 1 s) or `shutting_down`; otherwise returns the
    * function that releases the place (idempotent).
    */
   admit(): () => void {
@@ -217,19 +203,18 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     if (this.closing) throw shuttingDown();
     if (this.slots.length === 0) throw noWorker();
     if (full) {
-      throw new AppError(
-        503,
+      throw new PredictionError(
         'queue_full',
         `the inference queue is full (${this.opts.queueMax} waiting): retry shortly`,
-        { 'Retry-After': '1' },
+        1,
       );
     }
   }
 
   /**
    * Classifies encoded images as one batch: a worker decodes them (the service's preprocessing), normalises
-   * them into its input buffer and runs the model. Rejects with {@link ImageError} (400/422) for an image
-   * that cannot be used, otherwise as {@link run}.
+   * them into its input buffer and runs the model. Rejects with {@link ImageError} for an image that cannot
+   * be used, otherwise as {@link run}.
    */
   predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult> {
     return this.enqueue({ kind: 'images', images }, deadline);
@@ -237,7 +222,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
 
   /**
    * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred to the worker).
-   * Rejects with AppError 503 (queue full), 504 (`deadline`, epoch ms, passed) or 500 (the worker failed).
+   * Rejects with PredictionError `queue_full`, `shutting_down`, `no_inference_worker`, `timeout` (`deadline`,
+   * epoch ms, passed) or `inference_failed` (the run or its worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
     return this.enqueue({ kind: 'tensor', data, batch }, deadline);
@@ -296,8 +282,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         const { scores, seconds, preprocessSeconds } = msg;
         this.settle(job, null, { scores, seconds, preprocessSeconds });
       } else if (msg.type === 'image-failed') {
-        this.settle(job, new ImageError(msg.index, msg.status, msg.code, msg.message));
-      } else this.settle(job, new AppError(500, 'inference_failed', `inference failed: ${msg.message}`));
+        this.settle(job, new ImageError(msg.index, msg.code, msg.message));
+      } else this.settle(job, new PredictionError('inference_failed', `inference failed: ${msg.message}`));
       this.notifyIdle();
       this.pump();
     });
@@ -308,7 +294,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
       if (slot.job)
-        this.settle(slot.job, new AppError(500, 'inference_failed', 'the inference worker stopped'));
+        this.settle(slot.job, new PredictionError('inference_failed', 'the inference worker stopped'));
       slot.job = null;
       this.notifyIdle();
       if (this.closing) return;
@@ -398,7 +384,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     if (index >= 0) {
       this.queue.splice(index, 1);
     }
-    this.settle(job, new AppError(504, 'timeout', 'the request took longer than REQUEST_TIMEOUT_MS'));
+    this.settle(job, new PredictionError('timeout', 'the request took longer than REQUEST_TIMEOUT_MS'));
   }
 
   /** Wakes close() whenever a worker finishes a job. */
@@ -417,18 +403,15 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   }
 }
 
-function shuttingDown(): AppError {
-  return new AppError(503, 'shutting_down', 'the service is shutting down: retry on another replica', {
-    'Retry-After': '1',
-  });
+function shuttingDown(): PredictionError {
+  return new PredictionError('shutting_down', 'the service is shutting down: retry on another replica', 1);
 }
 
-function noWorker(): AppError {
-  return new AppError(
-    503,
+function noWorker(): PredictionError {
+  return new PredictionError(
     'no_inference_worker',
     'no inference worker is running (replacing a crashed one): retry shortly or on another replica',
-    { 'Retry-After': '1' },
+    1,
   );
 }
 

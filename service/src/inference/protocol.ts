@@ -1,3 +1,4 @@
+import type { PredictionErrorCode } from '../errors';
 import type { ModelIo, ModelMetadata } from '../model/format';
 import type { SessionSettings } from '../model/loader';
 
@@ -39,8 +40,7 @@ export type FromWorker =
       readonly id: number;
       /** Which image of the job. */
       readonly index: number;
-      readonly status: number;
-      readonly code: string;
+      readonly code: PredictionErrorCode;
       readonly message: string;
     }
   | { readonly type: 'run-failed'; readonly id: number; readonly message: string };

@@ -5,7 +5,7 @@
  * run as one batch; a tensor job runs as given.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError } from '../errors';
+import { PredictionError } from '../errors';
 import { createValidatedSession, runBatch } from '../model/loader';
 import { decodeImage, normaliseInto } from '../preprocess';
 import type { FromWorker, JobInput, ToWorker, WorkerInit } from './protocol';
@@ -14,7 +14,7 @@ import type { FromWorker, JobInput, ToWorker, WorkerInit } from './protocol';
 class ImageFailure {
   constructor(
     readonly index: number,
-    readonly error: AppError,
+    readonly error: PredictionError,
   ) {}
 }
 
@@ -40,7 +40,7 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     const pixels = await Promise.all(
       job.images.map((bytes, index) =>
         decodeImage(bytes, meta, { maxPixels: init.maxPixels }).catch((err: unknown) => {
-          if (err instanceof AppError) throw new ImageFailure(index, err);
+          if (err instanceof PredictionError) throw new ImageFailure(index, err);
           throw err;
         }),
       ),
@@ -62,8 +62,8 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
       post({ type: 'result', id, scores, preprocessSeconds, seconds }, [scores.buffer as ArrayBuffer]);
     } catch (err) {
       if (err instanceof ImageFailure) {
-        const { status, code, message } = err.error;
-        post({ type: 'image-failed', id, index: err.index, status, code, message });
+        const { code, message } = err.error;
+        post({ type: 'image-failed', id, index: err.index, code, message });
       } else post({ type: 'run-failed', id, message: (err as Error).message });
     }
   }

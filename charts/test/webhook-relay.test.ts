@@ -1,4 +1,4 @@
-import { Testing } from 'cdk8s';
+import { Duration, Size, Testing } from 'cdk8s';
 import { WEBHOOK_PATH } from '../../pipeline/src/relay';
 import {
   RELAY_SEMI_SPACE_MIB,
@@ -55,7 +55,6 @@ describe('WebhookRelay', () => {
       'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
       'model-gitops/exemption-reason': expect.stringContaining('one replica by design'),
     });
-    expect(find(synth({ replicas: 2 }), 'Deployment').metadata.annotations).toBeUndefined();
   });
 
   it('reads the webhook secret and the GitHub token from a Secret by name and the rest from plain env', () => {
@@ -128,7 +127,10 @@ describe('WebhookRelay', () => {
   });
 
   it('takes probe timings and the /tmp size from props', () => {
-    const objects = synth({ readinessProbe: { periodSeconds: 4 }, tmpVolumeSizeLimit: '32Mi' });
+    const objects = synth({
+      readinessProbe: { periodSeconds: Duration.seconds(4) },
+      tmpVolumeSizeLimit: Size.mebibytes(32),
+    });
     expect(container(objects).readinessProbe).toMatchObject({
       httpGet: { path: '/health', port: 8080 },
       periodSeconds: 4,
@@ -143,7 +145,8 @@ describe('WebhookRelay', () => {
     expect(find(objects, 'ServiceMonitor').spec.endpoints).toEqual([
       { port: 'http', path: '/metrics', interval: '30s' },
     ]);
-    expect(find(synth({ scrapeInterval: '15s' }), 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
+    const every15 = synth({ scrapeInterval: Duration.seconds(15) });
+    expect(find(every15, 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
   });
 
   it('emits no Ingress unless asked', () => {

@@ -73,18 +73,7 @@ export const ModelSource = {
         `'selector' (${JSON.stringify(selector)}) must be exactly one of {alias: '<alias>'} or {stage: '<stage>'}.`,
       );
     }
-    const port = uriPort(mlflow.trackingUri);
-    const credentialsSecretName = mlflow.credentialsSecretName ?? 'mlflow-credentials';
-    dnsLabel('mlflow.credentialsSecretName', credentialsSecretName);
-    if (mlflow.namespace !== undefined) dnsLabel('mlflow.namespace', mlflow.namespace);
-    if (mlflow.cidr !== undefined) parseIpv4Cidr(mlflow.cidr, "'mlflow.cidr'");
-    if (mlflow.namespace === undefined && mlflow.cidr === undefined) {
-      throw new Error(
-        "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the " +
-          'NetworkPolicy can admit egress to it.',
-      );
-    }
-    return { kind: 'registry', pin, selector, mlflow: { ...mlflow, credentialsSecretName, port } };
+    return { kind: 'registry', pin, selector, mlflow: resolveMlflowConnection(mlflow) };
   },
 
   /**
@@ -100,6 +89,22 @@ export const ModelSource = {
     return { kind: 'baked', modelDir };
   },
 };
+
+/** An MLflow connection checked and with its defaults filled in; fails naming the field (`'mlflow.cidr'`). */
+export function resolveMlflowConnection(mlflow: MlflowConnection): ResolvedMlflowConnection {
+  const port = uriPort(mlflow.trackingUri);
+  const credentialsSecretName = mlflow.credentialsSecretName ?? 'mlflow-credentials';
+  dnsLabel('mlflow.credentialsSecretName', credentialsSecretName);
+  if (mlflow.namespace !== undefined) dnsLabel('mlflow.namespace', mlflow.namespace);
+  if (mlflow.cidr !== undefined) parseIpv4Cidr(mlflow.cidr, "'mlflow.cidr'");
+  if (mlflow.namespace === undefined && mlflow.cidr === undefined) {
+    throw new Error(
+      "'mlflow' needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the NetworkPolicy can admit " +
+        'egress to it.',
+    );
+  }
+  return { ...mlflow, credentialsSecretName, port };
+}
 
 /** Port of an http(s) URL, defaulting to 80/443. */
 export function uriPort(uri: string): number {

@@ -44,8 +44,8 @@ describe('ModelSource', () => {
     expect(
       messageOf(() => ModelSource.fromRegistry(PIN, { alias: 'a' }, { trackingUri: 'http://mlflow:5000' })),
     ).toBe(
-      "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the NetworkPolicy " +
-        'can admit egress to it.',
+      "'mlflow' needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the NetworkPolicy can admit " +
+        'egress to it.',
     );
   });
 

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { Delivery } from '../delivery';
 import { validateImage } from '../inference-service';
+import { resolveMlflowConnection } from '../model-source';
 import { cpuMillis, memoryMebibytes } from '../quantity';
 import { ContainerResourceAmounts, ResourceAmountField, resourceAmountProblems } from '../resource-amounts';
 import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../scaling';
@@ -106,6 +107,24 @@ const CanarySchema = z.strictObject({
   smoke: z.boolean().optional(),
   progressDeadlineSeconds: z.number().optional(),
 });
+
+/**
+ * Runs a construct's factory and reports what it throws as an issue: a message that starts with a quoted field
+ * (`'steps[2].setWeight' (0) must be …`) becomes that field's path below `prefix`, the rest the message.
+ */
+function constructIssue(ctx: z.RefinementCtx, prefix: string[], build: () => unknown): void {
+  try {
+    build();
+  } catch (err) {
+    const message = (err as Error).message;
+    const m = /^'([^']+)' ?(.*)$/s.exec(message);
+    ctx.addIssue({
+      code: 'custom',
+      path: m ? [...prefix, m[1]!] : prefix,
+      message: m ? m[2]! : message,
+    });
+  }
+}
 
 /** Schema of `charts/environments/<env>.yaml`; unknown keys are rejected everywhere. */
 export const EnvironmentConfigSchema = z
@@ -241,13 +260,12 @@ export const EnvironmentConfigSchema = z
           path: ['mlflow'],
           message: "is required when 'model.from' is 'registry'",
         });
-      } else if (!c.mlflow.namespace && !c.mlflow.cidr) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['mlflow'],
-          message:
-            "needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) for the NetworkPolicy egress",
-        });
+      } else {
+        // The rules of ModelSource.fromRegistry's MLflow connection; its messages start with the field ('mlflow.cidr').
+        const { credentialsSecret, ...m } = c.mlflow;
+        constructIssue(ctx, [], () =>
+          resolveMlflowConnection({ ...m, credentialsSecretName: credentialsSecret }),
+        );
       }
     }
     if (c.replicas !== undefined && c.autoscaling !== undefined) {
@@ -302,17 +320,8 @@ export const EnvironmentConfigSchema = z
       });
     }
     if (c.delivery === 'canary') {
-      try {
-        Delivery.canary(c.canary);
-      } catch (err) {
-        // The construct's message starts with the field relative to `canary` ('steps[2].setWeight'): make it the path.
-        const m = /^'([^']+)' ?(.*)$/s.exec((err as Error).message);
-        ctx.addIssue({
-          code: 'custom',
-          path: m ? ['canary', m[1]!] : ['canary'],
-          message: m ? m[2]! : (err as Error).message,
-        });
-      }
+      // Delivery.canary's messages start with the field relative to `canary` ('steps[2].setWeight').
+      constructIssue(ctx, ['canary'], () => Delivery.canary(c.canary));
     }
     if (c.service?.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
       ctx.addIssue({

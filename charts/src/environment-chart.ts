@@ -12,6 +12,12 @@ import { Scaling } from './scaling';
 import { ServiceExposure } from './service-exposure';
 import { WebhookRelay } from './webhook-relay';
 
+/** The config's `imagePullPolicy` values as cdk8s-plus' enum. */
+const PULL_POLICIES = {
+  Always: ImagePullPolicy.ALWAYS,
+  IfNotPresent: ImagePullPolicy.IF_NOT_PRESENT,
+} as const satisfies Record<NonNullable<EnvironmentConfig['imagePullPolicy']>, ImagePullPolicy>;
+
 /** Props of {@link EnvironmentChart}. */
 export interface EnvironmentChartProps {
   /** The environment this chart deploys. */
@@ -43,8 +49,7 @@ export class EnvironmentChart extends Chart {
 
     this.inference = new InferenceService(this, 'Inference', {
       image: c.image,
-      imagePullPolicy:
-        c.imagePullPolicy && ImagePullPolicy[c.imagePullPolicy === 'Always' ? 'ALWAYS' : 'IF_NOT_PRESENT'],
+      imagePullPolicy: c.imagePullPolicy && PULL_POLICIES[c.imagePullPolicy],
       namespace: c.namespace,
       logLevel: c.logLevel,
       settings: c.settings,

@@ -1,13 +1,5 @@
 import { DEFAULT_CANARY_STEPS, Delivery } from '../src/delivery';
-
-const messageOf = (fn: () => void): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('expected a validation error');
-};
+import { messageOf } from './support/errors';
 
 describe('Delivery', () => {
   it('rolling has no canary settings', () => {

@@ -1,6 +1,5 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import { ImagePullPolicy } from 'cdk8s-plus-28';
-import { ProbeTiming } from '../src/container-settings';
 import { Delivery } from '../src/delivery';
 import {
   CONFIG_HASH_ANNOTATION,
@@ -12,6 +11,7 @@ import { ModelSource } from '../src/model-source';
 import { Scaling } from '../src/scaling';
 import { ServiceExposure } from '../src/service-exposure';
 import { Json } from './support/dist';
+import { describeEveryProp, PropCheck, renderedProbe } from './support/every-prop';
 import { PIN, REGISTRY_SOURCE } from './support/pins';
 
 const IMAGE = 'ghcr.io/example/model-gitops:0.1.0';
@@ -593,19 +593,12 @@ const resources = (cpuRequest: string, memoryRequest: string, cpuLimit: string, 
   requests: { cpu: cpuRequest, memory: memoryRequest },
   limits: { cpu: cpuLimit, memory: memoryLimit },
 });
-const probe = (path: string, t: ProbeTiming) => ({
-  httpGet: { path, port: 9000, scheme: 'HTTP' },
-  initialDelaySeconds: t.initialDelaySeconds!.toSeconds(),
-  periodSeconds: t.periodSeconds!.toSeconds(),
-  timeoutSeconds: t.timeoutSeconds!.toSeconds(),
-  failureThreshold: t.failureThreshold,
-});
 
 /**
  * Where each prop lands in the output. `Record<keyof …>` makes the typecheck fail when a prop has no check; each check
  * is also run against the defaults, where it must fail, so no check passes whatever the construct does.
  */
-const LANDS: Record<keyof InferenceServiceProps, (o: Json[]) => void> = {
+const LANDS: Record<keyof InferenceServiceProps, PropCheck> = {
   image: (o) => expect([main(o).image, init(o).image]).toEqual([EVERY_PROP.image, EVERY_PROP.image]),
   modelSource: (o) => {
     expect(data(o)).toMatchObject({
@@ -688,9 +681,12 @@ const LANDS: Record<keyof InferenceServiceProps, (o: Json[]) => void> = {
     expect(pod(o).volumes).toContainEqual({ name: 'model', emptyDir: { sizeLimit: '3072Mi' } }),
   tmpVolumeSizeLimit: (o) =>
     expect(pod(o).volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '96Mi' } }),
-  startupProbe: (o) => expect(main(o).startupProbe).toEqual(probe('/health', EVERY_PROP.startupProbe)),
-  livenessProbe: (o) => expect(main(o).livenessProbe).toEqual(probe('/health', EVERY_PROP.livenessProbe)),
-  readinessProbe: (o) => expect(main(o).readinessProbe).toEqual(probe('/ready', EVERY_PROP.readinessProbe)),
+  startupProbe: (o) =>
+    expect(main(o).startupProbe).toEqual(renderedProbe('/health', 9000, EVERY_PROP.startupProbe)),
+  livenessProbe: (o) =>
+    expect(main(o).livenessProbe).toEqual(renderedProbe('/health', 9000, EVERY_PROP.livenessProbe)),
+  readinessProbe: (o) =>
+    expect(main(o).readinessProbe).toEqual(renderedProbe('/ready', 9000, EVERY_PROP.readinessProbe)),
   modelFetchWaitAttempts: (o) => expect(init(o).args.join(' ')).toContain('--wait-attempts 60 '),
   modelFetchWaitInterval: (o) => expect(init(o).args.join(' ')).toMatch(/--wait-interval-ms 5000$/),
   delivery: (o) => {
@@ -731,20 +727,4 @@ const LANDS: Record<keyof InferenceServiceProps, (o: Json[]) => void> = {
   zoneMaxSkew: (o) => expect(pod(o).topologySpreadConstraints[0].maxSkew).toBe(2),
 };
 
-describe('InferenceService takes every prop', () => {
-  const everyProp = synth(EVERY_PROP);
-  const defaults = synth();
-  const props = Object.keys(LANDS) as (keyof InferenceServiceProps)[];
-
-  it('has a non-default value and a check for each prop', () => {
-    expect(Object.keys(EVERY_PROP).sort()).toEqual([...props].sort());
-  });
-
-  it.each(props)('%s lands in the output', (prop) => {
-    LANDS[prop](everyProp);
-  });
-
-  it.each(props)("%s: the check fails on the defaults, so it sees the prop's value", (prop) => {
-    expect(() => LANDS[prop](defaults)).toThrow();
-  });
-});
+describeEveryProp('InferenceService', EVERY_PROP, LANDS, synth);

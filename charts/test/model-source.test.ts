@@ -1,14 +1,6 @@
 import { ModelSource, uriPort } from '../src/model-source';
 import { PIN } from './support/pins';
-
-const messageOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('expected a validation error');
-};
+import { messageOf } from './support/errors';
 
 describe('ModelSource', () => {
   it('fromRegistry keeps the pin, the selector and the MLflow connection, with the default Secret and the port', () => {

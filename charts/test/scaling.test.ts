@@ -1,14 +1,6 @@
 import { Duration } from 'cdk8s';
 import { autoscalingProblems, resolveAutoscaling, Scaling } from '../src/scaling';
-
-const messageOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('expected a validation error');
-};
+import { messageOf } from './support/errors';
 
 describe('Scaling', () => {
   it('fills every autoscaling default', () => {

@@ -1,6 +1,5 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import { WEBHOOK_PATH } from '../../pipeline/src/relay';
-import { ProbeTiming } from '../src/container-settings';
 import {
   RELAY_SEMI_SPACE_MIB,
   RELAY_WEBHOOK_PATH,
@@ -8,6 +7,7 @@ import {
   WebhookRelayProps,
 } from '../src/webhook-relay';
 import { Json } from './support/dist';
+import { describeEveryProp, PropCheck, renderedProbe } from './support/every-prop';
 
 function synth(props: Partial<WebhookRelayProps> = {}): Json[] {
   const chart = Testing.chart();
@@ -266,16 +266,9 @@ const env = (o: Json[]): Json =>
 const policy = (o: Json[]): Json => find(o, 'NetworkPolicy').spec;
 const peers = (o: Json[]): Json[] =>
   policy(o).ingress[0].from.map((p: Json) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
-const probe = (t: ProbeTiming) => ({
-  httpGet: { path: '/health', port: 9090, scheme: 'HTTP' },
-  initialDelaySeconds: t.initialDelaySeconds!.toSeconds(),
-  periodSeconds: t.periodSeconds!.toSeconds(),
-  timeoutSeconds: t.timeoutSeconds!.toSeconds(),
-  failureThreshold: t.failureThreshold,
-});
 
 /** Where each prop lands; `Record<keyof …>` makes the typecheck fail when a prop has no check. */
-const LANDS: Record<keyof WebhookRelayProps, (o: Json[]) => void> = {
+const LANDS: Record<keyof WebhookRelayProps, PropCheck> = {
   image: (o) => expect(container(o).image).toBe(EVERY_PROP.image),
   githubRepository: (o) => expect(env(o).GITHUB_REPOSITORY).toBe('other/repo'),
   namespace: (o) => {
@@ -314,28 +307,14 @@ const LANDS: Record<keyof WebhookRelayProps, (o: Json[]) => void> = {
     expect(find(o, 'ServiceMonitor').metadata.labels.release).toBeUndefined();
   },
   scrapeInterval: (o) => expect(find(o, 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s'),
-  readinessProbe: (o) => expect(container(o).readinessProbe).toEqual(probe(EVERY_PROP.readinessProbe)),
-  livenessProbe: (o) => expect(container(o).livenessProbe).toEqual(probe(EVERY_PROP.livenessProbe)),
+  readinessProbe: (o) =>
+    expect(container(o).readinessProbe).toEqual(renderedProbe('/health', 9090, EVERY_PROP.readinessProbe)),
+  livenessProbe: (o) =>
+    expect(container(o).livenessProbe).toEqual(renderedProbe('/health', 9090, EVERY_PROP.livenessProbe)),
   tmpVolumeSizeLimit: (o) =>
     expect(find(o, 'Deployment').spec.template.spec.volumes).toEqual([
       { name: 'tmp', emptyDir: { sizeLimit: '24Mi' } },
     ]),
 };
 
-describe('WebhookRelay takes every prop', () => {
-  const everyProp = synth(EVERY_PROP);
-  const defaults = synth();
-  const props = Object.keys(LANDS) as (keyof WebhookRelayProps)[];
-
-  it('has a non-default value and a check for each prop', () => {
-    expect(Object.keys(EVERY_PROP).sort()).toEqual([...props].sort());
-  });
-
-  it.each(props)('%s lands in the output', (prop) => {
-    LANDS[prop](everyProp);
-  });
-
-  it.each(props)("%s: the check fails on the defaults, so it sees the prop's value", (prop) => {
-    expect(() => LANDS[prop](defaults)).toThrow();
-  });
-});
+describeEveryProp('WebhookRelay', EVERY_PROP, LANDS, synth);

@@ -61,12 +61,6 @@ describe('environment config files', () => {
     expect([r.memoryRequest.toMebibytes(), r.memoryLimit.toMebibytes()]).toEqual([384, 2048]);
     expect(config.autoscaling!.scaleDownStabilizationWindow!.toSeconds()).toBe(120);
   });
-
-  it('fails when an autoscaling setting breaks a rule of Scaling.autoscaled, naming the file field', () => {
-    const c = production();
-    c.autoscaling.scaleDownStabilizationWindowSeconds = 1.5;
-    expect(errorOf(c)).toContain("'autoscaling.scaleDownStabilizationWindowSeconds'");
-  });
 });
 
 describe('environment config validation', () => {

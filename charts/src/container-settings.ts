@@ -13,9 +13,6 @@ export type ProbeTiming = Pick<
   'initialDelaySeconds' | 'periodSeconds' | 'timeoutSeconds' | 'failureThreshold'
 >;
 
-/** A probe timing with every field filled in. */
-export type ResolvedProbeTiming = Required<ProbeTiming>;
-
 /** An HTTP GET probe of `path` on `port`. */
 export function httpProbe(path: string, port: number, t: ProbeTiming): kplus.Probe {
   return kplus.Probe.fromHttpGet(path, { port, ...t });

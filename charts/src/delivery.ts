@@ -116,10 +116,14 @@ export class Delivery {
     return new Delivery(undefined);
   }
 
-  /** An Argo Rollouts canary: a share of the pods first, judged by live metrics, aborted automatically. */
+  /**
+   * An Argo Rollouts canary: a share of the pods first, judged by live metrics, aborted automatically. Throws a
+   * message naming the option (relative to the options: `steps[2].setWeight`, `analysis.count`), the value and the
+   * fix when the settings contradict each other.
+   */
   public static canary(options: CanaryOptions = {}): Delivery {
     const a = options.analysis ?? {};
-    return new Delivery({
+    const delivery = new Delivery({
       steps: options.steps ?? DEFAULT_CANARY_STEPS,
       analysis: {
         prometheusAddress: a.prometheusAddress ?? 'http://prometheus-operated.monitoring.svc:9090',
@@ -136,6 +140,8 @@ export class Delivery {
       smoke: options.smoke ?? true,
       progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
     });
+    delivery.validate();
+    return delivery;
   }
 
   private constructor(
@@ -143,11 +149,7 @@ export class Delivery {
     public readonly canary: ResolvedCanary | undefined,
   ) {}
 
-  /**
-   * Throws a message naming the option, the value and the fix when the settings contradict each other.
-   * Field names are relative to the canary options (`steps[2].setWeight`, `analysis.count`).
-   */
-  public validate(): void {
+  private validate(): void {
     const c = this.canary;
     if (!c) return;
     if (c.steps.length === 0) {

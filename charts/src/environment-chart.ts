@@ -12,6 +12,12 @@ import { Scaling } from './scaling';
 import { ServiceExposure } from './service-exposure';
 import { WebhookRelay } from './webhook-relay';
 
+/** The config's `imagePullPolicy` values as cdk8s-plus' enum. */
+const PULL_POLICIES = {
+  Always: ImagePullPolicy.ALWAYS,
+  IfNotPresent: ImagePullPolicy.IF_NOT_PRESENT,
+} as const satisfies Record<NonNullable<EnvironmentConfig['imagePullPolicy']>, ImagePullPolicy>;
+
 /** Props of {@link EnvironmentChart}. */
 export interface EnvironmentChartProps {
   /** The environment this chart deploys. */
@@ -43,8 +49,7 @@ export class EnvironmentChart extends Chart {
 
     this.inference = new InferenceService(this, 'Inference', {
       image: c.image,
-      imagePullPolicy:
-        c.imagePullPolicy === 'Always' ? ImagePullPolicy.ALWAYS : ImagePullPolicy.IF_NOT_PRESENT,
+      imagePullPolicy: c.imagePullPolicy && PULL_POLICIES[c.imagePullPolicy],
       namespace: c.namespace,
       logLevel: c.logLevel,
       settings: c.settings,
@@ -54,11 +59,11 @@ export class EnvironmentChart extends Chart {
         : Scaling.fixed(c.replicas),
       exposure: exposure(c.service),
       resources: c.resources,
-      delivery: c.delivery === 'canary' ? Delivery.canary(c.canary) : Delivery.rolling(),
-      ingressNamespaces: c.networkPolicy.ingressNamespaces,
-      monitoringNamespace: c.networkPolicy.monitoringNamespace,
-      dnsNamespace: c.networkPolicy.dnsNamespace,
-      podCidrs: c.networkPolicy.podCidrs,
+      delivery: c.delivery === 'canary' ? Delivery.canary(c.canary) : undefined,
+      ingressNamespaces: c.networkPolicy?.ingressNamespaces,
+      monitoringNamespace: c.networkPolicy?.monitoringNamespace,
+      dnsNamespace: c.networkPolicy?.dnsNamespace,
+      podCidrs: c.networkPolicy?.podCidrs,
     });
 
     // Monitoring (charts/src/monitoring): PrometheusRule + Grafana dashboard ConfigMap for the service.
@@ -77,37 +82,37 @@ export class EnvironmentChart extends Chart {
     if (c.webhookRelay) {
       this.relay = new WebhookRelay(this, 'WebhookRelay', {
         image: c.image,
-        namespace: c.namespace,
+        namespace: i.namespace,
         logLevel: c.logLevel,
         ...c.webhookRelay,
-        monitoringNamespace: c.networkPolicy.monitoringNamespace,
-        dnsNamespace: c.networkPolicy.dnsNamespace,
+        monitoringNamespace: c.networkPolicy?.monitoringNamespace,
+        dnsNamespace: c.networkPolicy?.dnsNamespace,
       });
     }
 
     const externalSecrets: ExternalSecret[] = [];
     const es = c.externalSecrets;
     const store = es && {
-      namespace: c.namespace,
+      namespace: i.namespace,
       secretStoreName: es.secretStoreName,
       secretStoreKind: es.secretStoreKind,
       refreshInterval: es.refreshInterval,
       labels: { 'app.kubernetes.io/part-of': 'model-gitops', 'app.kubernetes.io/managed-by': 'cdk8s' },
     };
-    if (store && es.mlflowCredentialsKey && c.mlflow) {
+    if (store && es.mlflowCredentialsKey && i.modelSource.kind === 'registry') {
       externalSecrets.push(
         new ExternalSecret(this, 'MlflowCredentials', {
           ...store,
-          secretName: c.mlflow.credentialsSecret,
+          secretName: i.modelSource.mlflow.credentialsSecretName,
           remoteKey: es.mlflowCredentialsKey,
         }),
       );
     }
-    if (store && es.webhookRelayKey && c.webhookRelay) {
+    if (store && es.webhookRelayKey && this.relay) {
       externalSecrets.push(
         new ExternalSecret(this, 'WebhookRelaySecret', {
           ...store,
-          secretName: c.webhookRelay.secretName,
+          secretName: this.relay.secretName,
           remoteKey: es.webhookRelayKey,
         }),
       );
@@ -128,7 +133,8 @@ function modelSource(c: EnvironmentConfig, pin: ModelPin): ModelSource {
   });
 }
 
-function exposure(s: EnvironmentConfig['service']): ServiceExposure {
+function exposure(s: EnvironmentConfig['service']): ServiceExposure | undefined {
+  if (!s) return undefined;
   const base = { port: s.port, annotations: s.annotations };
   const external = { ...base, externalTrafficPolicy: s.externalTrafficPolicy, nodeCidrs: s.nodeCidrs };
   if (s.type === 'LoadBalancer') {

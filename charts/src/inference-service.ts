@@ -5,43 +5,21 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { CanaryRollout } from './canary-rollout';
+import { containerResources, httpProbe, ProbeTiming, sizeLimit, wholeSeconds } from './container-settings';
 import { Delivery } from './delivery';
 import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
 import { ModelSource } from './model-source';
+import { EgressRule, workloadNetworkPolicy } from './network-policy';
 import {
-  addDnsEgress,
   DEFAULT_RUN_AS_USER,
   RESTRICTED_NAMESPACE_LABELS,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from './pod-hardening';
-import { cpuMillis, memoryMebibytes } from './quantity';
+import { ContainerResourceAmounts } from './resource-amounts';
 import { Scaling } from './scaling';
 import { ServiceExposure } from './service-exposure';
-
-/** Timing of one probe, in Kubernetes' own words. */
-export interface ProbeTiming {
-  /** Seconds after the container starts before the first probe. */
-  readonly initialDelaySeconds?: number;
-  /** Seconds between probes. */
-  readonly periodSeconds?: number;
-  /** Seconds before one probe times out. */
-  readonly timeoutSeconds?: number;
-  /** Consecutive failures before the probe counts as failed. */
-  readonly failureThreshold?: number;
-}
-
-/** Requests and limits of one container, as Kubernetes quantities. */
-export interface ContainerResourceQuantities {
-  /** CPU request, e.g. `500m`. */
-  readonly cpuRequest: string;
-  /** Memory request, e.g. `512Mi`. */
-  readonly memoryRequest: string;
-  /** CPU limit, e.g. `2`. */
-  readonly cpuLimit: string;
-  /** Memory limit, e.g. `2Gi`. */
-  readonly memoryLimit: string;
-}
+import { workloadServiceMonitor } from './service-monitor';
 
 /** Props of {@link InferenceService}. */
 export interface InferenceServiceProps {
@@ -93,37 +71,37 @@ export interface InferenceServiceProps {
   readonly settings?: Readonly<Record<string, string>>;
   /**
    * Service container requests and limits.
-   * @default { cpuRequest: '500m', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' }
+   * @default { cpuRequestMillicores: 500, memoryRequest: Size.mebibytes(512), cpuLimitMillicores: 2000, memoryLimit: Size.gibibytes(2) }
    */
-  readonly resources?: ContainerResourceQuantities;
+  readonly resources?: ContainerResourceAmounts;
   /**
-   * Model-fetch init container requests and limits.
-   * @default { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '512Mi' }
+   * Model-fetch init container requests and limits (a registry model only).
+   * @default { cpuRequestMillicores: 100, memoryRequest: Size.mebibytes(128), cpuLimitMillicores: 1000, memoryLimit: Size.mebibytes(512) }
    */
-  readonly initResources?: ContainerResourceQuantities;
+  readonly initResources?: ContainerResourceAmounts;
   /**
-   * Size limit of the emptyDir holding the fetched model.
-   * @default '1Gi'
+   * Size limit of the emptyDir holding the fetched model (a registry model only), whole MiB.
+   * @default Size.gibibytes(1)
    */
-  readonly modelVolumeSizeLimit?: string;
+  readonly modelVolumeSizeLimit?: Size;
   /**
-   * Size limit of the emptyDir mounted at /tmp.
-   * @default '64Mi'
+   * Size limit of the emptyDir mounted at /tmp, whole MiB.
+   * @default Size.mebibytes(64)
    */
-  readonly tmpVolumeSizeLimit?: string;
+  readonly tmpVolumeSizeLimit?: Size;
   /**
-   * Startup probe GET /health.
-   * @default { periodSeconds: 5, failureThreshold: 30, timeoutSeconds: 3 } (150 s to load a model)
+   * Startup probe GET /health; each field given replaces its default.
+   * @default { periodSeconds: 5 s, failureThreshold: 30, timeoutSeconds: 3 s } (150 s to load a model)
    */
   readonly startupProbe?: ProbeTiming;
   /**
-   * Liveness probe GET /health.
-   * @default { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
+   * Liveness probe GET /health; each field given replaces its default.
+   * @default { initialDelaySeconds: 30 s, periodSeconds: 10 s, timeoutSeconds: 5 s, failureThreshold: 3 }
    */
   readonly livenessProbe?: ProbeTiming;
   /**
-   * Readiness probe GET /ready.
-   * @default { initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }
+   * Readiness probe GET /ready; each field given replaces its default.
+   * @default { initialDelaySeconds: 10 s, periodSeconds: 5 s, timeoutSeconds: 3 s, failureThreshold: 2 }
    */
   readonly readinessProbe?: ProbeTiming;
   /**
@@ -132,10 +110,10 @@ export interface InferenceServiceProps {
    */
   readonly modelFetchWaitAttempts?: number;
   /**
-   * Pause between those probes, in milliseconds.
-   * @default 2000
+   * Pause between those probes (`--wait-interval-ms`).
+   * @default Duration.seconds(2)
    */
-  readonly modelFetchWaitIntervalMs?: number;
+  readonly modelFetchWaitInterval?: Duration;
   /**
    * How a new pod template reaches the users: a Deployment's rolling update, or an Argo Rollouts canary judged by
    * live metrics (needs the Argo Rollouts controller in the cluster).
@@ -153,25 +131,25 @@ export interface InferenceServiceProps {
    */
   readonly maxUnavailable?: number;
   /**
-   * Grace period between SIGTERM and SIGKILL.
-   * @default 30
+   * Grace period between SIGTERM and SIGKILL (`terminationGracePeriodSeconds`), whole seconds.
+   * @default Duration.seconds(30)
    */
-  readonly terminationGracePeriodSeconds?: number;
+  readonly terminationGracePeriod?: Duration;
   /**
-   * Seconds the service keeps serving after SIGTERM while /ready fails (DRAIN_DELAY_MS), so no proxy still sends
+   * How long the service keeps serving after SIGTERM while /ready fails (DRAIN_DELAY_MS), so no proxy still sends
    * to a closed listener. Kubernetes takes a terminating pod out of its EndpointSlices at once (kube-proxy and
    * ingress-nginx follow within a few seconds), but a proxy that only follows the readiness probe needs
    * periodSeconds × failureThreshold of the readiness probe; the default covers both.
-   * @default - readinessProbe periodSeconds × failureThreshold (10)
+   * @default - readinessProbe periodSeconds × failureThreshold (10 s)
    */
-  readonly drainDelaySeconds?: number;
+  readonly drainDelay?: Duration;
   /**
-   * Seconds the service waits for in-flight requests after the drain before it exits (SHUTDOWN_TIMEOUT_MS); more
+   * How long the service waits for in-flight requests after the drain before it exits (SHUTDOWN_TIMEOUT_MS); more
    * than the service's REQUEST_TIMEOUT_MS (10 s) lets every admitted request finish. Drain delay plus this must
-   * stay below terminationGracePeriodSeconds, or the kubelet kills requests still in flight.
-   * @default 15
+   * stay below terminationGracePeriod, or the kubelet kills requests still in flight.
+   * @default Duration.seconds(15)
    */
-  readonly shutdownTimeoutSeconds?: number;
+  readonly shutdownTimeout?: Duration;
   /**
    * The PodDisruptionBudget's `unhealthyPodEvictionPolicy` (when autoscaled). `AlwaysAllow` lets a drain evict a pod
    * that runs but is not ready (crash-looping, or stuck waiting for MLflow) even when the budget is not met, so a
@@ -179,11 +157,6 @@ export interface InferenceServiceProps {
    * @default 'AlwaysAllow'
    */
   readonly unhealthyPodEvictionPolicy?: 'AlwaysAllow' | 'IfHealthyBudget';
-  /**
-   * uid and gid of every container.
-   * @default 10001
-   */
-  readonly runAsUser?: number;
   /**
    * Namespaces whose pods may call the service port (besides the service's own namespace and `monitoringNamespace`).
    * @default ['ingress-nginx']
@@ -207,10 +180,10 @@ export interface InferenceServiceProps {
    */
   readonly dnsNamespace?: string;
   /**
-   * Scrape interval of the ServiceMonitor.
-   * @default '30s'
+   * Scrape interval of the ServiceMonitor, whole seconds.
+   * @default Duration.seconds(30)
    */
-  readonly scrapeInterval?: string;
+  readonly scrapeInterval?: Duration;
   /**
    * Labels of the ServiceMonitor, matched by the Prometheus Operator's serviceMonitorSelector.
    * @default { release: 'prometheus' }
@@ -293,46 +266,59 @@ export class InferenceService extends Construct {
     this.scaling = props.scaling ?? Scaling.autoscaled();
     this.exposure = props.exposure ?? ServiceExposure.clusterIp();
     this.delivery = props.delivery ?? Delivery.rolling();
-    const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
+    const runAsUser = DEFAULT_RUN_AS_USER;
     const imagePullPolicy = props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS;
     const resources = props.resources ?? {
-      cpuRequest: '500m',
-      memoryRequest: '512Mi',
-      cpuLimit: '2',
-      memoryLimit: '2Gi',
+      cpuRequestMillicores: 500,
+      memoryRequest: Size.mebibytes(512),
+      cpuLimitMillicores: 2000,
+      memoryLimit: Size.gibibytes(2),
     };
     const initResources = props.initResources ?? {
-      cpuRequest: '100m',
-      memoryRequest: '128Mi',
-      cpuLimit: '1',
-      memoryLimit: '512Mi',
+      cpuRequestMillicores: 100,
+      memoryRequest: Size.mebibytes(128),
+      cpuLimitMillicores: 1000,
+      memoryLimit: Size.mebibytes(512),
     };
-    const startup = { periodSeconds: 5, failureThreshold: 30, timeoutSeconds: 3, ...props.startupProbe };
-    const liveness = {
-      initialDelaySeconds: 30,
-      periodSeconds: 10,
-      timeoutSeconds: 5,
+    const startup: ProbeTiming = {
+      periodSeconds: Duration.seconds(5),
+      failureThreshold: 30,
+      timeoutSeconds: Duration.seconds(3),
+      ...props.startupProbe,
+    };
+    const liveness: ProbeTiming = {
+      initialDelaySeconds: Duration.seconds(30),
+      periodSeconds: Duration.seconds(10),
+      timeoutSeconds: Duration.seconds(5),
       failureThreshold: 3,
       ...props.livenessProbe,
     };
     const readiness = {
-      initialDelaySeconds: 10,
-      periodSeconds: 5,
-      timeoutSeconds: 3,
+      initialDelaySeconds: Duration.seconds(10),
+      periodSeconds: Duration.seconds(5),
+      timeoutSeconds: Duration.seconds(3),
       failureThreshold: 2,
       ...props.readinessProbe,
     };
 
-    const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 30;
-    const drainDelaySeconds = props.drainDelaySeconds ?? readiness.periodSeconds * readiness.failureThreshold;
-    const shutdownTimeoutSeconds = props.shutdownTimeoutSeconds ?? 15;
+    const gracePeriod = wholeSeconds(
+      props.terminationGracePeriod ?? Duration.seconds(30),
+      'terminationGracePeriod',
+    );
+    const drainDelayMs = (
+      props.drainDelay ??
+      Duration.seconds(
+        wholeSeconds(readiness.periodSeconds, 'readinessProbe.periodSeconds') * readiness.failureThreshold,
+      )
+    ).toMilliseconds({ integral: false });
+    const shutdownTimeoutMs = (props.shutdownTimeout ?? Duration.seconds(15)).toMilliseconds({
+      integral: false,
+    });
 
     validateImage(props.image);
     validateName('name', this.name);
     validateName('namespace', this.namespace);
-    this.scaling.validate();
     this.exposure.validate(props.podCidrs ?? []);
-    this.delivery.validate();
     if (this.exposure.tlsPort !== undefined && this.exposure.tlsPort === this.exposure.port) {
       throw new Error(
         `'tlsPort' (${this.exposure.tlsPort}) must differ from the Service 'port' (${this.exposure.port}): use 443 for TLS.`,
@@ -343,11 +329,19 @@ export class InferenceService extends Construct {
         "'maxSurge' and 'maxUnavailable' are both 0: a rollout could never progress; raise maxSurge to 1.",
       );
     }
-    if (drainDelaySeconds + shutdownTimeoutSeconds >= terminationGracePeriodSeconds) {
+    for (const [prop, ms] of [
+      ['drainDelay', drainDelayMs],
+      ['shutdownTimeout', shutdownTimeoutMs],
+    ] as const) {
+      if (!Number.isInteger(ms) || ms < 0) {
+        throw new Error(`'${prop}' (${ms} ms) must be a whole number of milliseconds ≥ 0.`);
+      }
+    }
+    if (drainDelayMs + shutdownTimeoutMs >= gracePeriod * 1000) {
       throw new Error(
-        `'drainDelaySeconds' (${drainDelaySeconds}) + 'shutdownTimeoutSeconds' (${shutdownTimeoutSeconds}) must be ` +
-          `< 'terminationGracePeriodSeconds' (${terminationGracePeriodSeconds}), or the kubelet kills requests ` +
-          'still in flight: lower one of them or raise terminationGracePeriodSeconds.',
+        `'drainDelay' (${drainDelayMs / 1000} s) + 'shutdownTimeout' (${shutdownTimeoutMs / 1000} s) must be ` +
+          `< 'terminationGracePeriod' (${gracePeriod} s), or the kubelet kills requests ` +
+          'still in flight: lower one of them or raise terminationGracePeriod.',
       );
     }
     if (!Number.isInteger(this.containerPort) || this.containerPort < 1 || this.containerPort > 65535) {
@@ -380,8 +374,8 @@ export class InferenceService extends Construct {
 
     this.config = this.buildConfig(props.settings ?? {}, {
       LOG_LEVEL: props.logLevel ?? 'info',
-      DRAIN_DELAY_MS: String(drainDelaySeconds * 1000),
-      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutSeconds * 1000),
+      DRAIN_DELAY_MS: String(drainDelayMs),
+      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     });
     const configMap = new kplus.ConfigMap(this, 'ConfigMap', { metadata: meta(), data: { ...this.config } });
 
@@ -398,7 +392,7 @@ export class InferenceService extends Construct {
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: restrictedPodSecurityContext(runAsUser),
-      terminationGracePeriod: Duration.seconds(terminationGracePeriodSeconds),
+      terminationGracePeriod: Duration.seconds(gracePeriod),
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(props.maxSurge ?? 1),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(props.maxUnavailable ?? 0),
@@ -413,7 +407,7 @@ export class InferenceService extends Construct {
     this.pods = kplus.Pods.select(this, 'Pods', { labels: { ...this.selectorLabels } });
 
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', {
-      sizeLimit: Size.mebibytes(memoryMebibytes(props.tmpVolumeSizeLimit ?? '64Mi', "'tmpVolumeSizeLimit'")),
+      sizeLimit: sizeLimit(props.tmpVolumeSizeLimit ?? Size.mebibytes(64), 'tmpVolumeSizeLimit'),
     });
 
     const container = this.deployment.addContainer({
@@ -423,7 +417,7 @@ export class InferenceService extends Construct {
       command: ['node', SERVER_PATH],
       ports: [{ name: 'http', number: this.containerPort }],
       securityContext: restrictedContainerSecurityContext(runAsUser),
-      resources: containerResources(resources, "'resources'"),
+      resources: containerResources(resources, 'resources'),
       startup: httpProbe('/health', this.containerPort, startup),
       liveness: httpProbe('/health', this.containerPort, liveness),
       readiness: httpProbe('/ready', this.containerPort, readiness),
@@ -431,19 +425,16 @@ export class InferenceService extends Construct {
     container.env.copyFrom(kplus.Env.fromConfigMap(configMap));
     container.mount('/tmp', tmpVolume);
 
-    const pin = this.modelSource.pin;
-    const mlflow = this.modelSource.mlflow;
-    if (pin && mlflow) {
+    if (this.modelSource.kind === 'registry') {
+      const { pin, mlflow } = this.modelSource;
       const modelVolume = kplus.Volume.fromEmptyDir(this, 'ModelVolume', 'model', {
-        sizeLimit: Size.mebibytes(
-          memoryMebibytes(props.modelVolumeSizeLimit ?? '1Gi', "'modelVolumeSizeLimit'"),
-        ),
+        sizeLimit: sizeLimit(props.modelVolumeSizeLimit ?? Size.gibibytes(1), 'modelVolumeSizeLimit'),
       });
       container.mount(MODEL_MOUNT, modelVolume, { readOnly: true });
       const credentials = kplus.Secret.fromSecretName(
         this,
         'MlflowCredentials',
-        mlflow.credentialsSecretName ?? 'mlflow-credentials',
+        mlflow.credentialsSecretName,
       );
       const init = this.deployment.addInitContainer({
         name: 'model-fetch',
@@ -456,10 +447,13 @@ export class InferenceService extends Construct {
           ...Object.entries(pin.files).flatMap(([file, sha]) => ['--file', `${file}=${sha}`]),
           ...['--dest', `${MODEL_MOUNT}/current`],
           ...['--wait-attempts', String(props.modelFetchWaitAttempts ?? 30)],
-          ...['--wait-interval-ms', String(props.modelFetchWaitIntervalMs ?? 2000)],
+          ...[
+            '--wait-interval-ms',
+            String(waitIntervalMs(props.modelFetchWaitInterval ?? Duration.seconds(2))),
+          ],
         ],
         securityContext: restrictedContainerSecurityContext(runAsUser),
-        resources: containerResources(initResources, "'initResources'"),
+        resources: containerResources(initResources, 'initResources'),
         envVariables: {
           MLFLOW_TRACKING_URI: kplus.EnvValue.fromConfigMap(configMap, 'MLFLOW_TRACKING_URI'),
           ...Object.fromEntries(
@@ -526,19 +520,27 @@ export class InferenceService extends Construct {
       );
     }
 
-    this.networkPolicy = this.buildNetworkPolicy(meta(), props);
+    this.networkPolicy = workloadNetworkPolicy(this, {
+      metadata: meta(),
+      pods: this.pods,
+      port: this.containerPort,
+      fromOwnNamespace: true,
+      fromNamespaces: [
+        ...(props.ingressNamespaces ?? ['ingress-nginx']),
+        props.monitoringNamespace ?? 'monitoring',
+      ],
+      // The Service's external clients (or, with externalTrafficPolicy Cluster, the nodes): see ServiceExposure.
+      fromIpBlocks: this.exposure.networkPolicySources(props.podCidrs ?? []),
+      dnsNamespace: props.dnsNamespace ?? 'kube-system',
+      egress: this.mlflowEgress(),
+    });
 
-    this.serviceMonitor = new ServiceMonitor(this, 'ServiceMonitor', {
-      metadata: {
-        name: this.name,
-        namespace: this.namespace,
-        labels: { ...this.labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
-      },
-      spec: {
-        selector: { matchLabels: { ...this.selectorLabels } },
-        namespaceSelector: { matchNames: [this.namespace] },
-        endpoints: [{ port: 'http', path: '/metrics', interval: props.scrapeInterval ?? '30s' }],
-      },
+    this.serviceMonitor = workloadServiceMonitor(this, {
+      name: this.name,
+      namespace: this.namespace,
+      labels: { ...this.labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
+      selectorLabels: this.selectorLabels,
+      scrapeInterval: props.scrapeInterval ?? Duration.seconds(30),
     });
 
     const a = this.scaling.autoscaling;
@@ -558,21 +560,21 @@ export class InferenceService extends Construct {
           policies: [
             {
               replicas: kplus.Replicas.percent(a.scaleUpPercent),
-              duration: Duration.seconds(a.scaleUpPeriodSeconds),
+              duration: a.scaleUpPeriod,
             },
             {
               replicas: kplus.Replicas.absolute(a.scaleUpPods),
-              duration: Duration.seconds(a.scaleUpPeriodSeconds),
+              duration: a.scaleUpPeriod,
             },
           ],
         },
         scaleDown: {
-          stabilizationWindow: Duration.seconds(a.scaleDownStabilizationWindowSeconds),
+          stabilizationWindow: a.scaleDownStabilizationWindow,
           strategy: kplus.ScalingStrategy.MAX_CHANGE,
           policies: [
             {
               replicas: kplus.Replicas.percent(a.scaleDownPercent),
-              duration: Duration.seconds(a.scaleDownPeriodSeconds),
+              duration: a.scaleDownPeriod,
             },
           ],
         },
@@ -603,7 +605,7 @@ export class InferenceService extends Construct {
       containerPort: this.containerPort,
       jobName: this.name,
       predictRoute: '/predict',
-      smokeExpectVersion: this.modelSource.pin?.version,
+      smokeExpectVersion: this.modelSource.kind === 'registry' ? this.modelSource.pin.version : undefined,
       cliPath: CLI_PATH,
       runAsUser,
       replicas: this.scaling.replicas,
@@ -632,8 +634,9 @@ export class InferenceService extends Construct {
       PORT: String(this.containerPort),
       ...runtime,
     };
-    const { pin, selector, mlflow, bakedModelDir } = this.modelSource;
-    if (pin && mlflow) {
+    const source = this.modelSource;
+    if (source.kind === 'registry') {
+      const { pin, selector, mlflow } = source;
       own.MODEL_DIR = `${MODEL_MOUNT}/current`;
       own.MODEL_NAME = pin.name;
       own.MODEL_VERSION = pin.version;
@@ -643,10 +646,10 @@ export class InferenceService extends Construct {
         .map(([file, sha]) => `${file}=${sha}`)
         .join(',');
       own.MLFLOW_TRACKING_URI = mlflow.trackingUri;
-      if (selector && 'alias' in selector) own.MODEL_ALIAS = selector.alias;
-      if (selector && 'stage' in selector) own.MODEL_STAGE = selector.stage;
+      if ('alias' in selector) own.MODEL_ALIAS = selector.alias;
+      if ('stage' in selector) own.MODEL_STAGE = selector.stage;
     } else {
-      own.MODEL_DIR = bakedModelDir!;
+      own.MODEL_DIR = source.modelDir;
     }
     for (const key of Object.keys(settings)) {
       if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
@@ -664,65 +667,14 @@ export class InferenceService extends Construct {
     );
   }
 
-  private buildNetworkPolicy(
-    metadata: { name: string; namespace: string; labels: Record<string, string> },
-    props: InferenceServiceProps,
-  ): kplus.NetworkPolicy {
-    const policy = new kplus.NetworkPolicy(this, 'NetworkPolicy', {
-      metadata,
-      selector: this.pods,
-      ingress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
-      egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
-    });
-    const http = [kplus.NetworkPolicyPort.tcp(this.containerPort)];
-    const peerNamespaces = [
-      ...(props.ingressNamespaces ?? ['ingress-nginx']),
-      props.monitoringNamespace ?? 'monitoring',
+  /** Egress to MLflow on its tracking URI's port, for a registry model: to its namespace, its CIDR, or both. */
+  private mlflowEgress(): EgressRule[] {
+    if (this.modelSource.kind !== 'registry') return [];
+    const { namespace, cidr, port } = this.modelSource.mlflow;
+    return [
+      ...(namespace ? [{ to: { namespaces: [namespace] }, tcpPort: port }] : []),
+      ...(cidr ? [{ to: { ipBlock: { cidr } }, tcpPort: port }] : []),
     ];
-    policy.addIngressRule(kplus.Pods.all(this, 'SameNamespacePods'), http);
-    policy.addIngressRule(
-      kplus.Pods.all(this, 'PeerPods', {
-        namespaces: kplus.Namespaces.select(this, 'PeerNamespaces', { names: peerNamespaces }),
-      }),
-      http,
-    );
-    // The Service's external clients (or, with externalTrafficPolicy Cluster, the nodes): see ServiceExposure.
-    this.exposure
-      .networkPolicySources(props.podCidrs ?? [])
-      .forEach((block, i) =>
-        policy.addIngressRule(
-          kplus.NetworkPolicyIpBlock.ipv4(
-            this,
-            `ExternalClients${i}`,
-            block.cidr,
-            block.except && [...block.except],
-          ),
-          http,
-        ),
-      );
-    addDnsEgress(this, policy, props.dnsNamespace ?? 'kube-system');
-    const mlflow = this.modelSource.mlflow;
-    if (mlflow) {
-      const port = [kplus.NetworkPolicyPort.tcp(uriPort(mlflow.trackingUri))];
-      if (mlflow.namespace) {
-        policy.addEgressRule(
-          kplus.Pods.all(this, 'MlflowPods', {
-            namespaces: kplus.Namespaces.select(this, 'MlflowNamespace', { names: [mlflow.namespace] }),
-          }),
-          port,
-        );
-      }
-      if (mlflow.cidr) {
-        policy.addEgressRule(kplus.NetworkPolicyIpBlock.ipv4(this, 'MlflowCidr', mlflow.cidr), port);
-      }
-      if (!mlflow.namespace && !mlflow.cidr) {
-        throw new Error(
-          "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the " +
-            'NetworkPolicy can admit egress to it.',
-        );
-      }
-    }
-    return policy;
   }
 }
 
@@ -761,20 +713,6 @@ export function configHash(data: Readonly<Record<string, string>>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-/** Port of an http(s) URL, defaulting to 80/443. */
-export function uriPort(uri: string): number {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new Error(`MLflow tracking URI '${uri}' is not a URL: write e.g. http://mlflow.mlflow:5000.`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`MLflow tracking URI '${uri}' must be http:// or https://.`);
-  }
-  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-}
-
 /** Image reference: must carry a tag other than `latest`, a sha256 digest, or both. */
 export function validateImage(image: string): void {
   const m =
@@ -805,26 +743,11 @@ function validateName(prop: string, value: string): void {
   }
 }
 
-function httpProbe(path: string, port: number, t: ProbeTiming): kplus.Probe {
-  return kplus.Probe.fromHttpGet(path, {
-    port,
-    initialDelaySeconds:
-      t.initialDelaySeconds !== undefined ? Duration.seconds(t.initialDelaySeconds) : undefined,
-    periodSeconds: t.periodSeconds !== undefined ? Duration.seconds(t.periodSeconds) : undefined,
-    timeoutSeconds: t.timeoutSeconds !== undefined ? Duration.seconds(t.timeoutSeconds) : undefined,
-    failureThreshold: t.failureThreshold,
-  });
-}
-
-/** cdk8s-plus resources from quantity strings; fails naming the prop when one is malformed. */
-export function containerResources(q: ContainerResourceQuantities, prop: string): kplus.ContainerResources {
-  const cpu = (text: string, key: string) => {
-    const millis = cpuMillis(text, `${prop}.${key}`);
-    return millis % 1000 === 0 ? kplus.Cpu.units(millis / 1000) : kplus.Cpu.millis(millis);
-  };
-  const mem = (text: string, key: string) => Size.mebibytes(memoryMebibytes(text, `${prop}.${key}`));
-  return {
-    cpu: { request: cpu(q.cpuRequest, 'cpuRequest'), limit: cpu(q.cpuLimit, 'cpuLimit') },
-    memory: { request: mem(q.memoryRequest, 'memoryRequest'), limit: mem(q.memoryLimit, 'memoryLimit') },
-  };
+/** `--wait-interval-ms` of model-fetch: whole milliseconds ≥ 1. */
+function waitIntervalMs(d: Duration): number {
+  const ms = d.toMilliseconds({ integral: false });
+  if (!Number.isInteger(ms) || ms < 1) {
+    throw new Error(`'modelFetchWaitInterval' (${ms} ms) must be a whole number of milliseconds ≥ 1.`);
+  }
+  return ms;
 }

@@ -1,3 +1,4 @@
+import { parseIpv4Cidr } from './cidr';
 import type { ModelPin } from './config/model-pin';
 
 /** Where the init container finds MLflow, and the Secret that holds its credentials. */
@@ -22,44 +23,107 @@ export interface MlflowConnection {
   readonly cidr?: string;
 }
 
+/** An {@link MlflowConnection} with its defaults filled in and its port resolved. */
+export interface ResolvedMlflowConnection extends MlflowConnection {
+  readonly credentialsSecretName: string;
+  /** The tracking URI's port (80/443 when the URI names none): the port the NetworkPolicy admits. */
+  readonly port: number;
+}
+
 /** How the registry picks the version this environment follows (recorded in the ConfigMap for humans and `check`). */
 export type RegistrySelector = { readonly alias: string } | { readonly stage: string };
 
+/** The pinned registry version: an init container runs `model-fetch` into an emptyDir and the service loads it. */
+export interface RegistryModelSource {
+  readonly kind: 'registry';
+  /** The environment's model pin. */
+  readonly pin: ModelPin;
+  /** The alias or stage the environment follows. */
+  readonly selector: RegistrySelector;
+  /** Where the registry is and which Secret holds its credentials. */
+  readonly mlflow: ResolvedMlflowConnection;
+}
+
+/** The default model baked into the image; no init container, no MLflow. */
+export interface BakedModelSource {
+  readonly kind: 'baked';
+  /** The model directory inside the image. */
+  readonly modelDir: string;
+}
+
 /**
- * Where the pods get their model from. Build with {@link ModelSource.fromRegistry} (the pinned version, fetched and
- * verified by an init container) or {@link ModelSource.baked} (the default model inside the image).
+ * Where the pods get their model from: a union discriminated by `kind`. Build one with {@link ModelSource.fromRegistry}
+ * or {@link ModelSource.baked}; both reject invalid input, naming the field.
  */
-export class ModelSource {
+export type ModelSource = RegistryModelSource | BakedModelSource;
+
+/** The factories of {@link ModelSource}. */
+export const ModelSource = {
   /**
-   * The pinned registry version: an init container runs `model-fetch` into an emptyDir and the service loads it.
+   * The pinned registry version, fetched and verified by an init container.
    * @param pin the environment's model pin (`charts/environments/<env>.model.json`)
    * @param selector the alias or stage that this environment follows in the registry
    * @param mlflow where the registry is and which Secret holds its credentials
    */
-  public static fromRegistry(
-    pin: ModelPin,
-    selector: RegistrySelector,
-    mlflow: MlflowConnection,
-  ): ModelSource {
-    return new ModelSource(pin, selector, mlflow, undefined);
-  }
+  fromRegistry(pin: ModelPin, selector: RegistrySelector, mlflow: MlflowConnection): RegistryModelSource {
+    const keys = Object.keys(selector).filter((k) => k === 'alias' || k === 'stage');
+    const value = (selector as Record<string, unknown>)[keys[0] ?? ''];
+    if (keys.length !== 1 || typeof value !== 'string' || value === '') {
+      throw new Error(
+        `'selector' (${JSON.stringify(selector)}) must be exactly one of {alias: '<alias>'} or {stage: '<stage>'}.`,
+      );
+    }
+    return { kind: 'registry', pin, selector, mlflow: resolveMlflowConnection(mlflow) };
+  },
 
   /**
    * The untrained default model baked into the image (`npm run model:default`); no init container, no MLflow.
-   * @param modelDir the model directory inside the image
+   * @param modelDir the model directory inside the image, an absolute path
    */
-  public static baked(modelDir: string = '/app/service/models/default'): ModelSource {
-    return new ModelSource(undefined, undefined, undefined, modelDir);
-  }
+  baked(modelDir: string = '/app/service/models/default'): BakedModelSource {
+    if (!modelDir.startsWith('/')) {
+      throw new Error(
+        `'modelDir' '${modelDir}' must be an absolute path inside the image, e.g. /app/models/mine.`,
+      );
+    }
+    return { kind: 'baked', modelDir };
+  },
+};
 
-  private constructor(
-    /** The pinned version, for registry sources. */
-    public readonly pin: ModelPin | undefined,
-    /** The alias or stage followed, for registry sources. */
-    public readonly selector: RegistrySelector | undefined,
-    /** The MLflow connection, for registry sources. */
-    public readonly mlflow: MlflowConnection | undefined,
-    /** The model directory inside the image, for baked sources. */
-    public readonly bakedModelDir: string | undefined,
-  ) {}
+/** An MLflow connection checked and with its defaults filled in; fails naming the field (`'mlflow.cidr'`). */
+export function resolveMlflowConnection(mlflow: MlflowConnection): ResolvedMlflowConnection {
+  const port = uriPort(mlflow.trackingUri);
+  const credentialsSecretName = mlflow.credentialsSecretName ?? 'mlflow-credentials';
+  dnsLabel('mlflow.credentialsSecretName', credentialsSecretName);
+  if (mlflow.namespace !== undefined) dnsLabel('mlflow.namespace', mlflow.namespace);
+  if (mlflow.cidr !== undefined) parseIpv4Cidr(mlflow.cidr, "'mlflow.cidr'");
+  if (mlflow.namespace === undefined && mlflow.cidr === undefined) {
+    throw new Error(
+      "'mlflow' needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) so the NetworkPolicy can admit " +
+        'egress to it.',
+    );
+  }
+  return { ...mlflow, credentialsSecretName, port };
+}
+
+/** Port of an http(s) URL, defaulting to 80/443. */
+export function uriPort(uri: string): number {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new Error(`MLflow tracking URI '${uri}' is not a URL: write e.g. http://mlflow.mlflow:5000.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`MLflow tracking URI '${uri}' must be http:// or https://.`);
+  }
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
+function dnsLabel(prop: string, value: string): void {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    throw new Error(
+      `'${prop}' '${value}' must be a DNS label: lower-case letters, digits and '-', at most 63.`,
+    );
+  }
 }

@@ -1,5 +1,4 @@
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
 
 /** The uid and gid every container runs as (above 10000, as kube-score asks). */
 export const DEFAULT_RUN_AS_USER = 10001;
@@ -29,14 +28,3 @@ export const RESTRICTED_NAMESPACE_LABELS: Readonly<Record<string, string>> = {
   'pod-security.kubernetes.io/audit': 'restricted',
   'pod-security.kubernetes.io/warn': 'restricted',
 };
-
-/** Egress to the cluster DNS (UDP and TCP 53) in `dnsNamespace`. */
-export function addDnsEgress(scope: Construct, policy: kplus.NetworkPolicy, dnsNamespace: string): void {
-  policy.addEgressRule(
-    kplus.Pods.select(scope, 'DnsPods', {
-      labels: { 'k8s-app': 'kube-dns' },
-      namespaces: kplus.Namespaces.select(scope, 'DnsNamespace', { names: [dnsNamespace] }),
-    }),
-    [kplus.NetworkPolicyPort.udp(53), kplus.NetworkPolicyPort.tcp(53)],
-  );
-}

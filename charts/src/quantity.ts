@@ -22,17 +22,6 @@ const FACTORS: Readonly<Record<string, number>> = {
   Ei: 2 ** 60,
 };
 
-/** True when `text` is a non-negative Kubernetes quantity without exponent (`500m`, `1.5`, `512Mi`). */
-export function isQuantity(text: string): boolean {
-  return QUANTITY.test(text);
-}
-
-/** The value of a quantity in base units (cores, bytes), or undefined when it is malformed. */
-export function quantityValue(text: string): number | undefined {
-  const m = QUANTITY.exec(text);
-  return m ? Number(m[1]) * FACTORS[m[2] ?? '']! : undefined;
-}
-
 function parse(text: string, what: string): number {
   const m = QUANTITY.exec(text);
   if (!m) {

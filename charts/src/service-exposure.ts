@@ -85,8 +85,8 @@ export interface IpBlock {
 
 /** The fields {@link externalTrafficProblems} checks: a {@link ServiceExposure}, or the `service` section of a config. */
 export interface ExternalTrafficFields {
-  /** `LoadBalancer`, `NodePort` or `ClusterIP`. */
-  readonly type: string;
+  /** `LoadBalancer`, `NodePort` or `ClusterIP` (absent: ClusterIP, the constructs' default). */
+  readonly type?: string;
   readonly loadBalancerSourceRanges?: readonly string[];
   readonly nodePortSourceRanges?: readonly string[];
   readonly externalTrafficPolicy?: ExternalTrafficPolicy;

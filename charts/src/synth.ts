@@ -56,13 +56,17 @@ export function synthesize(repoRoot: string): Map<string, string> {
   const namespaced: GroupKind[] = [];
   const clusterScoped: GroupKind[] = [];
   const environments = ENVIRONMENTS.map((env) => {
-    const { app, config } = buildEnvironment(repoRoot, env);
+    const { app, chart, config } = buildEnvironment(repoRoot, env);
     for (const obj of synthObjects(app)) {
       const group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0]! : '';
       (obj.metadata.namespace ? namespaced : clusterScoped).push({ group, kind: obj.kind });
       addFile(files, `dist/${env}`, obj);
     }
-    return { name: env, namespace: config.namespace, destinationServer: config.argocd.destinationServer };
+    return {
+      name: env,
+      namespace: chart.inference.namespace,
+      destinationServer: config.argocd.destinationServer,
+    };
   });
 
   const argoApp = new App();

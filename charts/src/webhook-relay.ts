@@ -3,20 +3,16 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
+import { containerResources, httpProbe, ProbeTiming, sizeLimit } from './container-settings';
+import { CLI_PATH, validateImage } from './inference-service';
+import { workloadNetworkPolicy } from './network-policy';
 import {
-  CLI_PATH,
-  ContainerResourceQuantities,
-  containerResources,
-  ProbeTiming,
-  validateImage,
-} from './inference-service';
-import {
-  addDnsEgress,
   DEFAULT_RUN_AS_USER,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from './pod-hardening';
-import { memoryMebibytes } from './quantity';
+import { ContainerResourceAmounts } from './resource-amounts';
+import { workloadServiceMonitor } from './service-monitor';
 
 /** The relay's webhook route (the relay's own `WEBHOOK_PATH`; a test keeps the two equal). */
 export const RELAY_WEBHOOK_PATH = '/webhooks/mlflow';
@@ -88,20 +84,15 @@ export interface WebhookRelayProps {
    */
   readonly port?: number;
   /**
-   * Replica count (the relay de-duplicates deliveries in memory, so one replica is the safe default).
-   * @default 1
-   */
-  readonly replicas?: number;
-  /**
    * LOG_LEVEL of the relay.
    * @default 'info'
    */
   readonly logLevel?: string;
   /**
    * Requests and limits.
-   * @default { cpuRequest: '50m', memoryRequest: '96Mi', cpuLimit: '500m', memoryLimit: '256Mi' }
+   * @default { cpuRequestMillicores: 50, memoryRequest: Size.mebibytes(96), cpuLimitMillicores: 500, memoryLimit: Size.mebibytes(256) }
    */
-  readonly resources?: ContainerResourceQuantities;
+  readonly resources?: ContainerResourceAmounts;
   /**
    * Namespaces whose pods may call the relay's port: the ingress controller's (MLflow only calls https URLs, so
    * deliveries come through the controller that terminates TLS), and any in-cluster sender that calls the Service
@@ -136,30 +127,25 @@ export interface WebhookRelayProps {
    */
   readonly serviceMonitorLabels?: Readonly<Record<string, string>>;
   /**
-   * Scrape interval of the ServiceMonitor.
-   * @default '30s'
+   * Scrape interval of the ServiceMonitor, whole seconds.
+   * @default Duration.seconds(30)
    */
-  readonly scrapeInterval?: string;
+  readonly scrapeInterval?: Duration;
   /**
-   * Readiness probe GET /health.
-   * @default { initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 2 }
+   * Readiness probe GET /health; each field given replaces its default.
+   * @default { initialDelaySeconds: 2 s, periodSeconds: 10 s, timeoutSeconds: 3 s, failureThreshold: 2 }
    */
   readonly readinessProbe?: ProbeTiming;
   /**
-   * Liveness probe GET /health.
-   * @default { initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }
+   * Liveness probe GET /health; each field given replaces its default.
+   * @default { initialDelaySeconds: 15 s, periodSeconds: 10 s, timeoutSeconds: 3 s, failureThreshold: 3 }
    */
   readonly livenessProbe?: ProbeTiming;
   /**
-   * Size limit of the emptyDir mounted at /tmp.
-   * @default '16Mi'
+   * Size limit of the emptyDir mounted at /tmp, whole MiB.
+   * @default Size.mebibytes(16)
    */
-  readonly tmpVolumeSizeLimit?: string;
-  /**
-   * uid and gid of the container.
-   * @default 10001
-   */
-  readonly runAsUser?: number;
+  readonly tmpVolumeSizeLimit?: Size;
 }
 
 /**
@@ -174,6 +160,8 @@ export class WebhookRelay extends Construct {
   public readonly namespace: string;
   /** Container and Service port. */
   public readonly port: number;
+  /** Name of the Secret with MLFLOW_WEBHOOK_SECRET and GITHUB_TOKEN. */
+  public readonly secretName: string;
   /** Selector labels of the relay's pods. */
   public readonly selectorLabels: Readonly<Record<string, string>>;
   /** The Deployment. */
@@ -192,8 +180,8 @@ export class WebhookRelay extends Construct {
     this.name = props.name ?? 'model-gitops-webhook-relay';
     this.namespace = props.namespace ?? 'cats-dogs-classifier';
     this.port = props.port ?? 8080;
-    const replicas = props.replicas ?? 1;
-    const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
+    this.secretName = props.secretName ?? 'model-gitops-webhook-relay';
+    const runAsUser = DEFAULT_RUN_AS_USER;
     const aliasEnvironments = props.aliasEnvironments ?? { production: 'production', staging: 'staging' };
 
     validateImage(props.image);
@@ -204,9 +192,6 @@ export class WebhookRelay extends Construct {
     }
     if (Object.keys(aliasEnvironments).length === 0) {
       throw new Error("'aliasEnvironments' is empty: map at least one registry alias to an environment.");
-    }
-    if (!Number.isInteger(replicas) || replicas < 1) {
-      throw new Error(`'replicas' (${replicas}) must be an integer ≥ 1.`);
     }
     const senders = props.ingressNamespaces ?? ['ingress-nginx'];
     if (props.ingress && senders.length === 0) {
@@ -241,18 +226,15 @@ export class WebhookRelay extends Construct {
       'one replica by design: the relay de-duplicates MLflow deliveries in memory, so a second replica could ' +
       'dispatch a retried delivery twice; MLflow retries failed deliveries while the pod restarts.';
     this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata:
-        replicas === 1
-          ? {
-              ...metadata,
-              annotations: {
-                'polaris.fairwinds.com/missingPodDisruptionBudget-exempt': 'true',
-                'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
-                'model-gitops/exemption-reason': singleReplicaReason,
-              },
-            }
-          : metadata,
-      replicas,
+      metadata: {
+        ...metadata,
+        annotations: {
+          'polaris.fairwinds.com/missingPodDisruptionBudget-exempt': 'true',
+          'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
+          'model-gitops/exemption-reason': singleReplicaReason,
+        },
+      },
+      replicas: 1,
       select: false,
       podMetadata: { labels: { ...labels } },
       serviceAccount,
@@ -270,33 +252,22 @@ export class WebhookRelay extends Construct {
     );
     const pods = kplus.Pods.select(this, 'Pods', { labels: { ...this.selectorLabels } });
 
-    const secret = kplus.Secret.fromSecretName(
-      this,
-      'Secret',
-      props.secretName ?? 'model-gitops-webhook-relay',
-    );
+    const secret = kplus.Secret.fromSecretName(this, 'Secret', this.secretName);
     const tmp = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', {
-      sizeLimit: Size.mebibytes(memoryMebibytes(props.tmpVolumeSizeLimit ?? '16Mi', "'tmpVolumeSizeLimit'")),
+      sizeLimit: sizeLimit(props.tmpVolumeSizeLimit ?? Size.mebibytes(16), 'tmpVolumeSizeLimit'),
     });
-    const probe = (t: Required<ProbeTiming>) =>
-      kplus.Probe.fromHttpGet(RELAY_HEALTH_PATH, {
-        port: this.port,
-        initialDelaySeconds: Duration.seconds(t.initialDelaySeconds),
-        periodSeconds: Duration.seconds(t.periodSeconds),
-        timeoutSeconds: Duration.seconds(t.timeoutSeconds),
-        failureThreshold: t.failureThreshold,
-      });
-    const readiness = {
-      initialDelaySeconds: 2,
-      periodSeconds: 10,
-      timeoutSeconds: 3,
+    const probe = (t: ProbeTiming) => httpProbe(RELAY_HEALTH_PATH, this.port, t);
+    const readiness: ProbeTiming = {
+      initialDelaySeconds: Duration.seconds(2),
+      periodSeconds: Duration.seconds(10),
+      timeoutSeconds: Duration.seconds(3),
       failureThreshold: 2,
       ...props.readinessProbe,
     };
-    const liveness = {
-      initialDelaySeconds: 15,
-      periodSeconds: 10,
-      timeoutSeconds: 3,
+    const liveness: ProbeTiming = {
+      initialDelaySeconds: Duration.seconds(15),
+      periodSeconds: Duration.seconds(10),
+      timeoutSeconds: Duration.seconds(3),
       failureThreshold: 3,
       ...props.livenessProbe,
     };
@@ -308,12 +279,12 @@ export class WebhookRelay extends Construct {
       securityContext: restrictedContainerSecurityContext(runAsUser),
       resources: containerResources(
         props.resources ?? {
-          cpuRequest: '50m',
-          memoryRequest: '96Mi',
-          cpuLimit: '500m',
-          memoryLimit: '256Mi',
+          cpuRequestMillicores: 50,
+          memoryRequest: Size.mebibytes(96),
+          cpuLimitMillicores: 500,
+          memoryLimit: Size.mebibytes(256),
         },
-        "'resources'",
+        'resources',
       ),
       readiness: probe(readiness),
       liveness: probe(liveness),
@@ -343,39 +314,23 @@ export class WebhookRelay extends Construct {
     });
     ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/externalIPs'));
 
-    this.networkPolicy = new kplus.NetworkPolicy(this, 'NetworkPolicy', {
+    this.networkPolicy = workloadNetworkPolicy(this, {
       metadata,
-      selector: pods,
-      ingress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
-      egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+      pods,
+      port: this.port,
+      fromOwnNamespace: false,
+      fromNamespaces: [...senders, props.monitoringNamespace ?? 'monitoring'],
+      fromIpBlocks: (props.ingressCidrs ?? []).map((cidr) => ({ cidr })),
+      dnsNamespace: props.dnsNamespace ?? 'kube-system',
+      egress: [{ to: { ipBlock: { cidr: '0.0.0.0/0' } }, tcpPort: 443 }],
     });
-    const http = [kplus.NetworkPolicyPort.tcp(this.port)];
-    this.networkPolicy.addIngressRule(
-      kplus.Pods.all(this, 'SenderPods', {
-        namespaces: kplus.Namespaces.select(this, 'SenderNamespaces', {
-          names: [...senders, props.monitoringNamespace ?? 'monitoring'],
-        }),
-      }),
-      http,
-    );
-    (props.ingressCidrs ?? []).forEach((cidr, i) =>
-      this.networkPolicy.addIngressRule(kplus.NetworkPolicyIpBlock.ipv4(this, `SenderCidr${i}`, cidr), http),
-    );
-    addDnsEgress(this, this.networkPolicy, props.dnsNamespace ?? 'kube-system');
-    this.networkPolicy.addEgressRule(kplus.NetworkPolicyIpBlock.anyIpv4(this, 'Https'), [
-      kplus.NetworkPolicyPort.tcp(443),
-    ]);
 
-    this.serviceMonitor = new ServiceMonitor(this, 'ServiceMonitor', {
-      metadata: {
-        ...metadata,
-        labels: { ...labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
-      },
-      spec: {
-        selector: { matchLabels: { ...this.selectorLabels } },
-        namespaceSelector: { matchNames: [this.namespace] },
-        endpoints: [{ port: 'http', path: '/metrics', interval: props.scrapeInterval ?? '30s' }],
-      },
+    this.serviceMonitor = workloadServiceMonitor(this, {
+      name: this.name,
+      namespace: this.namespace,
+      labels: { ...labels, ...(props.serviceMonitorLabels ?? { release: 'prometheus' }) },
+      selectorLabels: this.selectorLabels,
+      scrapeInterval: props.scrapeInterval ?? Duration.seconds(30),
     });
 
     if (props.ingress) {

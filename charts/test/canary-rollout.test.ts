@@ -10,7 +10,7 @@ import { EnvironmentChart } from '../src/environment-chart';
 import { InferenceService, InferenceServiceProps } from '../src/inference-service';
 import { ModelSource } from '../src/model-source';
 import { Scaling } from '../src/scaling';
-import { synthesize, synthObjects } from '../src/synth';
+import { buildEnvironment, synthesize, synthObjects } from '../src/synth';
 import { Json, REPO_ROOT, validateSchemas } from './support/dist';
 import { PIN, REGISTRY_SOURCE } from './support/pins';
 
@@ -214,7 +214,7 @@ describe('an environment with delivery: canary (staging’s config, synthesized 
 
   it('only staging opts in: production and local stay rolling', () => {
     const delivery = (env: 'local' | 'staging' | 'production') =>
-      readEnvironmentConfig(environmentConfigPath(REPO_ROOT, env)).delivery;
+      buildEnvironment(REPO_ROOT, env).chart.inference.canary ? 'canary' : 'rolling';
     expect([delivery('local'), delivery('staging'), delivery('production')]).toEqual([
       'rolling',
       'canary',

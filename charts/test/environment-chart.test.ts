@@ -1,6 +1,9 @@
 import { App, Testing } from 'cdk8s';
 import { EnvironmentConfigSchema } from '../src/config/environment-config';
 import { EnvironmentChart } from '../src/environment-chart';
+import { InferenceService } from '../src/inference-service';
+import { ModelSource } from '../src/model-source';
+import { Scaling } from '../src/scaling';
 import { buildEnvironment } from '../src/synth';
 import { Json, REPO_ROOT } from './support/dist';
 import { PIN } from './support/pins';
@@ -61,6 +64,23 @@ describe('EnvironmentChart from config', () => {
     },
     argocd: { destinationServer: 'https://kubernetes.default.svc' },
   };
+
+  it("gives a minimal config exactly the constructs' defaults", () => {
+    const config = EnvironmentConfigSchema.parse({ ...base, model: { from: 'baked' } });
+    const fromConfig = synth(new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN }));
+    const chart = Testing.chart();
+    new InferenceService(chart, 'Inference', {
+      image: base.image,
+      modelSource: ModelSource.baked(),
+      scaling: Scaling.fixed(),
+    });
+    const fromConstruct = Testing.synth(chart);
+    expect(
+      fromConfig.filter(
+        (o) => o.kind !== 'PrometheusRule' && o.metadata.name !== 'cats-dogs-classifier-dashboard',
+      ),
+    ).toEqual(fromConstruct);
+  });
 
   it('serves the baked model when the config says so, ignoring the pin', () => {
     const config = EnvironmentConfigSchema.parse({ ...base, model: { from: 'baked' }, replicas: 1 });

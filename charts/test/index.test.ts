@@ -8,7 +8,6 @@ describe('charts/src/index', () => {
       'EnvironmentChart',
       'ArgoCdChart',
       'ExternalSecret',
-      'ModelSource',
       'Scaling',
       'ServiceExposure',
       'Delivery',
@@ -25,5 +24,7 @@ describe('charts/src/index', () => {
         exported: 'function',
       });
     }
+    expect(typeof charts.ModelSource.fromRegistry).toBe('function');
+    expect(typeof charts.ModelSource.baked).toBe('function');
   });
 });

@@ -1,5 +1,6 @@
-import { Testing } from 'cdk8s';
+import { Duration, Size, Testing } from 'cdk8s';
 import { ImagePullPolicy } from 'cdk8s-plus-28';
+import { Delivery } from '../src/delivery';
 import {
   CONFIG_HASH_ANNOTATION,
   configHash,
@@ -10,6 +11,7 @@ import { ModelSource } from '../src/model-source';
 import { Scaling } from '../src/scaling';
 import { ServiceExposure } from '../src/service-exposure';
 import { Json } from './support/dist';
+import { describeEveryProp, PropCheck, renderedProbe } from './support/every-prop';
 import { PIN, REGISTRY_SOURCE } from './support/pins';
 
 const IMAGE = 'ghcr.io/example/model-gitops:0.1.0';
@@ -265,21 +267,19 @@ describe('InferenceService props', () => {
       DRAIN_DELAY_MS: '10000',
       SHUTDOWN_TIMEOUT_MS: '15000',
     });
-    const slower = find(synth({ readinessProbe: { periodSeconds: 4, failureThreshold: 3 } }), 'ConfigMap');
+    const slower = find(
+      synth({ readinessProbe: { periodSeconds: Duration.seconds(4), failureThreshold: 3 } }),
+      'ConfigMap',
+    );
     expect(slower.data.DRAIN_DELAY_MS).toBe('12000');
   });
 
-  it('takes the drain delay, shutdown timeout and grace period from props', () => {
-    const objects = synth({
-      drainDelaySeconds: 5,
-      shutdownTimeoutSeconds: 40,
-      terminationGracePeriodSeconds: 60,
-    });
+  it('takes the drain delay and shutdown timeout to the millisecond', () => {
+    const objects = synth({ drainDelay: Duration.millis(5500), shutdownTimeout: Duration.millis(12250) });
     expect(find(objects, 'ConfigMap').data).toMatchObject({
-      DRAIN_DELAY_MS: '5000',
-      SHUTDOWN_TIMEOUT_MS: '40000',
+      DRAIN_DELAY_MS: '5500',
+      SHUTDOWN_TIMEOUT_MS: '12250',
     });
-    expect(podSpec(objects).terminationGracePeriodSeconds).toBe(60);
   });
 
   it('writes a fixed replica count and no HPA or PDB with Scaling.fixed', () => {
@@ -400,43 +400,6 @@ describe('InferenceService props', () => {
     );
   });
 
-  it('takes every number from props', () => {
-    const objects = synth({
-      containerPort: 9000,
-      terminationGracePeriodSeconds: 45,
-      readinessProbe: { periodSeconds: 7 },
-      resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '1500m', memoryLimit: '3Gi' },
-      scaling: Scaling.autoscaled({ minReplicas: 4, maxReplicas: 8, minAvailable: 3 }),
-      zoneMaxSkew: 2,
-      maxSurge: 2,
-      maxUnavailable: 1,
-      modelFetchWaitAttempts: 60,
-      modelFetchWaitIntervalMs: 5000,
-    });
-    const c = container(objects);
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 9000 }]);
-    expect(c.readinessProbe).toMatchObject({ periodSeconds: 7, httpGet: { port: 9000 } });
-    expect(c.resources).toEqual({
-      requests: { cpu: '1', memory: '1024Mi' },
-      limits: { cpu: '1500m', memory: '3072Mi' },
-    });
-    expect(podSpec(objects).terminationGracePeriodSeconds).toBe(45);
-    expect(find(objects, 'Deployment').spec.strategy.rollingUpdate).toEqual({
-      maxSurge: 2,
-      maxUnavailable: 1,
-    });
-    expect(podSpec(objects).topologySpreadConstraints[0].maxSkew).toBe(2);
-    expect(find(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 4, maxReplicas: 8 });
-    expect(find(objects, 'PodDisruptionBudget').spec.minAvailable).toBe(3);
-    expect(find(objects, 'ConfigMap').data.PORT).toBe('9000');
-    expect(podSpec(objects).initContainers[0].args.slice(-4)).toEqual([
-      '--wait-attempts',
-      '60',
-      '--wait-interval-ms',
-      '5000',
-    ]);
-  });
-
   it('fails when the image has the latest tag', () => {
     expect(() => synth({ image: 'ghcr.io/example/model-gitops:latest' })).toThrow(
       "image 'ghcr.io/example/model-gitops:latest' uses the 'latest' tag: pin a version tag or a sha256 digest.",
@@ -456,28 +419,40 @@ describe('InferenceService props', () => {
   });
 
   it('fails when drain delay plus shutdown timeout do not fit in the grace period', () => {
-    expect(() => synth({ drainDelaySeconds: 10, shutdownTimeoutSeconds: 20 })).toThrow(
-      "'drainDelaySeconds' (10) + 'shutdownTimeoutSeconds' (20) must be < 'terminationGracePeriodSeconds' (30), " +
-        'or the kubelet kills requests still in flight: lower one of them or raise terminationGracePeriodSeconds.',
+    expect(() => synth({ drainDelay: Duration.seconds(10), shutdownTimeout: Duration.seconds(20) })).toThrow(
+      "'drainDelay' (10 s) + 'shutdownTimeout' (20 s) must be < 'terminationGracePeriod' (30 s), " +
+        'or the kubelet kills requests still in flight: lower one of them or raise terminationGracePeriod.',
     );
   });
 
-  it('fails when a resource quantity is malformed', () => {
-    expect(() =>
-      synth({
-        resources: { cpuRequest: '500mm', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' },
-      }),
-    ).toThrow("'resources'.cpuRequest '500mm' is not a Kubernetes quantity");
+  it('fails when the grace period is not a whole number of seconds', () => {
+    expect(() => synth({ terminationGracePeriod: Duration.millis(30500) })).toThrow(
+      "'terminationGracePeriod' (30.5 s) must be a whole number of seconds ≥ 0.",
+    );
   });
 
-  it('fails when the MLflow connection gives the NetworkPolicy nothing to admit', () => {
-    const source = ModelSource.fromRegistry(
-      PIN,
-      { alias: 'production' },
-      { trackingUri: 'http://mlflow:5000' },
+  it('fails when a request exceeds its limit, naming the prop and both amounts', () => {
+    const resources = {
+      cpuRequestMillicores: 500,
+      cpuLimitMillicores: 2000,
+      memoryRequest: Size.gibibytes(4),
+      memoryLimit: Size.gibibytes(2),
+    };
+    expect(() => synth({ initResources: resources })).toThrow(
+      "'initResources.memoryRequest' (4096Mi) must be ≤ 'initResources.memoryLimit' (2048Mi): lower the request " +
+        'or raise the limit.',
     );
-    expect(() => synth({ modelSource: source })).toThrow(
-      "MLflow connection needs 'namespace' (in-cluster MLflow) or 'cidr'",
+  });
+
+  it('fails when a size limit is not a whole number of MiB', () => {
+    expect(() => synth({ tmpVolumeSizeLimit: Size.kibibytes(1536) })).toThrow(
+      "'tmpVolumeSizeLimit' (1.5Mi) must be a positive whole number of mebibytes.",
+    );
+  });
+
+  it('fails when the model-fetch wait interval is under a millisecond', () => {
+    expect(() => synth({ modelFetchWaitInterval: Duration.millis(0) })).toThrow(
+      "'modelFetchWaitInterval' (0 ms) must be a whole number of milliseconds ≥ 1.",
     );
   });
 
@@ -513,3 +488,243 @@ describe('InferenceService props', () => {
     expect(() => synth({ name: 'Cats_Dogs' })).toThrow("'name' 'Cats_Dogs' must be a DNS label");
   });
 });
+
+/**
+ * Every prop, each with a value that differs from its default. `Required<>` makes the typecheck fail when a prop is
+ * added to InferenceServiceProps without a value here.
+ */
+const EVERY_PROP: Required<InferenceServiceProps> = {
+  image: `registry.example.com/other/model-gitops:9.9.9@sha256:${'d'.repeat(64)}`,
+  modelSource: ModelSource.fromRegistry(
+    PIN,
+    { stage: 'Staging' },
+    {
+      trackingUri: 'https://mlflow.example.com:8443',
+      cidr: '198.51.100.0/24',
+      credentialsSecretName: 'other-mlflow-credentials',
+    },
+  ),
+  imagePullPolicy: ImagePullPolicy.IF_NOT_PRESENT,
+  name: 'other-name',
+  namespace: 'other-namespace',
+  scaling: Scaling.autoscaled({
+    minReplicas: 4,
+    maxReplicas: 8,
+    cpuUtilizationPercent: 61,
+    memoryUtilizationPercent: 71,
+    scaleUpPercent: 150,
+    scaleUpPods: 2,
+    scaleUpPeriod: Duration.seconds(45),
+    scaleDownStabilizationWindow: Duration.minutes(7),
+    scaleDownPercent: 30,
+    scaleDownPeriod: Duration.seconds(90),
+    minAvailable: 3,
+  }),
+  exposure: ServiceExposure.loadBalancer({
+    port: 8080,
+    tlsPort: 8443,
+    loadBalancerSourceRanges: ['0.0.0.0/0'],
+    annotations: { 'example.com/lb': 'internal' },
+  }),
+  containerPort: 9000,
+  logLevel: 'debug',
+  settings: { INFERENCE_WORKERS: '3' },
+  resources: {
+    cpuRequestMillicores: 750,
+    cpuLimitMillicores: 3000,
+    memoryRequest: Size.mebibytes(768),
+    memoryLimit: Size.gibibytes(3),
+  },
+  initResources: {
+    cpuRequestMillicores: 150,
+    cpuLimitMillicores: 1500,
+    memoryRequest: Size.mebibytes(192),
+    memoryLimit: Size.mebibytes(640),
+  },
+  modelVolumeSizeLimit: Size.gibibytes(3),
+  tmpVolumeSizeLimit: Size.mebibytes(96),
+  startupProbe: {
+    initialDelaySeconds: Duration.seconds(1),
+    periodSeconds: Duration.seconds(6),
+    timeoutSeconds: Duration.seconds(4),
+    failureThreshold: 31,
+  },
+  livenessProbe: {
+    initialDelaySeconds: Duration.seconds(31),
+    periodSeconds: Duration.seconds(11),
+    timeoutSeconds: Duration.seconds(6),
+    failureThreshold: 4,
+  },
+  readinessProbe: {
+    initialDelaySeconds: Duration.seconds(11),
+    periodSeconds: Duration.seconds(7),
+    timeoutSeconds: Duration.seconds(2),
+    failureThreshold: 3,
+  },
+  modelFetchWaitAttempts: 60,
+  modelFetchWaitInterval: Duration.seconds(5),
+  delivery: Delivery.canary({ steps: [{ setWeight: 20 }, { analysis: {} }], smoke: false }),
+  maxSurge: 2,
+  maxUnavailable: 1,
+  terminationGracePeriod: Duration.seconds(60),
+  drainDelay: Duration.seconds(12),
+  shutdownTimeout: Duration.seconds(20),
+  unhealthyPodEvictionPolicy: 'IfHealthyBudget',
+  ingressNamespaces: ['traefik'],
+  podCidrs: ['10.42.0.0/16'],
+  monitoringNamespace: 'observability',
+  dnsNamespace: 'dns-system',
+  scrapeInterval: Duration.seconds(15),
+  serviceMonitorLabels: { team: 'ml' },
+  antiAffinityWeight: 50,
+  zoneMaxSkew: 2,
+};
+
+/** The Deployment, or the Rollout that replaces it with canary delivery. */
+const workload = (o: Json[]): Json => find(o, 'Rollout') ?? find(o, 'Deployment');
+const pod = (o: Json[]): Json => workload(o).spec.template.spec;
+const main = (o: Json[]): Json => pod(o).containers[0];
+const init = (o: Json[]): Json => pod(o).initContainers[0];
+const data = (o: Json[]): Json => find(o, 'ConfigMap').data;
+const policy = (o: Json[]): Json => find(o, 'NetworkPolicy').spec;
+const strategy = (o: Json[]): Json =>
+  find(o, 'Rollout') ? workload(o).spec.strategy.canary : workload(o).spec.strategy.rollingUpdate;
+const resources = (cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string) => ({
+  requests: { cpu: cpuRequest, memory: memoryRequest },
+  limits: { cpu: cpuLimit, memory: memoryLimit },
+});
+
+/**
+ * Where each prop lands in the output. `Record<keyof …>` makes the typecheck fail when a prop has no check; each check
+ * is also run against the defaults, where it must fail, so no check passes whatever the construct does.
+ */
+const LANDS: Record<keyof InferenceServiceProps, PropCheck> = {
+  image: (o) => expect([main(o).image, init(o).image]).toEqual([EVERY_PROP.image, EVERY_PROP.image]),
+  modelSource: (o) => {
+    expect(data(o)).toMatchObject({
+      MODEL_STAGE: 'Staging',
+      MLFLOW_TRACKING_URI: 'https://mlflow.example.com:8443',
+    });
+    expect(policy(o).egress[1]).toEqual({
+      to: [{ ipBlock: { cidr: '198.51.100.0/24' } }],
+      ports: [{ port: 8443, protocol: 'TCP' }],
+    });
+    expect(init(o).env).toContainEqual({
+      name: 'MLFLOW_TRACKING_TOKEN',
+      valueFrom: {
+        secretKeyRef: { name: 'other-mlflow-credentials', key: 'MLFLOW_TRACKING_TOKEN', optional: true },
+      },
+    });
+  },
+  imagePullPolicy: (o) =>
+    expect([main(o).imagePullPolicy, init(o).imagePullPolicy]).toEqual(['IfNotPresent', 'IfNotPresent']),
+  name: (o) => {
+    for (const kind of [
+      'ConfigMap',
+      'Service',
+      'NetworkPolicy',
+      'ServiceMonitor',
+      'HorizontalPodAutoscaler',
+    ]) {
+      expect(find(o, kind).metadata.name).toBe('other-name');
+    }
+    expect(workload(o).spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'other-name' } });
+  },
+  namespace: (o) => {
+    expect(find(o, 'Namespace').metadata.name).toBe('other-namespace');
+    for (const obj of o.filter((x) => x.kind !== 'Namespace'))
+      expect(obj.metadata.namespace).toBe('other-namespace');
+  },
+  scaling: (o) => {
+    expect(find(o, 'HorizontalPodAutoscaler').spec).toMatchObject({
+      minReplicas: 4,
+      maxReplicas: 8,
+      metrics: [
+        { resource: { name: 'cpu', target: { averageUtilization: 61 } } },
+        { resource: { name: 'memory', target: { averageUtilization: 71 } } },
+      ],
+      behavior: {
+        scaleUp: {
+          policies: [
+            { type: 'Percent', value: 150, periodSeconds: 45 },
+            { type: 'Pods', value: 2, periodSeconds: 45 },
+          ],
+        },
+        scaleDown: {
+          stabilizationWindowSeconds: 420,
+          policies: [{ type: 'Percent', value: 30, periodSeconds: 90 }],
+        },
+      },
+    });
+    expect(find(o, 'PodDisruptionBudget').spec.minAvailable).toBe(3);
+  },
+  exposure: (o) => {
+    const svc = find(o, 'Service');
+    expect(svc.metadata.annotations).toEqual({ 'example.com/lb': 'internal' });
+    expect(svc.spec).toMatchObject({ type: 'LoadBalancer', loadBalancerSourceRanges: ['0.0.0.0/0'] });
+    expect(svc.spec.ports.map((p: Json) => [p.name, p.port])).toEqual([
+      ['http', 8080],
+      ['https', 8443],
+    ]);
+  },
+  containerPort: (o) => {
+    expect(main(o).ports).toEqual([{ name: 'http', containerPort: 9000 }]);
+    expect(data(o).PORT).toBe('9000');
+    expect(find(o, 'Service').spec.ports[0].targetPort).toBe(9000);
+    expect(policy(o).ingress[0].ports).toEqual([{ port: 9000, protocol: 'TCP' }]);
+  },
+  logLevel: (o) => expect(data(o).LOG_LEVEL).toBe('debug'),
+  settings: (o) => expect(data(o).INFERENCE_WORKERS).toBe('3'),
+  resources: (o) => expect(main(o).resources).toEqual(resources('750m', '768Mi', '3', '3072Mi')),
+  initResources: (o) => expect(init(o).resources).toEqual(resources('150m', '192Mi', '1500m', '640Mi')),
+  modelVolumeSizeLimit: (o) =>
+    expect(pod(o).volumes).toContainEqual({ name: 'model', emptyDir: { sizeLimit: '3072Mi' } }),
+  tmpVolumeSizeLimit: (o) =>
+    expect(pod(o).volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '96Mi' } }),
+  startupProbe: (o) =>
+    expect(main(o).startupProbe).toEqual(renderedProbe('/health', 9000, EVERY_PROP.startupProbe)),
+  livenessProbe: (o) =>
+    expect(main(o).livenessProbe).toEqual(renderedProbe('/health', 9000, EVERY_PROP.livenessProbe)),
+  readinessProbe: (o) =>
+    expect(main(o).readinessProbe).toEqual(renderedProbe('/ready', 9000, EVERY_PROP.readinessProbe)),
+  modelFetchWaitAttempts: (o) => expect(init(o).args.join(' ')).toContain('--wait-attempts 60 '),
+  modelFetchWaitInterval: (o) => expect(init(o).args.join(' ')).toMatch(/--wait-interval-ms 5000$/),
+  delivery: (o) => {
+    expect(find(o, 'Deployment')).toBeUndefined();
+    expect(workload(o).spec.strategy.canary.steps[0]).toEqual({ setWeight: 20 });
+    expect(find(o, 'AnalysisTemplate')).toBeDefined();
+  },
+  maxSurge: (o) => expect(strategy(o).maxSurge).toBe(2),
+  maxUnavailable: (o) => expect(strategy(o).maxUnavailable).toBe(1),
+  terminationGracePeriod: (o) => expect(pod(o).terminationGracePeriodSeconds).toBe(60),
+  drainDelay: (o) => expect(data(o).DRAIN_DELAY_MS).toBe('12000'),
+  shutdownTimeout: (o) => expect(data(o).SHUTDOWN_TIMEOUT_MS).toBe('20000'),
+  unhealthyPodEvictionPolicy: (o) =>
+    expect(find(o, 'PodDisruptionBudget').spec.unhealthyPodEvictionPolicy).toBe('IfHealthyBudget'),
+  ingressNamespaces: (o) =>
+    expect(policy(o).ingress[1].from.map((p: Json) => p.namespaceSelector.matchLabels)).toContainEqual({
+      'kubernetes.io/metadata.name': 'traefik',
+    }),
+  podCidrs: (o) =>
+    expect(policy(o).ingress[2].from).toEqual([{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.42.0.0/16'] } }]),
+  monitoringNamespace: (o) =>
+    expect(policy(o).ingress[1].from.map((p: Json) => p.namespaceSelector.matchLabels)).toContainEqual({
+      'kubernetes.io/metadata.name': 'observability',
+    }),
+  dnsNamespace: (o) =>
+    expect(policy(o).egress[0].to[0].namespaceSelector.matchLabels).toEqual({
+      'kubernetes.io/metadata.name': 'dns-system',
+    }),
+  scrapeInterval: (o) => expect(find(o, 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s'),
+  serviceMonitorLabels: (o) => {
+    expect(find(o, 'ServiceMonitor').metadata.labels.team).toBe('ml');
+    expect(find(o, 'ServiceMonitor').metadata.labels.release).toBeUndefined();
+  },
+  antiAffinityWeight: (o) =>
+    expect(pod(o).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight).toBe(
+      50,
+    ),
+  zoneMaxSkew: (o) => expect(pod(o).topologySpreadConstraints[0].maxSkew).toBe(2),
+};
+
+describeEveryProp('InferenceService', EVERY_PROP, LANDS, synth);

@@ -1,10 +1,6 @@
 import { Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import {
-  addDnsEgress,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
-} from '../src/pod-hardening';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../src/pod-hardening';
 import { Json } from './support/dist';
 
 describe('pod hardening', () => {
@@ -32,28 +28,5 @@ describe('pod hardening', () => {
       runAsUser: 12345,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-  });
-
-  it('admits DNS over UDP and TCP 53 to kube-dns in the given namespace', () => {
-    const chart = Testing.chart();
-    const policy = new kplus.NetworkPolicy(chart, 'P', {
-      egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
-    });
-    addDnsEgress(chart, policy, 'dns-system');
-    const [obj] = Testing.synth(chart) as Json[];
-    expect(obj.spec.egress).toEqual([
-      {
-        to: [
-          {
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'dns-system' } },
-            podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-          },
-        ],
-        ports: [
-          { port: 53, protocol: 'UDP' },
-          { port: 53, protocol: 'TCP' },
-        ],
-      },
-    ]);
   });
 });

@@ -1,43 +1,97 @@
-import { Scaling } from '../src/scaling';
+import { Duration } from 'cdk8s';
+import { autoscalingProblems, resolveAutoscaling, Scaling } from '../src/scaling';
+import { messageOf } from './support/errors';
 
 describe('Scaling', () => {
   it('fills every autoscaling default', () => {
-    expect(Scaling.autoscaled().autoscaling).toEqual({
+    const a = Scaling.autoscaled().autoscaling!;
+    expect({
+      ...a,
+      scaleUpPeriod: a.scaleUpPeriod.toSeconds(),
+      scaleDownStabilizationWindow: a.scaleDownStabilizationWindow.toSeconds(),
+      scaleDownPeriod: a.scaleDownPeriod.toSeconds(),
+    }).toEqual({
       minReplicas: 3,
       maxReplicas: 10,
       cpuUtilizationPercent: 70,
       memoryUtilizationPercent: 80,
       scaleUpPercent: 100,
       scaleUpPods: 1,
-      scaleUpPeriodSeconds: 60,
-      scaleDownStabilizationWindowSeconds: 300,
+      scaleUpPeriod: 60,
+      scaleDownStabilizationWindow: 300,
       scaleDownPercent: 50,
-      scaleDownPeriodSeconds: 60,
+      scaleDownPeriod: 60,
       minAvailable: 2,
     });
+    expect(Scaling.autoscaled().replicas).toBeUndefined();
+  });
+
+  it('keeps every option given', () => {
+    const options = {
+      minReplicas: 4,
+      maxReplicas: 9,
+      cpuUtilizationPercent: 60,
+      memoryUtilizationPercent: 75,
+      scaleUpPercent: 200,
+      scaleUpPods: 3,
+      scaleUpPeriod: Duration.seconds(30),
+      scaleDownStabilizationWindow: Duration.minutes(10),
+      scaleDownPercent: 25,
+      scaleDownPeriod: Duration.seconds(120),
+      minAvailable: 3,
+    };
+    expect(Scaling.autoscaled(options).autoscaling).toEqual(options);
   });
 
   it('fixes one replica by default', () => {
     expect(Scaling.fixed().replicas).toBe(1);
     expect(Scaling.fixed().autoscaling).toBeUndefined();
+    expect(Scaling.fixed(4).replicas).toBe(4);
   });
 
   it('fails when minReplicas > maxReplicas', () => {
-    expect(() => Scaling.autoscaled({ minReplicas: 11, maxReplicas: 10 }).validate()).toThrow(
+    expect(messageOf(() => Scaling.autoscaled({ minReplicas: 11, maxReplicas: 10 }))).toBe(
       "'minReplicas' (11) must be ≤ 'maxReplicas' (10): lower minReplicas or raise maxReplicas.",
     );
   });
 
   it('fails when minAvailable >= minReplicas', () => {
-    expect(() => Scaling.autoscaled({ minReplicas: 2 }).validate()).toThrow(
-      "PodDisruptionBudget 'minAvailable' (2) must be < 'minReplicas' (2), otherwise no pod may ever be evicted",
+    expect(messageOf(() => Scaling.autoscaled({ minReplicas: 2 }))).toBe(
+      "'minAvailable' (2) must be < 'minReplicas' (2), otherwise no pod may ever be evicted and every node drain " +
+        'blocks: lower minAvailable or raise minReplicas.',
     );
   });
 
   it('fails on a non-integer or zero count', () => {
-    expect(() => Scaling.fixed(0).validate()).toThrow("'replicas' (0) must be an integer ≥ 1.");
-    expect(() => Scaling.autoscaled({ maxReplicas: 2.5 }).validate()).toThrow(
+    expect(messageOf(() => Scaling.fixed(0))).toBe("'replicas' (0) must be an integer ≥ 1.");
+    expect(messageOf(() => Scaling.fixed(1.5))).toBe("'replicas' (1.5) must be an integer ≥ 1.");
+    expect(messageOf(() => Scaling.autoscaled({ maxReplicas: 2.5 }))).toBe(
       "'maxReplicas' (2.5) must be an integer ≥ 1.",
     );
+    expect(messageOf(() => Scaling.autoscaled({ minAvailable: -1 }))).toBe(
+      "'minAvailable' (-1) must be an integer ≥ 0.",
+    );
+  });
+
+  it('fails on a period that is not a whole number of seconds, or zero', () => {
+    expect(messageOf(() => Scaling.autoscaled({ scaleUpPeriod: Duration.millis(1500) }))).toBe(
+      "'scaleUpPeriod' (1.5 s) must be a whole number of seconds ≥ 1.",
+    );
+    expect(messageOf(() => Scaling.autoscaled({ scaleDownPeriod: Duration.seconds(0) }))).toBe(
+      "'scaleDownPeriod' (0 s) must be a whole number of seconds ≥ 1.",
+    );
+    expect(
+      Scaling.autoscaled({ scaleDownStabilizationWindow: Duration.seconds(0) }).autoscaling,
+    ).toBeDefined();
+  });
+
+  it('names the fields as the caller renders them', () => {
+    const problems = autoscalingProblems(resolveAutoscaling({ minReplicas: 12 }), (f) => `'hpa.${f}'`);
+    expect(problems).toEqual([
+      {
+        field: 'minReplicas',
+        message: "(12) must be ≤ 'hpa.maxReplicas' (10): lower minReplicas or raise maxReplicas",
+      },
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { Testing } from 'cdk8s';
+import { Duration, Size, Testing } from 'cdk8s';
 import { WEBHOOK_PATH } from '../../pipeline/src/relay';
 import {
   RELAY_SEMI_SPACE_MIB,
@@ -7,6 +7,7 @@ import {
   WebhookRelayProps,
 } from '../src/webhook-relay';
 import { Json } from './support/dist';
+import { describeEveryProp, PropCheck, renderedProbe } from './support/every-prop';
 
 function synth(props: Partial<WebhookRelayProps> = {}): Json[] {
   const chart = Testing.chart();
@@ -55,7 +56,6 @@ describe('WebhookRelay', () => {
       'polaris.fairwinds.com/topologySpreadConstraint-exempt': 'true',
       'model-gitops/exemption-reason': expect.stringContaining('one replica by design'),
     });
-    expect(find(synth({ replicas: 2 }), 'Deployment').metadata.annotations).toBeUndefined();
   });
 
   it('reads the webhook secret and the GitHub token from a Secret by name and the rest from plain env', () => {
@@ -128,7 +128,10 @@ describe('WebhookRelay', () => {
   });
 
   it('takes probe timings and the /tmp size from props', () => {
-    const objects = synth({ readinessProbe: { periodSeconds: 4 }, tmpVolumeSizeLimit: '32Mi' });
+    const objects = synth({
+      readinessProbe: { periodSeconds: Duration.seconds(4) },
+      tmpVolumeSizeLimit: Size.mebibytes(32),
+    });
     expect(container(objects).readinessProbe).toMatchObject({
       httpGet: { path: '/health', port: 8080 },
       periodSeconds: 4,
@@ -143,7 +146,8 @@ describe('WebhookRelay', () => {
     expect(find(objects, 'ServiceMonitor').spec.endpoints).toEqual([
       { port: 'http', path: '/metrics', interval: '30s' },
     ]);
-    expect(find(synth({ scrapeInterval: '15s' }), 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
+    const every15 = synth({ scrapeInterval: Duration.seconds(15) });
+    expect(find(every15, 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s');
   });
 
   it('emits no Ingress unless asked', () => {
@@ -217,3 +221,100 @@ describe('WebhookRelay', () => {
     expect(() => synth({ aliasEnvironments: {} })).toThrow("'aliasEnvironments' is empty");
   });
 });
+
+/** Every prop with a non-default value; `Required<>` makes the typecheck fail when a prop is added without one. */
+const EVERY_PROP: Required<WebhookRelayProps> = {
+  image: 'registry.example.com/other/model-gitops:9.9.9',
+  githubRepository: 'other/repo',
+  namespace: 'other-namespace',
+  name: 'other-relay',
+  secretName: 'other-relay-secret',
+  modelName: 'other-model',
+  aliasEnvironments: { champion: 'production' },
+  port: 9090,
+  logLevel: 'debug',
+  resources: {
+    cpuRequestMillicores: 60,
+    cpuLimitMillicores: 1000,
+    memoryRequest: Size.mebibytes(100),
+    memoryLimit: Size.mebibytes(300),
+  },
+  ingressNamespaces: ['traefik'],
+  ingress: { host: 'hooks.example.org' },
+  ingressCidrs: ['198.51.100.0/24'],
+  monitoringNamespace: 'observability',
+  dnsNamespace: 'dns-system',
+  serviceMonitorLabels: { team: 'ml' },
+  scrapeInterval: Duration.seconds(15),
+  readinessProbe: {
+    initialDelaySeconds: Duration.seconds(3),
+    periodSeconds: Duration.seconds(11),
+    timeoutSeconds: Duration.seconds(4),
+    failureThreshold: 3,
+  },
+  livenessProbe: {
+    initialDelaySeconds: Duration.seconds(16),
+    periodSeconds: Duration.seconds(12),
+    timeoutSeconds: Duration.seconds(5),
+    failureThreshold: 4,
+  },
+  tmpVolumeSizeLimit: Size.mebibytes(24),
+};
+
+const env = (o: Json[]): Json =>
+  Object.fromEntries(container(o).env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
+const policy = (o: Json[]): Json => find(o, 'NetworkPolicy').spec;
+const peers = (o: Json[]): Json[] =>
+  policy(o).ingress[0].from.map((p: Json) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+
+/** Where each prop lands; `Record<keyof …>` makes the typecheck fail when a prop has no check. */
+const LANDS: Record<keyof WebhookRelayProps, PropCheck> = {
+  image: (o) => expect(container(o).image).toBe(EVERY_PROP.image),
+  githubRepository: (o) => expect(env(o).GITHUB_REPOSITORY).toBe('other/repo'),
+  namespace: (o) => {
+    for (const obj of o) expect(obj.metadata.namespace).toBe('other-namespace');
+  },
+  name: (o) => {
+    for (const obj of o) expect(obj.metadata.name).toBe('other-relay');
+  },
+  secretName: (o) =>
+    expect(env(o).GITHUB_TOKEN).toEqual({
+      secretKeyRef: { name: 'other-relay-secret', key: 'GITHUB_TOKEN' },
+    }),
+  modelName: (o) => expect(env(o).RELAY_MODEL_NAME).toBe('other-model'),
+  aliasEnvironments: (o) => expect(env(o).RELAY_ALIAS_ENVIRONMENTS).toBe('champion=production'),
+  port: (o) => {
+    expect(container(o).ports).toEqual([{ name: 'http', containerPort: 9090 }]);
+    expect(find(o, 'Service').spec.ports[0]).toMatchObject({ port: 9090, targetPort: 9090 });
+    expect(policy(o).ingress[0].ports).toEqual([{ port: 9090, protocol: 'TCP' }]);
+  },
+  logLevel: (o) => expect(env(o).LOG_LEVEL).toBe('debug'),
+  resources: (o) =>
+    expect(container(o).resources).toEqual({
+      requests: { cpu: '60m', memory: '100Mi' },
+      limits: { cpu: '1', memory: '300Mi' },
+    }),
+  ingressNamespaces: (o) => expect(peers(o)).toEqual(['traefik', 'observability']),
+  ingress: (o) => expect(find(o, 'Ingress').spec.rules[0].host).toBe('hooks.example.org'),
+  ingressCidrs: (o) => expect(policy(o).ingress[1].from).toEqual([{ ipBlock: { cidr: '198.51.100.0/24' } }]),
+  monitoringNamespace: (o) => expect(peers(o)).toContain('observability'),
+  dnsNamespace: (o) =>
+    expect(policy(o).egress[0].to[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe(
+      'dns-system',
+    ),
+  serviceMonitorLabels: (o) => {
+    expect(find(o, 'ServiceMonitor').metadata.labels.team).toBe('ml');
+    expect(find(o, 'ServiceMonitor').metadata.labels.release).toBeUndefined();
+  },
+  scrapeInterval: (o) => expect(find(o, 'ServiceMonitor').spec.endpoints[0].interval).toBe('15s'),
+  readinessProbe: (o) =>
+    expect(container(o).readinessProbe).toEqual(renderedProbe('/health', 9090, EVERY_PROP.readinessProbe)),
+  livenessProbe: (o) =>
+    expect(container(o).livenessProbe).toEqual(renderedProbe('/health', 9090, EVERY_PROP.livenessProbe)),
+  tmpVolumeSizeLimit: (o) =>
+    expect(find(o, 'Deployment').spec.template.spec.volumes).toEqual([
+      { name: 'tmp', emptyDir: { sizeLimit: '24Mi' } },
+    ]),
+};
+
+describeEveryProp('WebhookRelay', EVERY_PROP, LANDS, synth);

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Duration, Size } from 'cdk8s';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { Delivery } from '../delivery';
 import { validateImage } from '../inference-service';
-import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
-import { Scaling } from '../scaling';
+import { resolveMlflowConnection } from '../model-source';
+import { cpuMillis, memoryMebibytes } from '../quantity';
+import { ContainerResourceAmounts, ResourceAmountField, resourceAmountProblems } from '../resource-amounts';
+import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../scaling';
 import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
 import { EvaluationPolicySchema } from './evaluation-policy';
 import type { EnvironmentName } from './model-pin';
@@ -29,26 +32,45 @@ function check<T>(fn: (value: T) => unknown) {
 const cpu = z.string().superRefine(check((v: string) => cpuMillis(v, 'CPU quantity')));
 const memory = z.string().superRefine(check((v: string) => memoryMebibytes(v, 'memory quantity')));
 
+/** The file's quantity fields, by the construct's field they become. */
+const RESOURCE_FIELDS = {
+  cpuRequestMillicores: 'cpuRequest',
+  cpuLimitMillicores: 'cpuLimit',
+  memoryRequest: 'memoryRequest',
+  memoryLimit: 'memoryLimit',
+} as const satisfies Record<ResourceAmountField, string>;
+
+/** Requests and limits as Kubernetes quantities (`500m`, `2`, `512Mi`, `2Gi`), converted to the constructs' amounts. */
 const ResourcesSchema = z
   .strictObject({ cpuRequest: cpu, memoryRequest: memory, cpuLimit: cpu, memoryLimit: memory })
-  .superRefine((r, ctx) => {
-    // Malformed quantities are reported by their own fields; compare only what parsed.
-    const pairs = [
-      ['cpuRequest', 'cpuLimit'],
-      ['memoryRequest', 'memoryLimit'],
-    ] as const;
-    for (const [request, limit] of pairs) {
-      const req = quantityValue(r[request]);
-      const lim = quantityValue(r[limit]);
-      if (req !== undefined && lim !== undefined && req > lim) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [request],
-          message: `${request} (${r[request]}) must be ≤ ${limit} (${r[limit]}): lower the request or raise the limit`,
-        });
-      }
+  .transform((r, ctx): ContainerResourceAmounts => {
+    const amounts: ContainerResourceAmounts = {
+      cpuRequestMillicores: cpuMillis(r.cpuRequest),
+      cpuLimitMillicores: cpuMillis(r.cpuLimit),
+      memoryRequest: Size.mebibytes(memoryMebibytes(r.memoryRequest)),
+      memoryLimit: Size.mebibytes(memoryMebibytes(r.memoryLimit)),
+    };
+    // The constructs' rules (each request ≤ its limit), in the file's words.
+    const show = (f: ResourceAmountField) => `${RESOURCE_FIELDS[f]} (${r[RESOURCE_FIELDS[f]]})`;
+    for (const p of resourceAmountProblems(amounts, show)) {
+      ctx.addIssue({ code: 'custom', path: [RESOURCE_FIELDS[p.field]], message: p.message });
     }
+    return amounts;
   });
+
+/** `autoscaling:`, converted to the options of `Scaling.autoscaled` (whose defaults fill what the file leaves out). */
+const AutoscalingSchema = z
+  .strictObject({
+    minReplicas: z.number().int().min(1).optional(),
+    maxReplicas: z.number().int().min(1).optional(),
+    cpuUtilizationPercent: z.number().int().min(1).max(100).optional(),
+    memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
+    scaleDownStabilizationWindowSeconds: z.number().int().min(0).optional(),
+  })
+  .transform(({ scaleDownStabilizationWindowSeconds: window, ...counts }) => ({
+    ...counts,
+    scaleDownStabilizationWindow: window === undefined ? undefined : Duration.seconds(window),
+  }));
 
 const ModelSchema = z.discriminatedUnion('from', [
   z.strictObject({
@@ -86,21 +108,39 @@ const CanarySchema = z.strictObject({
   progressDeadlineSeconds: z.number().optional(),
 });
 
+/**
+ * Runs a construct's factory and reports what it throws as an issue: a message that starts with a quoted field
+ * (`'steps[2].setWeight' (0) must be …`) becomes that field's path below `prefix`, the rest the message.
+ */
+function constructIssue(ctx: z.RefinementCtx, prefix: string[], build: () => unknown): void {
+  try {
+    build();
+  } catch (err) {
+    const message = (err as Error).message;
+    const m = /^'([^']+)' ?(.*)$/s.exec(message);
+    ctx.addIssue({
+      code: 'custom',
+      path: m ? [...prefix, m[1]!] : prefix,
+      message: m ? m[2]! : message,
+    });
+  }
+}
+
 /** Schema of `charts/environments/<env>.yaml`; unknown keys are rejected everywhere. */
 export const EnvironmentConfigSchema = z
   .strictObject({
     /** Container image: `repository:tag`, `repository@sha256:…`, or both (the digest pins it). */
     image: z.string().superRefine(check(validateImage)),
     /** When the kubelet pulls the image (`IfNotPresent` for a side-loaded image on a laptop cluster). */
-    imagePullPolicy: z.enum(['Always', 'IfNotPresent']).default('Always'),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent']).optional(),
     /** Namespace of every object. */
-    namespace: dnsLabel.default('cats-dogs-classifier'),
+    namespace: dnsLabel.optional(),
     /** LOG_LEVEL of the service. */
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional(),
     /** Further service settings for the ConfigMap (thread, worker and queue settings). */
     settings: z
       .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE variable name'), z.string())
-      .default({}),
+      .optional(),
     /** Where the model comes from. */
     model: ModelSchema,
     /** The promotion gate's golden set and thresholds; required when `model.from` is `registry`. */
@@ -109,7 +149,7 @@ export const EnvironmentConfigSchema = z
     mlflow: z
       .strictObject({
         trackingUri: z.url({ protocol: /^https?$/ }),
-        credentialsSecret: dnsLabel.default('mlflow-credentials'),
+        credentialsSecret: dnsLabel.optional(),
         namespace: dnsLabel.optional(),
         cidr: z.cidrv4().optional(),
       })
@@ -117,11 +157,11 @@ export const EnvironmentConfigSchema = z
     /** The Service. */
     service: z
       .strictObject({
-        type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']).default('ClusterIP'),
-        port: port.default(80),
+        type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']).optional(),
+        port: port.optional(),
         tlsPort: port.optional(),
         nodePort: z.number().int().min(30000).max(32767).optional(),
-        annotations: z.record(z.string(), z.string()).default({}),
+        annotations: z.record(z.string(), z.string()).optional(),
         /** LoadBalancer: the clients' CIDRs (`spec.loadBalancerSourceRanges` and, with `Local`, the NetworkPolicy). */
         loadBalancerSourceRanges: z.array(z.cidrv4()).optional(),
         /** NodePort with `Local`: the clients' CIDRs the NetworkPolicy admits. */
@@ -131,50 +171,37 @@ export const EnvironmentConfigSchema = z
         /** With `externalTrafficPolicy: Cluster`: the nodes' CIDRs the NetworkPolicy admits. */
         nodeCidrs: z.array(z.cidrv4()).optional(),
       })
-      .default({ type: 'ClusterIP', port: 80, annotations: {} }),
+      .optional(),
     /** A fixed replica count (no HPA, no PDB); mutually exclusive with `autoscaling`. */
     replicas: z.number().int().min(1).optional(),
     /** HPA settings; omitted values take the defaults of `Scaling.autoscaled` (3–10 replicas, CPU 70 %, …). */
-    autoscaling: z
-      .strictObject({
-        minReplicas: z.number().int().min(1).optional(),
-        maxReplicas: z.number().int().min(1).optional(),
-        cpuUtilizationPercent: z.number().int().min(1).max(100).optional(),
-        memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
-        scaleDownStabilizationWindowSeconds: z.number().int().min(0).optional(),
-      })
-      .optional(),
+    autoscaling: AutoscalingSchema.optional(),
     /** PDB settings (only with `autoscaling`). */
     podDisruptionBudget: z.strictObject({ minAvailable: z.number().int().min(0) }).optional(),
     /** Service container requests and limits. */
     resources: ResourcesSchema.optional(),
     /** `rolling` (a Deployment) or `canary` (an Argo Rollouts Rollout judged by live metrics). */
-    delivery: z.enum(['rolling', 'canary']).default('rolling'),
+    delivery: z.enum(['rolling', 'canary']).optional(),
     /** Canary steps and analysis thresholds (only with `delivery: canary`). */
     canary: CanarySchema.optional(),
     /** Who may reach the pods. */
     networkPolicy: z
       .strictObject({
-        ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
-        monitoringNamespace: dnsLabel.default('monitoring'),
-        dnsNamespace: dnsLabel.default('kube-system'),
+        ingressNamespaces: z.array(dnsLabel).optional(),
+        monitoringNamespace: dnsLabel.optional(),
+        dnsNamespace: dnsLabel.optional(),
         /** The cluster's pod CIDRs, cut out of the `ipBlock`s admitted for a LoadBalancer's or NodePort's clients. */
-        podCidrs: z.array(z.cidrv4()).default([]),
+        podCidrs: z.array(z.cidrv4()).optional(),
       })
-      .default({
-        ingressNamespaces: ['ingress-nginx'],
-        monitoringNamespace: 'monitoring',
-        dnsNamespace: 'kube-system',
-        podCidrs: [],
-      }),
+      .optional(),
     /** The MLflow → GitHub webhook relay; deploy it in exactly one environment. */
     webhookRelay: z
       .strictObject({
         githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
-        secretName: dnsLabel.default('model-gitops-webhook-relay'),
-        modelName: z.string().min(1).default('cats-dogs-classifier'),
+        secretName: dnsLabel.optional(),
+        modelName: z.string().min(1).optional(),
         aliasEnvironments: z.record(z.string().min(1), z.enum(['local', 'staging', 'production'])),
-        ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
+        ingressNamespaces: z.array(dnsLabel).optional(),
         /** An Ingress with TLS routing only the webhook and health paths to the relay. */
         ingress: z
           .strictObject({
@@ -184,9 +211,9 @@ export const EnvironmentConfigSchema = z
                 /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/,
                 'must be a fully qualified DNS name, e.g. relay.example.com',
               ),
-            className: z.string().min(1).default('nginx'),
+            className: z.string().min(1).optional(),
             tlsSecretName: dnsLabel.optional(),
-            annotations: z.record(z.string(), z.string()).default({}),
+            annotations: z.record(z.string(), z.string()).optional(),
           })
           .optional(),
       })
@@ -198,11 +225,11 @@ export const EnvironmentConfigSchema = z
     externalSecrets: z
       .strictObject({
         secretStoreName: dnsLabel,
-        secretStoreKind: z.enum(['ClusterSecretStore', 'SecretStore']).default('ClusterSecretStore'),
+        secretStoreKind: z.enum(['ClusterSecretStore', 'SecretStore']).optional(),
         refreshInterval: z
           .string()
           .regex(/^[0-9]+(s|m|h)$/, 'must be a duration such as 30m or 1h')
-          .default('1h'),
+          .optional(),
         mlflowCredentialsKey: z.string().min(1).optional(),
         webhookRelayKey: z.string().min(1).optional(),
       })
@@ -233,13 +260,12 @@ export const EnvironmentConfigSchema = z
           path: ['mlflow'],
           message: "is required when 'model.from' is 'registry'",
         });
-      } else if (!c.mlflow.namespace && !c.mlflow.cidr) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['mlflow'],
-          message:
-            "needs 'namespace' (in-cluster MLflow) or 'cidr' (external MLflow) for the NetworkPolicy egress",
-        });
+      } else {
+        // The rules of ModelSource.fromRegistry's MLflow connection; its messages start with the field ('mlflow.cidr').
+        const { credentialsSecret, ...m } = c.mlflow;
+        constructIssue(ctx, [], () =>
+          resolveMlflowConnection({ ...m, credentialsSecretName: credentialsSecret }),
+        );
       }
     }
     if (c.replicas !== undefined && c.autoscaling !== undefined) {
@@ -257,26 +283,17 @@ export const EnvironmentConfigSchema = z
       });
     }
     if (c.autoscaling) {
-      // The construct's defaults fill what the file leaves out; the rules are checked here to name the file's fields.
-      const { minReplicas, maxReplicas, minAvailable } = Scaling.autoscaled({
+      // The construct's defaults and rules (those of Scaling.autoscaled), reported with the file's fields.
+      const path = (f: AutoscalingField) =>
+        f === 'minAvailable'
+          ? ['podDisruptionBudget', f]
+          : ['autoscaling', f === 'scaleDownStabilizationWindow' ? 'scaleDownStabilizationWindowSeconds' : f];
+      const resolved = resolveAutoscaling({
         ...c.autoscaling,
         minAvailable: c.podDisruptionBudget?.minAvailable,
-      }).autoscaling!;
-      if (minReplicas > maxReplicas) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['autoscaling', 'minReplicas'],
-          message: `(${minReplicas}) must be ≤ 'autoscaling.maxReplicas' (${maxReplicas}): lower minReplicas or raise maxReplicas`,
-        });
-      }
-      if (minAvailable >= minReplicas) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['podDisruptionBudget', 'minAvailable'],
-          message:
-            `(${minAvailable}) must be < 'autoscaling.minReplicas' (${minReplicas}), otherwise no pod may ever ` +
-            'be evicted and every node drain blocks: lower minAvailable or raise minReplicas',
-        });
+      });
+      for (const p of autoscalingProblems(resolved, (f) => `'${path(f).join('.')}'`)) {
+        ctx.addIssue({ code: 'custom', path: path(p.field), message: p.message });
       }
     }
     if (c.externalSecrets?.mlflowCredentialsKey && c.model.from !== 'registry') {
@@ -303,26 +320,17 @@ export const EnvironmentConfigSchema = z
       });
     }
     if (c.delivery === 'canary') {
-      try {
-        Delivery.canary(c.canary).validate();
-      } catch (err) {
-        // The construct's message starts with the field relative to `canary` ('steps[2].setWeight'): make it the path.
-        const m = /^'([^']+)' ?(.*)$/s.exec((err as Error).message);
-        ctx.addIssue({
-          code: 'custom',
-          path: m ? ['canary', m[1]!] : ['canary'],
-          message: m ? m[2]! : (err as Error).message,
-        });
-      }
+      // Delivery.canary's messages start with the field relative to `canary` ('steps[2].setWeight').
+      constructIssue(ctx, ['canary'], () => Delivery.canary(c.canary));
     }
-    if (c.service.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
+    if (c.service?.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
       ctx.addIssue({
         code: 'custom',
         path: ['service', 'tlsPort'],
         message: "needs 'service.type: LoadBalancer'",
       });
     }
-    if (c.service.nodePort !== undefined && c.service.type !== 'NodePort') {
+    if (c.service?.nodePort !== undefined && c.service.type !== 'NodePort') {
       ctx.addIssue({
         code: 'custom',
         path: ['service', 'nodePort'],
@@ -332,15 +340,18 @@ export const EnvironmentConfigSchema = z
     const section = (field: ExternalTrafficField) =>
       field === 'podCidrs' || field === 'ingressNamespaces' ? 'networkPolicy' : 'service';
     for (const p of externalTrafficProblems(
-      c.service,
-      c.networkPolicy.podCidrs,
+      c.service ?? {},
+      c.networkPolicy?.podCidrs ?? [],
       (f) => `'${section(f)}.${f}'`,
     )) {
       ctx.addIssue({ code: 'custom', path: [section(p.field), p.field], message: p.message });
     }
   });
 
-/** A validated environment config with every default filled in. */
+/**
+ * A validated environment config, quantities and durations converted to the constructs' types. Fields the file
+ * leaves out stay undefined: the constructs' defaults apply (one home for each default).
+ */
 export type EnvironmentConfig = z.infer<typeof EnvironmentConfigSchema>;
 
 /** Schema of `charts/argocd.yaml`: the repository Argo CD syncs from and where its objects live. */

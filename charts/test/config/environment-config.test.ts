@@ -37,20 +37,29 @@ describe('environment config files', () => {
     expect(readArgoCdConfig(argoCdConfigPath(REPO_ROOT)).repoURL).toMatch(/^https:\/\//);
   });
 
-  it('fills defaults for omitted optional sections', () => {
+  it("leaves omitted fields undefined, so the constructs' defaults apply (each default has one home)", () => {
     const file = join(dir, 'minimal.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        image: 'ghcr.io/example/model-gitops:1.0.0',
-        model: { from: 'baked' },
-        argocd: { destinationServer: 'https://kubernetes.default.svc' },
-      }),
-    );
+    const minimal = {
+      image: 'ghcr.io/example/model-gitops:1.0.0',
+      model: { from: 'baked' },
+      argocd: { destinationServer: 'https://kubernetes.default.svc' },
+    };
+    writeFileSync(file, stringify(minimal));
+    // Only the fields the file states, nothing filled in.
+    expect(readEnvironmentConfig(file)).toEqual(minimal);
+  });
+
+  it('converts quantities to millicores and Sizes, and seconds to Durations', () => {
+    const c = production();
+    c.resources = { cpuRequest: '250m', memoryRequest: '384Mi', cpuLimit: '1.5', memoryLimit: '2Gi' };
+    c.autoscaling.scaleDownStabilizationWindowSeconds = 120;
+    const file = join(dir, 'converted.yaml');
+    writeFileSync(file, stringify(c));
     const config = readEnvironmentConfig(file);
-    expect(config.namespace).toBe('cats-dogs-classifier');
-    expect(config.service).toEqual({ type: 'ClusterIP', port: 80, annotations: {} });
-    expect(config.networkPolicy.ingressNamespaces).toEqual(['ingress-nginx']);
+    const r = config.resources!;
+    expect([r.cpuRequestMillicores, r.cpuLimitMillicores]).toEqual([250, 1500]);
+    expect([r.memoryRequest.toMebibytes(), r.memoryLimit.toMebibytes()]).toEqual([384, 2048]);
+    expect(config.autoscaling!.scaleDownStabilizationWindow!.toSeconds()).toBe(120);
   });
 });
 
@@ -182,7 +191,7 @@ describe('environment config validation', () => {
       loadBalancerSourceRanges: ['0.0.0.0/0'],
       externalTrafficPolicy: 'Local',
     });
-    expect(c.networkPolicy.podCidrs).toEqual(['10.244.0.0/16']);
+    expect(c.networkPolicy?.podCidrs).toEqual(['10.244.0.0/16']);
   });
 
   it('fails when a LoadBalancer lists no source ranges, naming the config fields and both fixes', () => {
@@ -212,7 +221,7 @@ describe('environment config validation', () => {
     c.service.nodeCidrs = ['10.0.0.0/16'];
     const file = join(dir, 'cluster-policy.yaml');
     writeFileSync(file, stringify(c));
-    expect(readEnvironmentConfig(file).service.nodeCidrs).toEqual(['10.0.0.0/16']);
+    expect(readEnvironmentConfig(file).service?.nodeCidrs).toEqual(['10.0.0.0/16']);
   });
 
   it('fails when a source range lies within networkPolicy.podCidrs', () => {
@@ -294,8 +303,8 @@ describe('environment config validation', () => {
 });
 
 describe('delivery config', () => {
-  it('defaults to rolling', () => {
-    expect(readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'production')).delivery).toBe('rolling');
+  it('leaves delivery to the construct when omitted (production omits it)', () => {
+    expect(readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'production')).delivery).toBeUndefined();
   });
 
   it('fails on an unknown delivery', () => {

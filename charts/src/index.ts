@@ -1,7 +1,9 @@
+/** The charts as a library: the constructs, their configuration (also alone in `./config`, without cdk8s) and synth. */
 export * from './argocd-chart';
 export * from './canary-rollout';
-export * from './config/environment-config';
-export * from './config/model-pin';
+export * from './config';
+export * from './config/external-traffic';
+export * from './config/image-reference';
 export * from './delivery';
 export * from './environment-chart';
 export * from './external-secret';

@@ -3,13 +3,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
-import {
-  CLI_PATH,
-  ContainerResourceQuantities,
-  containerResources,
-  ProbeTiming,
-  validateImage,
-} from './inference-service';
+import { validateImage } from './config/image-reference';
+import { CLI_PATH, ContainerResourceQuantities, containerResources, ProbeTiming } from './inference-service';
 import {
   addDnsEgress,
   DEFAULT_RUN_AS_USER,

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import {
+  environmentConfigPath,
   modelPinPath,
+  readEnvironmentConfig,
   readModelPin,
   type EnvironmentName,
+  type EvaluationPolicy,
   type ModelPin,
-} from '../../charts/src/config/model-pin';
-import type { EvaluationPolicy } from '../../charts/src/config/evaluation-policy';
+} from '../../charts/src/config';
 import { CliError } from './cli-error';
 import type { MlflowClient, ModelVersion } from './mlflow';
 
@@ -28,9 +30,6 @@ export async function environmentSelector(
   repoRoot: string,
   env: EnvironmentName,
 ): Promise<Selector | undefined> {
-  // Loaded on first use: the config schema pulls in the charts' constructs (cdk8s).
-  const { environmentConfigPath, readEnvironmentConfig } =
-    await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
   if (config.model.from !== 'registry') return undefined;
   if (config.model.alias) return { kind: 'alias', value: config.model.alias };
@@ -43,8 +42,6 @@ export async function environmentSelector(
  * Throws a CliError when the environment has none (only environments serving a baked model may omit it).
  */
 export async function environmentPolicy(repoRoot: string, env: EnvironmentName): Promise<EvaluationPolicy> {
-  const { environmentConfigPath, readEnvironmentConfig } =
-    await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
   if (!config.evaluation) {
     throw new CliError(

@@ -1,8 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { createValidatedSession, preprocessImage, runBatch, scoreImage } from '../../service/src';
 import { ModelLoadError, readModelFiles, type ModelFiles } from '../../service/src/model/format';
-import { createValidatedSession, runBatch } from '../../service/src/model/loader';
-import { preprocessImage } from '../../service/src/preprocess';
-import { scoreImage } from '../../service/src/scores';
 import { CliError } from './cli-error';
 import { sampleImages } from './samples';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parse, parseAllDocuments } from 'yaml';
-import { ENVIRONMENTS } from '../../charts/src/config/model-pin';
+import { ENVIRONMENTS } from '../../charts/src/config';
 import { buildProgram } from '../src/cli';
 import { ROLLBACK_TRAILER } from '../src/commands/rollback';
 import { randomUUID } from 'node:crypto';

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { Delivery } from '../delivery';
-import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
 import { Scaling } from '../scaling';
-import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
 import { EvaluationPolicySchema } from './evaluation-policy';
+import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
+import { validateImage } from './image-reference';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z

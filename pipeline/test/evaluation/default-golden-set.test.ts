@@ -4,9 +4,14 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentConfigPath, readEnvironmentConfig } from '../../../charts/src/config/environment-config';
-import { ENVIRONMENTS, modelPinPath, readModelPin } from '../../../charts/src/config/model-pin';
-import { buildDefaultModel } from '../../../service/src/model/default-model';
+import {
+  ENVIRONMENTS,
+  environmentConfigPath,
+  modelPinPath,
+  readEnvironmentConfig,
+  readModelPin,
+} from '../../../charts/src/config';
+import { buildDefaultModel } from '../../../service/src/model/builders';
 import { DEFAULT_GOLDEN_SET_PATH, generateGoldenSet } from '../../src/evaluation/default-golden-set';
 import { evaluateModelDir } from '../../src/evaluation/evaluate';
 import { buildEvidence, evidencePath, readEvidence } from '../../src/evaluation/evidence';

@@ -18,7 +18,8 @@ export const ENTRY_MODULES = {
   ],
   charts: [
     'charts/src', // the constructs, their config and synth (loads cdk8s)
-    'charts/src/config', // environments, pins, evaluation policy, environment config, without cdk8s
+    'charts/src/config', // environments, pins, evaluation policy: zod only (the pod's CLI reads them)
+    'charts/src/config/environment-config', // the environment config schema and reader, without cdk8s
     'charts/src/monitoring', // Prometheus rules, dashboards, canary analysis queries
   ],
   pipeline: ['pipeline/src/relay'], // the webhook relay's route and environment

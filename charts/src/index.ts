@@ -1,7 +1,11 @@
-/** The charts as a library: the constructs, their configuration (also alone in `./config`, without cdk8s) and synth. */
+/**
+ * The charts as a library: the constructs, their configuration (also alone, without cdk8s, in `./config` and
+ * `./config/environment-config`) and synth.
+ */
 export * from './argocd-chart';
 export * from './canary-rollout';
 export * from './config';
+export * from './config/environment-config';
 export * from './config/external-traffic';
 export * from './config/image-reference';
 export * from './delivery';

@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import {
-  environmentConfigPath,
   modelPinPath,
-  readEnvironmentConfig,
   readModelPin,
   type EnvironmentName,
   type EvaluationPolicy,
@@ -30,6 +28,9 @@ export async function environmentSelector(
   repoRoot: string,
   env: EnvironmentName,
 ): Promise<Selector | undefined> {
+  // Loaded on first use: environment files are read in the workflows, the image holds no copy of their schema.
+  const { environmentConfigPath, readEnvironmentConfig } =
+    await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
   if (config.model.from !== 'registry') return undefined;
   if (config.model.alias) return { kind: 'alias', value: config.model.alias };
@@ -42,6 +43,8 @@ export async function environmentSelector(
  * Throws a CliError when the environment has none (only environments serving a baked model may omit it).
  */
 export async function environmentPolicy(repoRoot: string, env: EnvironmentName): Promise<EvaluationPolicy> {
+  const { environmentConfigPath, readEnvironmentConfig } =
+    await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));
   if (!config.evaluation) {
     throw new CliError(

@@ -31,6 +31,7 @@ describe('what importing an entry module loads', () => {
     ['service/src/model/builders', RUNTIMES],
     ['service/src/config', RUNTIMES],
     ['charts/src/config', CDK8S],
+    ['charts/src/config/environment-config', CDK8S],
   ])('%s loads none of %j', async (entry, heavy) => {
     const loaded = await packagesLoadedBy(entry);
     expect(loaded).toContain('zod'); // the probe sees what the entry loads

@@ -1,8 +1,7 @@
 /**
- * The charts' configuration, importable without cdk8s: the environment list and model pins, the promotion gate's
- * evaluation policy, and the environment config schema with its reader. The pipeline imports the charts through this
- * entry (and `charts/src` only for synth); a test checks that loading it loads neither cdk8s nor cdk8s-plus.
+ * The charts' configuration the CLI reads everywhere, the init container's `model-fetch` included: the environment
+ * list, model pins and the promotion gate's evaluation policy (zod only). The environment config schema and reader
+ * are a separate entry, `./environment-config` (also without cdk8s), read only where the repository is checked out.
  */
-export * from './environment-config';
 export * from './evaluation-policy';
 export * from './model-pin';

@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { preprocessImage, readModelFiles } from '../../service/src';
+import { preprocessImage } from '../../service/src';
+import { readModelFiles } from '../../service/src/model/format';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
 import { measureFloor, type FloorResult } from './floor';
 import { DEFAULT_IMAGE_SPECS, generateImages, type BenchImage } from './images';

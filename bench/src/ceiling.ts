@@ -1,8 +1,6 @@
 import sharp from 'sharp';
-import { InferencePool } from '../../service/src/inference/pool';
+import { InferencePool, openModel, preprocessImage, runBatch } from '../../service/src';
 import { readModelFiles, type ModelFiles } from '../../service/src/model/format';
-import { openModel, runBatch } from '../../service/src/model/loader';
-import { preprocessImage } from '../../service/src/preprocess';
 import type { BenchImage } from './images';
 import { summarize, type LatencySummary } from './stats';
 

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { seededRandom } from '../../service/src/model/onnx-builder';
+import { seededRandom } from '../../service/src/model/builders';
 
 /** One generated benchmark input: encoded bytes plus what they are. */
 export interface BenchImage {

@@ -1,8 +1,15 @@
+/**
+ * The charts as a library: the constructs, their configuration (also alone, without cdk8s, in `./config` and
+ * `./config/environment-config`) and synth.
+ */
 export * from './argocd-chart';
 export * from './canary-rollout';
+export * from './config';
 export * from './config/environment-config';
-export * from './config/model-pin';
+export * from './config';
 export * from './container-settings';
+export * from './config/external-traffic';
+export * from './config/image-reference';
 export * from './delivery';
 export * from './environment-chart';
 export * from './external-secret';

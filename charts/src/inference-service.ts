@@ -5,6 +5,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { CanaryRollout } from './canary-rollout';
+import { validateImage } from './config/image-reference';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit, wholeSeconds } from './container-settings';
 import { Delivery } from './delivery';
 import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
@@ -711,28 +712,6 @@ export function configHash(data: Readonly<Record<string, string>>): string {
       .map((k) => [k, data[k]]),
   );
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
-}
-
-/** Image reference: must carry a tag other than `latest`, a sha256 digest, or both. */
-export function validateImage(image: string): void {
-  const m =
-    /^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(
-      image,
-    );
-  if (!m) {
-    throw new Error(
-      `image '${image}' is not an image reference: write repository:tag or repository@sha256:<64 hex>.`,
-    );
-  }
-  const [, , tag, digest] = m;
-  if (!tag && !digest) {
-    throw new Error(
-      `image '${image}' has neither a tag nor a digest: append :<tag> or @sha256:<digest> so the deployment is reproducible.`,
-    );
-  }
-  if (tag === 'latest' && !digest) {
-    throw new Error(`image '${image}' uses the 'latest' tag: pin a version tag or a sha256 digest.`);
-  }
 }
 
 function validateName(prop: string, value: string): void {

@@ -3,8 +3,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
+import { validateImage } from './config/image-reference';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit } from './container-settings';
-import { CLI_PATH, validateImage } from './inference-service';
+import { CLI_PATH } from './inference-service';
 import { workloadNetworkPolicy } from './network-policy';
 import {
   DEFAULT_RUN_AS_USER,

@@ -1,4 +1,4 @@
-import { loadRelayConfig, RelayEnvSchema } from '../../pipeline/src/relay/config';
+import { loadRelayConfig, RelayEnvSchema } from '../../pipeline/src/relay';
 import { loadConfig } from '../../service/src/config';
 import { ENVIRONMENTS, modelPinPath, readModelPin } from '../src/config/model-pin';
 import { Json, ofKind, readGenerated, REPO_ROOT, workloadsOf } from './support/dist';

@@ -1,5 +1,6 @@
 import { ServiceType } from 'cdk8s-plus-28';
-import { externalTrafficProblems, ExternalTrafficFields, ServiceExposure } from '../src/service-exposure';
+import { externalTrafficProblems, ExternalTrafficFields } from '../src/config/external-traffic';
+import { ServiceExposure } from '../src/service-exposure';
 
 const PUBLIC = { loadBalancerSourceRanges: ['0.0.0.0/0'] };
 const HOST = { nodePortSourceRanges: ['172.16.0.0/12'] };

@@ -3,9 +3,9 @@ import {
   modelPinPath,
   readModelPin,
   type EnvironmentName,
+  type EvaluationPolicy,
   type ModelPin,
-} from '../../charts/src/config/model-pin';
-import type { EvaluationPolicy } from '../../charts/src/config/evaluation-policy';
+} from '../../charts/src/config';
 import { CliError } from './cli-error';
 import type { MlflowClient, ModelVersion } from './mlflow';
 
@@ -28,7 +28,7 @@ export async function environmentSelector(
   repoRoot: string,
   env: EnvironmentName,
 ): Promise<Selector | undefined> {
-  // Loaded on first use: the config schema pulls in the charts' constructs (cdk8s).
+  // Loaded on first use: environment files are read in the workflows, the image holds no copy of their schema.
   const { environmentConfigPath, readEnvironmentConfig } =
     await import('../../charts/src/config/environment-config');
   const config = readEnvironmentConfig(environmentConfigPath(repoRoot, env));

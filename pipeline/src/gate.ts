@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { Classifier, ModelLoadError, scoreImage } from '../../service/src';
+import { Classifier, scoreImage } from '../../service/src';
+import { ModelLoadError } from '../../service/src/model/format';
 import { CliError } from './cli-error';
 import { sampleImages } from './samples';
 

@@ -11,7 +11,7 @@ export const PROMOTION_PATHS: readonly string[] = ['charts/environments', 'dist'
  * that commands without a synth (model-fetch in the init container, relay) do not load cdk8s.
  */
 export const chartsSynth: SynthFn = async (repoRoot) => {
-  const { synthesize, writeFiles } = await import('../../charts/src/synth');
+  const { synthesize, writeFiles } = await import('../../charts/src');
   writeFiles(repoRoot, synthesize(repoRoot));
 };
 

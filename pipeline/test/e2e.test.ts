@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { buildDefaultModel } from '../../service/src/model/default-model';
+import { buildDefaultModel } from '../../service/src/model/builders';
 import { writeMlflowModelDir } from '../../service/src/model/format';
 import { sampleImages } from '../src/samples';
 import { FakeMlflow } from './support/fake-mlflow';

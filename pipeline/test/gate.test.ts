@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '../../service/src/model/format';
-import { buildIdentityModel } from '../../service/src/model/onnx-builder';
+import { buildIdentityModel } from '../../service/src/model/builders';
 import { validateModelDir } from '../src/gate';
 import { tinyModel, writeModel } from './support/models';
 

@@ -4,8 +4,8 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelPin, modelPinPath } from '../../charts/src/config/model-pin';
-import { Classifier } from '../../service/src/classifier';
+import { readModelPin, modelPinPath } from '../../charts/src/config';
+import { Classifier } from '../../service/src';
 import { fixture, mlmodelWithBlock, softmaxClassifier } from '../../service/test/mlflow-fixtures';
 import { fetchModel } from '../src/commands/model-fetch';
 import { promote } from '../src/commands/promote';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { seededRandom } from '../../service/src/model/onnx-builder';
+import { seededRandom } from '../../service/src/model/builders';
 import { GitHubStandIn, fixtureBody, mlflowHeaders } from './fixtures/webhooks/stand-ins';
 
 // Hostile input against the relay running as its own process: random and malformed bodies, forged and

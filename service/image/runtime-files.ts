@@ -39,7 +39,7 @@ export const DATA_FILES: readonly string[] = [
  */
 export const IMPORTS_NOT_IN_IMAGE: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'build/pipeline/src/commands/promote.js': { '../gate': 'the model gate runs in promote.yml' },
-  'build/pipeline/src/synth.js': { '../../charts/src/synth': 'synthesizing manifests needs cdk8s' },
+  'build/pipeline/src/synth.js': { '../../charts/src': 'synthesizing manifests needs cdk8s' },
   'build/pipeline/src/environments.js': {
     '../../charts/src/config/environment-config': 'environment files are read in the workflows',
   },
@@ -253,8 +253,9 @@ export const BUILD_TIME_PACKAGES: readonly string[] = [
 /** Compiled outputs that are never run in the image (generators, benchmark, the selection itself). */
 const BUILD_TIME_OUTPUT = [
   /^build\/(bench|imports)\//,
-  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits).
-  /^build\/charts\/(?!src\/config\/(model-pin|evaluation-policy)\.js$)/,
+  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits),
+  // through their entry module.
+  /^build\/charts\/(?!src\/config\/(index|model-pin|evaluation-policy)\.js$)/,
   /^build\/service\/image\//,
   /^build\/service\/src\/model\/(build-default-model|onnx-builder)\.js$/,
 ];

@@ -1,6 +1,17 @@
-export * from './classifier';
-export * from './errors';
-export * from './model/loader';
-export * from './model/format';
-export * from './preprocess';
-export * from './scores';
+/**
+ * The service as a library, for the promotion gate, `evaluate` and the benchmark: the classifier, the inference
+ * pool, in-process sessions, preprocessing and scoring. It loads ONNX Runtime and sharp; code that needs only the
+ * model format imports `./model/format` (neither), model builders come from `./model/builders`.
+ */
+export { Classifier, type ClassifierOptions } from './classifier';
+export { AppError, ImageError, PredictionError, type PredictionErrorCode } from './errors';
+export { InferencePool, type InferencePoolOptions, type InferenceResult } from './inference/pool';
+export {
+  createValidatedSession,
+  openModel,
+  runBatch,
+  type OpenModel,
+  type SessionSettings,
+} from './model/loader';
+export { preprocessImage, sniffImageFormat, type ImageFormat, type PreprocessLimits } from './preprocess';
+export { scoreImage, type ClassScore, type ImageScores } from './scores';

@@ -24,16 +24,14 @@ import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
-import { Delivery } from '../../charts/src/delivery';
-import { InferenceService } from '../../charts/src/inference-service';
-import { ModelSource } from '../../charts/src/model-source';
+import { Delivery, InferenceService, ModelSource } from '../../charts/src';
 import {
   CANARY_HASH_ARG,
+  POD_TEMPLATE_HASH_SERIES_LABEL,
   renderAnalysisQuery,
   STABLE_HASH_ARG,
-} from '../../charts/src/monitoring/canary-analysis';
-import { POD_TEMPLATE_HASH_SERIES_LABEL } from '../../charts/src/monitoring/inference-rules';
-import { buildDefaultModel } from '../../service/src/model/default-model';
+} from '../../charts/src/monitoring';
+import { buildDefaultModel } from '../../service/src/model/builders';
 import { writeMlflowModelDir } from '../../service/src/model/format';
 import { freePort, promQuery, repoRoot, sleep, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';

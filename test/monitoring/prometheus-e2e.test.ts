@@ -7,9 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { inferenceDashboard } from '../../charts/src/monitoring/inference-dashboard';
-import { ALERT_NAMES, inferenceRules } from '../../charts/src/monitoring/inference-rules';
-import { renderMonitoringFiles } from '../../charts/src/monitoring/standalone-config';
+import {
+  ALERT_NAMES,
+  inferenceDashboard,
+  inferenceRules,
+  renderMonitoringFiles,
+} from '../../charts/src/monitoring';
 import { freePort, promQuery, repoRoot, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import {
+  ALERT_NAMES,
   CANARY_HASH_ARG,
   canaryAnalysisMetrics,
   renderAnalysisQuery,
+  renderMonitoringFiles,
   STABLE_HASH_ARG,
-} from '../../charts/src/monitoring/canary-analysis';
-import { ALERT_NAMES } from '../../charts/src/monitoring/inference-rules';
-import { renderMonitoringFiles } from '../../charts/src/monitoring/standalone-config';
+} from '../../charts/src/monitoring';
 import { promtool, requireTool } from './tools';
 
 const monitoringDir = resolve(__dirname, '..', '..', 'monitoring');

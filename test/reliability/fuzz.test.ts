@@ -7,16 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
-import { generateImage } from '../../bench/src/images';
 import {
   REPO_ROOT,
   freshEntry,
+  generateImage,
   procStatusMiB,
   request,
   sleep,
   startService,
   type ServiceProcess,
-} from '../../bench/src/service-process';
+} from '../../bench/src/harness';
 import {
   hostileFeedback,
   hostilePredict,

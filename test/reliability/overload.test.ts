@@ -6,17 +6,17 @@
  * each is the service's contract or relative to what this test measured; the figures are printed.
  */
 import path from 'node:path';
-import { generateImage } from '../../bench/src/images';
 import {
   REPO_ROOT,
+  generateImage,
   procStatusMiB,
   request,
   rssSampler,
   sleep,
   startService,
+  summarize,
   type ServiceProcess,
-} from '../../bench/src/service-process';
-import { summarize } from '../../bench/src/stats';
+} from '../../bench/src/harness';
 import { readRolloutSettings } from './support/deployment';
 import { closedLoop, openLoop, type Shot } from './support/open-loop';
 

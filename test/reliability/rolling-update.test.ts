@@ -14,14 +14,14 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { generateImage } from '../../bench/src/images';
 import {
   REPO_ROOT,
+  generateImage,
   request,
   sleep,
   startService,
   type ServiceProcess,
-} from '../../bench/src/service-process';
+} from '../../bench/src/harness';
 import { readRolloutSettings } from './support/deployment';
 import { Haproxy } from './support/haproxy';
 import { countByVersion, failed, RequestStream, type StreamRecord } from './support/stream';

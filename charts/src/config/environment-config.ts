@@ -4,13 +4,13 @@ import { Duration, Size } from 'cdk8s';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { Delivery } from '../delivery';
-import { validateImage } from '../inference-service';
 import { resolveMlflowConnection } from '../model-source';
 import { cpuMillis, memoryMebibytes } from '../quantity';
 import { ContainerResourceAmounts, ResourceAmountField, resourceAmountProblems } from '../resource-amounts';
 import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../scaling';
-import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
 import { EvaluationPolicySchema } from './evaluation-policy';
+import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
+import { validateImage } from './image-reference';
 import type { EnvironmentName } from './model-pin';
 
 const dnsLabel = z

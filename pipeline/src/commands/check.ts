@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config/model-pin';
+import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
 import { CliError } from '../cli-error';
 import { currentPin, describeSelector, environmentSelector, resolveSelector } from '../environments';
 import { Git } from '../git';

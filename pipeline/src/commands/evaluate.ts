@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import type { EnvironmentName } from '../../../charts/src/config/model-pin';
+import type { EnvironmentName } from '../../../charts/src/config';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { currentPin, environmentPolicy } from '../environments';
 import type { Evaluation } from '../evaluation/evaluate';

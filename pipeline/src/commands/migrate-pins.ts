@@ -7,7 +7,7 @@ import {
   modelPinPath,
   readModelPin,
   writeModelPin,
-} from '../../../charts/src/config/model-pin';
+} from '../../../charts/src/config';
 import { stderrLog, type Log } from '../cli-error';
 import { Git } from '../git';
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config/model-pin';
+import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
 
 /** Parser for a registered model version: a positive integer, kept as a string as MLflow does. */
 export function versionOption(flag: string): (value: string) => string {

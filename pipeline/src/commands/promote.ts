@@ -8,7 +8,7 @@ import {
   writeModelPin,
   type EnvironmentName,
   type ModelPin,
-} from '../../../charts/src/config/model-pin';
+} from '../../../charts/src/config';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import {
   currentPin,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { EnvironmentName } from '../../../charts/src/config/model-pin';
+import type { EnvironmentName } from '../../../charts/src/config';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { Git } from '../git';
 import { currentPin } from '../environments';

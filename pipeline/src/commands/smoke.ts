@@ -166,8 +166,8 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
       );
       return finish(checks, report);
     }
-    // Loaded on first use: the service's preprocessing module brings sharp.
-    const { sniffImageFormat } = await import('../../../service/src/preprocess');
+    // Loaded on first use: the service's library brings sharp and ONNX Runtime.
+    const { sniffImageFormat } = await import('../../../service/src');
     const tolerance = file.scoreTolerance;
     const differ: string[] = [];
     for (const { expected, bytes } of images) {

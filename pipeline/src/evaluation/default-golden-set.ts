@@ -7,7 +7,7 @@
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { seededRandom } from '../../../service/src/model/onnx-builder';
+import { seededRandom } from '../../../service/src/model/builders';
 
 /** One generated image: its path inside the golden set (`<label>/<file>`) and its encoded bytes. */
 export interface GeneratedImage {

@@ -1,4 +1,5 @@
-import { Classifier, ImageError, ModelLoadError, type ImageScores } from '../../../service/src';
+import { Classifier, ImageError, type ImageScores } from '../../../service/src';
+import { ModelLoadError } from '../../../service/src/model/format';
 import { CliError } from '../cli-error';
 import type { GoldenSet } from './golden-set';
 

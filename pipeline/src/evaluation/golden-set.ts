@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GoldenSetLimitsSchema, type GoldenSetLimits } from '../../../charts/src/config/evaluation-policy';
+import { GoldenSetLimitsSchema, type GoldenSetLimits } from '../../../charts/src/config';
 import { CliError } from '../cli-error';
 import type { MlflowClient } from '../mlflow';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { GoldenSetLimits, GoldenSetLocation } from '../../../charts/src/config/evaluation-policy';
+import type { GoldenSetLimits, GoldenSetLocation } from '../../../charts/src/config';
 import { CliError } from '../cli-error';
 import type { MlflowClient } from '../mlflow';
 import { downloadGoldenSet, readGoldenSet, type GoldenSet } from './golden-set';

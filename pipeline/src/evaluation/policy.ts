@@ -1,4 +1,4 @@
-import type { EvaluationPolicy } from '../../../charts/src/config/evaluation-policy';
+import type { EvaluationPolicy } from '../../../charts/src/config';
 import { agreement, type Evaluation } from './evaluate';
 
 /** The thresholds of a policy (what {@link judge} reads). */

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EvaluationPolicy } from '../../../charts/src/config/evaluation-policy';
-import type { EnvironmentName, ModelPin } from '../../../charts/src/config/model-pin';
+import type { EnvironmentName, EvaluationPolicy, ModelPin } from '../../../charts/src/config';
 import { CliError, type Log } from '../cli-error';
 import type { MlflowClient } from '../mlflow';
 import { downloadArtifactFiles } from '../model-artifacts';

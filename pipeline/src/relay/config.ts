@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config/model-pin';
+import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
 
 /** Variables whose values must never appear in an error message or a log line. */
 const SECRET_VARIABLES = new Set(['MLFLOW_WEBHOOK_SECRET', 'GITHUB_TOKEN']);

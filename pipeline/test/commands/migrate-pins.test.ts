@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelPin } from '../../../charts/src/config/model-pin';
+import { readModelPin } from '../../../charts/src/config';
 import { migratePins } from '../../src/commands/migrate-pins';
 
 const LEGACY = {

@@ -10,7 +10,7 @@ import { fakeClient, registerInFake, tinyModel, withMetadata, writeModel } from 
 import { startPromotionFixture } from '../support/promotion-fixture';
 import { REPO_ROOT, git, setEvaluationPolicy, treeState, type TempRepo } from '../support/repo';
 import { rmSync } from 'node:fs';
-import type { BuiltModel } from '../../../service/src/model/onnx-builder';
+import type { BuiltModel } from '../../../service/src/model/builders';
 
 const NAME = 'cats-dogs-classifier';
 const GOLDEN = join(REPO_ROOT, 'charts', 'golden-sets', 'default');

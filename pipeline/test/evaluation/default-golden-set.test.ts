@@ -4,9 +4,9 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENVIRONMENTS, modelPinPath, readModelPin } from '../../../charts/src/config';
 import { environmentConfigPath, readEnvironmentConfig } from '../../../charts/src/config/environment-config';
-import { ENVIRONMENTS, modelPinPath, readModelPin } from '../../../charts/src/config/model-pin';
-import { buildDefaultModel } from '../../../service/src/model/default-model';
+import { buildDefaultModel } from '../../../service/src/model/builders';
 import { DEFAULT_GOLDEN_SET_PATH, generateGoldenSet } from '../../src/evaluation/default-golden-set';
 import { evaluateModelDir } from '../../src/evaluation/evaluate';
 import { buildEvidence, evidencePath, readEvidence } from '../../src/evaluation/evidence';

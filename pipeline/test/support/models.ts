@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDefaultModel, type DefaultModelOptions } from '../../../service/src/model/default-model';
-import { writeModelDir, type BuiltModel } from '../../../service/src/model/onnx-builder';
+import {
+  buildDefaultModel,
+  writeModelDir,
+  type BuiltModel,
+  type DefaultModelOptions,
+} from '../../../service/src/model/builders';
 import { MlflowClient } from '../../src/mlflow';
 import { registerModel } from '../../src/commands/register';
 import type { FakeMlflow } from './fake-mlflow';

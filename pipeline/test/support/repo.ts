@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { synthesize, writeFiles } from '../../../charts/src';
 import {
   writeModelPin,
   ENVIRONMENTS,
   modelPinPath,
+  type EvaluationPolicyInput,
   type ModelPin,
-} from '../../../charts/src/config/model-pin';
-import { synthesize, writeFiles } from '../../../charts/src/synth';
-import type { EvaluationPolicyInput } from '../../../charts/src/config/evaluation-policy';
+} from '../../../charts/src/config';
 import { parseDocument } from 'yaml';
 
 /** This checkout: the source of the charts config copied into temp repositories. */

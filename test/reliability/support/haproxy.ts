@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, request, sleep } from '../../../bench/src/service-process';
+import { freePort, request, sleep } from '../../../bench/src/harness';
 
 /** Health-check timings haproxy applies to every server (the readiness probe, possibly scaled down). */
 export interface HealthCheck {

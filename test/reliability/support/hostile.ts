@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { generateImage } from '../../../bench/src/images';
-import { seededRandom } from '../../../service/src/model/onnx-builder';
+import { generateImage } from '../../../bench/src/harness';
+import { seededRandom } from '../../../service/src/model/builders';
 
 /** One hostile request. */
 export interface HostileRequest {

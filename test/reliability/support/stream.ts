@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { sleep } from '../../../bench/src/service-process';
+import { sleep } from '../../../bench/src/harness';
 
 /** One request of a {@link RequestStream}. */
 export interface StreamRecord {

@@ -1,6 +1,7 @@
 /**
- * The model format, one owner (resolution, validation, digests, MLmodel reading and writing). Importable
- * without ONNX Runtime: `model-fetch`, `register` and `promote` use it before (or without) loading a runtime.
+ * The model format, one owner (resolution, validation, digests, MLmodel reading and writing). Loads neither ONNX
+ * Runtime nor sharp (a test checks): `model-fetch`, `register` and `promote` use it before (or without) loading a
+ * runtime.
  */
 export * from './description';
 export * from './io';

@@ -1,8 +1,8 @@
-import { renderMarkdown } from '../../bench/src/report';
-import { evaluateTargets, TARGETS, targetText } from '../../bench/src/targets';
-import type { ModelResult } from '../../bench/src/bench';
+import { renderMarkdown } from '../src/report';
+import { evaluateTargets, TARGETS, targetText } from '../src/targets';
+import type { ModelResult } from '../src/bench';
 import { measuredModel, peer, report } from './bench-fixtures';
-import type { MeasuredModel } from '../../bench/src/targets';
+import type { MeasuredModel } from '../src/targets';
 
 const withTargets = (m: MeasuredModel): ModelResult => ({ ...m, targets: evaluateTargets(m) });
 const rowOf = (md: string, start: string): string => md.split('\n').find((l) => l.startsWith(start)) ?? '';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureModels } from '../../bench/src/models';
+import { ensureModels } from '../src/models';
 
 describe('ensureModels (what lets `npm run bench` run on a fresh clone)', () => {
   let root: string;

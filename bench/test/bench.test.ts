@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BenchReport } from '../../bench/src/bench';
-import { generateImages } from '../../bench/src/images';
-import { TARGETS, targetText } from '../../bench/src/targets';
+import type { BenchReport } from '../src/bench';
+import { generateImages } from '../src/images';
+import { TARGETS, targetText } from '../src/targets';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

@@ -1,11 +1,11 @@
 /** Hand-made bench results for the pure parts (targets, report), with round figures easy to check. */
-import type { BenchReport, LevelResult, ModelResult, VariantResult } from '../../bench/src/bench';
-import type { CeilingResult } from '../../bench/src/ceiling';
-import type { FloorResult } from '../../bench/src/floor';
-import type { LoadResult } from '../../bench/src/load';
-import type { PeerResult, PeerRoundResult, ServerFigures } from '../../bench/src/peer';
-import type { LatencySummary } from '../../bench/src/stats';
-import type { MeasuredModel } from '../../bench/src/targets';
+import type { BenchReport, LevelResult, ModelResult, VariantResult } from '../src/bench';
+import type { CeilingResult } from '../src/ceiling';
+import type { FloorResult } from '../src/floor';
+import type { LoadResult } from '../src/load';
+import type { PeerResult, PeerRoundResult, ServerFigures } from '../src/peer';
+import type { LatencySummary } from '../src/stats';
+import type { MeasuredModel } from '../src/targets';
 
 export function latency(p50: number, p99: number): LatencySummary {
   return { count: 100, p50, p90: (p50 + p99) / 2, p99, max: p99, mean: p50 };

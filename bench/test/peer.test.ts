@@ -11,8 +11,8 @@ import {
   startPeer,
   serviceFigures,
   type PeerContract,
-} from '../../bench/src/peer';
-import { parseModelMetadata } from '../../service/src';
+} from '../src/peer';
+import { parseModelMetadata } from '../../service/src/model/format';
 import { defaultVariant, figures, level } from './bench-fixtures';
 
 const meta = (over: Record<string, unknown> = {}) =>

@@ -1,4 +1,4 @@
-import { checkTarget, evaluateTargets, TARGETS, targetText, type TargetSpec } from '../../bench/src/targets';
+import { checkTarget, evaluateTargets, TARGETS, targetText, type TargetSpec } from '../src/targets';
 import { defaultVariant, level, measuredModel, peer } from './bench-fixtures';
 
 const byId = (results: ReturnType<typeof evaluateTargets>, id: string) => {

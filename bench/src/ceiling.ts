@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../../service/src';
 import { InferencePool } from '../../service/src/inference/pool';
 import { readModelFiles, type ModelFiles } from '../../service/src/model/format';
 import { openModel, runBatch } from '../../service/src/model/loader';
@@ -50,7 +51,7 @@ export interface CeilingOptions {
   readonly warmupSec: number;
   /** libvips threads per image, as the service's SHARP_CONCURRENCY. @default 1 */
   readonly sharpConcurrency?: number;
-  /** Largest image accepted (the service's MAX_IMAGE_PIXELS default). @default 40000000 */
+  /** Largest image accepted (the service's MAX_IMAGE_PIXELS default). @default DEFAULT_MAX_IMAGE_PIXELS */
   readonly maxPixels?: number;
 }
 
@@ -89,7 +90,7 @@ export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResul
   const files = await readModelFiles(opts.modelDir);
   const meta = files.metadata;
   const model = await openInfer(files, opts.modelDir, opts.mode);
-  const limits = { maxPixels: opts.maxPixels ?? 40_000_000 };
+  const limits = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS };
   const one = async (img: BenchImage): Promise<number> => {
     const t0 = process.hrtime.bigint();
     await model.infer(await preprocessImage(img.bytes, meta, limits));

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../../service/src';
 import { ModelLoadError, readModelFiles, type ModelFiles } from '../../service/src/model/format';
 import { createValidatedSession, runBatch } from '../../service/src/model/loader';
 import { preprocessImage } from '../../service/src/preprocess';
@@ -17,7 +18,7 @@ export interface GateOptions {
   readonly latencyBudgetMs?: number;
   /**
    * Largest image accepted by the preprocessing, as the service's MAX_IMAGE_PIXELS.
-   * @default 40000000
+   * @default DEFAULT_MAX_IMAGE_PIXELS
    */
   readonly maxImagePixels?: number;
 }
@@ -61,7 +62,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
       let raw: Float32Array;
       try {
         const input = await preprocessImage(sample.bytes, meta, {
-          maxPixels: opts.maxImagePixels ?? 40_000_000,
+          maxPixels: opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
         });
         raw = await runBatch(model.session, meta, model.io, input, 1);
       } catch (err) {

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_IMAGE_PIXELS } from './config';
 import { InferencePool } from './inference/pool';
 import { readModelFiles, type ModelFiles } from './model/format';
 import type { SessionSettings } from './model/loader';
@@ -12,7 +13,7 @@ export interface ClassifierOptions extends SessionSettings {
   readonly expectedFiles?: Readonly<Record<string, string>>;
   /** Worker threads. @default 1 */
   readonly workers?: number;
-  /** Pixel limit per image. @default 40 000 000 */
+  /** Pixel limit per image. @default DEFAULT_MAX_IMAGE_PIXELS (the service's MAX_IMAGE_PIXELS default) */
   readonly maxPixels?: number;
 }
 
@@ -41,7 +42,7 @@ export class Classifier {
       settings: { intraOpNumThreads: opts.intraOpNumThreads, interOpNumThreads: opts.interOpNumThreads },
       queueMax: Number.MAX_SAFE_INTEGER,
     });
-    return new Classifier(files, pool, { maxPixels: opts.maxPixels ?? 40_000_000 });
+    return new Classifier(files, pool, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS });
   }
 
   /** Preprocessed model input of one image (throws AppError 400/422 for bad images). */

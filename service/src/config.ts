@@ -20,6 +20,15 @@ export const SERVICE_DIR = resolve(
 /** The model served when MODEL_DIR is not set: built by `npm run model:default`. */
 export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');
 
+/**
+ * The service's name: its log label (`service`) and, in the charts, the default name of the namespace,
+ * Deployment, Prometheus job, Argo CD project and registered model.
+ */
+export const SERVICE_NAME = 'cats-dogs-classifier';
+
+/** Largest image (width x height) accepted by default: MAX_IMAGE_PIXELS, and every caller of the preprocessing. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
+
 /** Every environment variable the service reads, with its default. */
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8000),
@@ -48,7 +57,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   MAX_BUFFERED_BODY_BYTES: int(1024, 16 * 1024 * 1024 * 1024).optional(),
-  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(DEFAULT_MAX_IMAGE_PIXELS),
   MAX_IMAGES_PER_REQUEST: int(1, 256).default(32),
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(10_000),
   HEADERS_TIMEOUT_MS: int(1, 600_000).optional(),
@@ -135,6 +144,19 @@ export function cpuLimit(cpuMaxText?: string | null): number {
   return Math.max(1, Math.min(host, Math.ceil(quota / period)));
 }
 
+/** MAX_BUFFERED_BODY_BYTES when it is not set: room for four bodies of the largest allowed size. */
+export function defaultMaxBufferedBodyBytes(maxBodyBytes: number): number {
+  return 4 * maxBodyBytes;
+}
+
+/**
+ * The configuration with no variable set: every key at the schema's default (INFERENCE_WORKERS=auto
+ * resolves to the host's CPUs, no cgroup read). For library callers that take parts of it as defaults.
+ */
+export function defaultConfig(): ServiceConfig {
+  return loadConfig({}, null);
+}
+
 /** Reads and validates the configuration from environment variables; throws {@link ConfigError}. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: string | null): ServiceConfig {
   const present: Record<string, string> = {};
@@ -151,7 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
-  const maxBufferedBodyBytes = e.MAX_BUFFERED_BODY_BYTES ?? 4 * e.MAX_BODY_BYTES;
+  const maxBufferedBodyBytes = e.MAX_BUFFERED_BODY_BYTES ?? defaultMaxBufferedBodyBytes(e.MAX_BODY_BYTES);
   if (maxBufferedBodyBytes < e.MAX_BODY_BYTES) {
     throw new ConfigError(
       `invalid configuration: MAX_BUFFERED_BODY_BYTES=${JSON.stringify(present.MAX_BUFFERED_BODY_BYTES)}: ` +

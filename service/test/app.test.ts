@@ -4,6 +4,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import request from 'supertest';
 import { createApp, type AppLimits } from '../src/app';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../src/config';
 import { PredictionMemory } from '../src/feedback';
 import { InferencePool } from '../src/inference/pool';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
@@ -16,7 +17,7 @@ import { noisyJpeg, pngHeaderOnly, spawnRealWorker, tempDir, waitFor, writeTinyC
 
 const LIMITS: AppLimits = {
   maxBodyBytes: 256 * 1024,
-  maxImagePixels: 40_000_000,
+  maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
   maxImagesPerRequest: 4,
   requestTimeoutMs: 30_000,
 };

@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib';
 import pino from 'pino';
 import sharp from 'sharp';
 import { createApp, type AppLimits } from '../src/app';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../src/config';
 import { InferencePool } from '../src/inference/pool';
 import type { WorkerInit } from '../src/inference/protocol';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
@@ -135,7 +136,7 @@ export async function startTestService(
     state,
     limits: {
       maxBodyBytes: 256 * 1024,
-      maxImagePixels: 40_000_000,
+      maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
       maxImagesPerRequest: 4,
       requestTimeoutMs: 30_000,
       ...opts.limits,

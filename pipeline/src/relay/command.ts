@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { SERVICE_NAME } from '../../../service/src/config';
 import { RelayConfigError, loadRelayConfig } from './config';
 
 /** Options given on the command line; each overrides its environment variable. */
@@ -26,7 +27,7 @@ export function registerRelayCommand(program: Command): Command {
     .addOption(new Option('--port <port>', 'port to listen on (default 8080)').env('PORT'))
     .addOption(new Option('--host <address>', 'address to listen on (default 0.0.0.0)').env('HOST'))
     .addOption(
-      new Option('--model-name <name>', 'registered model to relay (default cats-dogs-classifier)').env(
+      new Option('--model-name <name>', `registered model to relay (default ${SERVICE_NAME})`).env(
         'RELAY_MODEL_NAME',
       ),
     )

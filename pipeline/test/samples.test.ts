@@ -1,8 +1,8 @@
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { sampleImages } from '../src/samples';
 
 /** Decodes every pixel (not just the header), as the service's preprocessing does. */
-async function decode(bytes: Buffer): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+async function decode(bytes: Buffer): Promise<{ data: Buffer; info: OutputInfo }> {
   return sharp(bytes).raw().toBuffer({ resolveWithObject: true });
 }
 

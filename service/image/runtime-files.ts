@@ -43,8 +43,8 @@ export const IMPORTS_NOT_IN_IMAGE: Readonly<Record<string, Readonly<Record<strin
   'build/pipeline/src/environments.js': {
     '../../charts/src/config/environment-config': 'environment files are read in the workflows',
   },
-  'build/service/src/inference/pool.js': {
-    'tsx/cjs/api': 'in a string the pool evaluates only when running TypeScript sources',
+  'build/service/src/build-or-source.js': {
+    'tsx/cjs/api': 'in a string a worker evaluates only when running TypeScript sources',
   },
 };
 

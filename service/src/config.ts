@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { REPO_ROOT } from './build-or-source';
 
 const int = (min: number, max: number) =>
   z
@@ -11,11 +12,8 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`));
 
-/** The service directory (`service/`), from src (tsx/jest) or from build/service/src (compiled). */
-export const SERVICE_DIR = resolve(
-  __dirname,
-  /[/\\]build[/\\]service[/\\]src$/.test(__dirname) ? '../../../service' : '..',
-);
+/** The service directory (`service/`), whether this runs compiled or from sources (see build-or-source). */
+export const SERVICE_DIR = join(REPO_ROOT, 'service');
 
 /** The model served when MODEL_DIR is not set: built by `npm run model:default`. */
 export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');

@@ -33,9 +33,10 @@ import {
   STABLE_HASH_ARG,
 } from '../../charts/src/monitoring/canary-analysis';
 import { POD_TEMPLATE_HASH_SERIES_LABEL } from '../../charts/src/monitoring/inference-rules';
+import { serviceCommand } from '../../bench/src/service-process';
 import { buildDefaultModel } from '../../service/src/model/default-model';
 import { writeMlflowModelDir } from '../../service/src/model/format';
-import { freePort, promQuery, repoRoot, sleep, start, Started, stop, waitFor } from './processes';
+import { freePort, promQuery, sleep, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 
 jest.setTimeout(120_000);
@@ -131,7 +132,7 @@ describe('canary analysis against a real Prometheus scraping stable and canary s
         url: `http://127.0.0.1:${port}`,
         statuses: [],
         labels: [],
-        proc: start(process.execPath, [join(repoRoot, 'build', 'service', 'src', 'server.js')], {
+        proc: start(process.execPath, serviceCommand().args, {
           ...process.env,
           PORT: String(port),
           HOST: '127.0.0.1',

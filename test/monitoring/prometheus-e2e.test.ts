@@ -10,7 +10,8 @@ import sharp from 'sharp';
 import { inferenceDashboard } from '../../charts/src/monitoring/inference-dashboard';
 import { ALERT_NAMES, inferenceRules } from '../../charts/src/monitoring/inference-rules';
 import { renderMonitoringFiles } from '../../charts/src/monitoring/standalone-config';
-import { freePort, promQuery, repoRoot, start, Started, stop, waitFor } from './processes';
+import { serviceCommand } from '../../bench/src/service-process';
+import { freePort, promQuery, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 
 jest.setTimeout(180_000);
@@ -48,7 +49,7 @@ describe('monitoring end to end: service + Prometheus with the generated config 
     writeFileSync(join(dir, 'rules.yml'), files['rules.yml']);
     writeFileSync(join(dir, 'prometheus.yml'), files['prometheus.yml']);
 
-    service = start(process.execPath, ['--import', 'tsx', join(repoRoot, 'service', 'src', 'server.ts')], {
+    service = start(process.execPath, serviceCommand().args, {
       ...process.env,
       PORT: String(servicePort),
       HOST: '127.0.0.1',

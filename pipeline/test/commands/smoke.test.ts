@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startService as startProcess, type ServiceProcess } from '../../../bench/src/service-process';
 import { buildDefaultModel } from '../../../service/src/model/default-model';
 import { buildSimpleCnn, writeModelDir } from '../../../service/src/model/onnx-builder';
 import { smoke } from '../../src/commands/smoke';
@@ -10,7 +11,15 @@ import { evaluateModelDir } from '../../src/evaluation/evaluate';
 import { buildEvidence, loadEvidenceImages, type Evidence } from '../../src/evaluation/evidence';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
 import { REPO_ROOT } from '../support/repo';
-import { startService, type ServiceProcess } from '../support/service-process';
+
+/** The real service (see bench/src/service-process.ts) on `env`, once it listens: smoke waits for /ready itself. */
+function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  return startProcess({
+    env: { DRAIN_DELAY_MS: '0', INFERENCE_WORKERS: '1', ...env },
+    inheritEnv: false,
+    readyPath: '/health',
+  });
+}
 
 describe('smoke against the real service on the default model', () => {
   let tmp: string;

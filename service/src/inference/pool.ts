@@ -1,8 +1,7 @@
 import '../model/ort-telemetry'; // on the main thread, before any worker loads onnxruntime-node: see there
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerThread } from '../build-or-source';
 import { AppError } from '../errors';
 import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
@@ -79,19 +78,9 @@ interface Slot {
   jobId: number;
 }
 
-const WORKER_JS = join(__dirname, 'worker.js');
-const WORKER_TS = join(__dirname, 'worker.ts');
-
-/**
- * Starts one worker. From compiled JS it runs `worker.js`; under ts-jest/tsx (no worker.js next to this
- * file) it registers tsx in the worker first and loads `worker.ts`.
- */
+/** Starts one worker: `worker.js`, or `worker.ts` through tsx under ts-jest/tsx (see build-or-source). */
 function spawnWorker(init: WorkerInit): Worker {
-  if (existsSync(WORKER_JS)) return new Worker(WORKER_JS, { workerData: init });
-  // Resolved here: an eval worker resolves bare names from the process cwd, which may be outside this checkout.
-  const tsx = require.resolve('tsx/cjs/api');
-  const code = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(WORKER_TS)});`;
-  return new Worker(code, { eval: true, workerData: init });
+  return startWorkerThread(__dirname, 'worker', { workerData: init });
 }
 
 const MAX_RESTART_DELAY_MS = 10_000;

@@ -78,12 +78,12 @@ function newestMtime(dir: string): number {
 /**
  * `node <args>` for the TypeScript entry point `sourceFile` (relative to the repository root, e.g.
  * `service/src/server.ts`): the compiled file under `build/` when it exists and is newer than every `.ts`
- * under `srcDir` (relative too), else the source through tsx.
+ * under `srcDir` (relative too), else the source through tsx. `root` is for tests.
  */
-export function freshEntry(sourceFile: string, srcDir: string): NodeEntry {
-  const built = join(REPO_ROOT, 'build', sourceFile.replace(/\.ts$/, '.js'));
-  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(REPO_ROOT, srcDir))) {
+export function freshEntry(sourceFile: string, srcDir: string, root = REPO_ROOT): NodeEntry {
+  const built = join(root, 'build', sourceFile.replace(/\.ts$/, '.js'));
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(root, srcDir))) {
     return entryFor(built);
   }
-  return entryFor(join(REPO_ROOT, sourceFile));
+  return entryFor(join(root, sourceFile));
 }

@@ -99,6 +99,16 @@ export const RelayEnvSchema = z.object({
 /** Validated relay configuration. */
 export type RelayConfig = z.output<typeof RelayEnvSchema>;
 
+/**
+ * A variable's value when it is unset, written as it would be set (the schema's default; `relay --help`
+ * shows it). Throws for a variable without a default.
+ */
+export function relayDefault(key: keyof typeof RelayEnvSchema.shape): string {
+  const value: unknown = RelayEnvSchema.shape[key].parse(undefined);
+  if (value instanceof Map) return [...value].map(([alias, env]) => `${alias}=${env}`).join(',');
+  return String(value);
+}
+
 /** Thrown by {@link loadRelayConfig}; the message names every offending variable and the rule. */
 export class RelayConfigError extends Error {
   constructor(message: string) {

@@ -1,3 +1,8 @@
+/**
+ * The service as a process, for the benchmark and every test that needs the real server: the one helper
+ * that starts it ({@link spawnService}, {@link startService}), plus small HTTP and /proc probes. Whether it
+ * runs compiled or from sources is decided in service/src/build-or-source.ts.
+ */
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';

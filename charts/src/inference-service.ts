@@ -4,8 +4,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
-import { SERVICE_NAME } from '../../service/src/config';
 import { CanaryRollout } from './canary-rollout';
+import { APP_NAME } from './config/names';
 import { Delivery } from './delivery';
 import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
 import { ModelSource } from './model-source';
@@ -287,8 +287,8 @@ export class InferenceService extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
-    this.name = props.name ?? SERVICE_NAME;
-    this.namespace = props.namespace ?? SERVICE_NAME;
+    this.name = props.name ?? APP_NAME;
+    this.namespace = props.namespace ?? APP_NAME;
     this.containerPort = props.containerPort ?? 8000;
     this.modelSource = props.modelSource;
     this.scaling = props.scaling ?? Scaling.autoscaled();

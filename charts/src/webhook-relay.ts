@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
-import { SERVICE_NAME } from '../../service/src/config';
+import { APP_NAME } from './config/names';
 import {
   CLI_PATH,
   ContainerResourceQuantities,
@@ -191,7 +191,7 @@ export class WebhookRelay extends Construct {
   constructor(scope: Construct, id: string, props: WebhookRelayProps) {
     super(scope, id);
     this.name = props.name ?? 'model-gitops-webhook-relay';
-    this.namespace = props.namespace ?? SERVICE_NAME;
+    this.namespace = props.namespace ?? APP_NAME;
     this.port = props.port ?? 8080;
     const replicas = props.replicas ?? 1;
     const runAsUser = props.runAsUser ?? DEFAULT_RUN_AS_USER;
@@ -323,7 +323,7 @@ export class WebhookRelay extends Construct {
         PORT: kplus.EnvValue.fromValue(String(this.port)),
         LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? 'info'),
         GITHUB_REPOSITORY: kplus.EnvValue.fromValue(props.githubRepository),
-        RELAY_MODEL_NAME: kplus.EnvValue.fromValue(props.modelName ?? SERVICE_NAME),
+        RELAY_MODEL_NAME: kplus.EnvValue.fromValue(props.modelName ?? APP_NAME),
         RELAY_ALIAS_ENVIRONMENTS: kplus.EnvValue.fromValue(
           Object.keys(aliasEnvironments)
             .sort()

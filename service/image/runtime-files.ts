@@ -253,8 +253,9 @@ export const BUILD_TIME_PACKAGES: readonly string[] = [
 /** Compiled outputs that are never run in the image (generators, benchmark, the selection itself). */
 const BUILD_TIME_OUTPUT = [
   /^build\/(bench|imports)\//,
-  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits).
-  /^build\/charts\/(?!src\/config\/(model-pin|evaluation-policy)\.js$)/,
+  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits;
+  // relay: the default model name).
+  /^build\/charts\/(?!src\/config\/(model-pin|evaluation-policy|names)\.js$)/,
   /^build\/service\/image\//,
   /^build\/service\/src\/model\/(build-default-model|onnx-builder)\.js$/,
 ];

@@ -19,8 +19,8 @@ export const SERVICE_DIR = join(REPO_ROOT, 'service');
 export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');
 
 /**
- * The service's name: its log label (`service`) and, in the charts, the default name of the namespace,
- * Deployment, Prometheus job, Argo CD project and registered model.
+ * The service's name, its log label (`service`): the name the charts give what they deploy (`APP_NAME` in
+ * charts/src/config/names.ts; charts/ synthesizes without service/, so a test keeps the two equal).
  */
 export const SERVICE_NAME = 'cats-dogs-classifier';
 

@@ -1,5 +1,5 @@
 export * from './classifier';
-export { DEFAULT_MAX_IMAGE_PIXELS, SERVICE_NAME } from './config';
+export { DEFAULT_MAX_IMAGE_PIXELS } from './config';
 export * from './errors';
 export * from './model/loader';
 export * from './model/format';

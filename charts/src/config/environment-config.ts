@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { SERVICE_NAME } from '../../../service/src/config';
 import { Delivery } from '../delivery';
 import { validateImage } from '../inference-service';
 import { cpuMillis, memoryMebibytes, quantityValue } from '../quantity';
@@ -10,6 +9,7 @@ import { Scaling } from '../scaling';
 import { ExternalTrafficField, externalTrafficProblems } from '../service-exposure';
 import { EvaluationPolicySchema } from './evaluation-policy';
 import { ENVIRONMENTS, type EnvironmentName } from './model-pin';
+import { APP_NAME } from './names';
 
 const dnsLabel = z
   .string()
@@ -95,7 +95,7 @@ export const EnvironmentConfigSchema = z
     /** When the kubelet pulls the image (`IfNotPresent` for a side-loaded image on a laptop cluster). */
     imagePullPolicy: z.enum(['Always', 'IfNotPresent']).default('Always'),
     /** Namespace of every object. */
-    namespace: dnsLabel.default(SERVICE_NAME),
+    namespace: dnsLabel.default(APP_NAME),
     /** LOG_LEVEL of the service. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     /** Further service settings for the ConfigMap (thread, worker and queue settings). */
@@ -173,7 +173,7 @@ export const EnvironmentConfigSchema = z
       .strictObject({
         githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
         secretName: dnsLabel.default('model-gitops-webhook-relay'),
-        modelName: z.string().min(1).default(SERVICE_NAME),
+        modelName: z.string().min(1).default(APP_NAME),
         aliasEnvironments: z.record(z.string().min(1), z.enum(ENVIRONMENTS)),
         ingressNamespaces: z.array(dnsLabel).default(['ingress-nginx']),
         /** An Ingress with TLS routing only the webhook and health paths to the relay. */
@@ -353,7 +353,7 @@ export const ArgoCdConfigSchema = z.strictObject({
   /** Namespace where Argo CD runs (the Applications and the AppProject live there). */
   namespace: dnsLabel.default('argocd'),
   /** Name of the AppProject and the prefix of each Application (`<project>-<env>`). */
-  project: dnsLabel.default(SERVICE_NAME),
+  project: dnsLabel.default(APP_NAME),
 });
 
 /** A validated Argo CD config. */

@@ -3,7 +3,7 @@
  * a file provider that loads the generated dashboard. In a cluster, kube-prometheus-stack provides the
  * datasource and its sidecar loads the `InferenceDashboard` ConfigMap instead.
  */
-import { SERVICE_NAME } from '../../../service/src/config';
+import { APP_NAME } from '../config/names';
 
 /** Settings of the provisioning files. */
 export interface GrafanaProvisioningOptions {
@@ -49,12 +49,12 @@ export function grafanaDashboardProvisioning(options: GrafanaProvisioningOptions
     apiVersion: 1,
     providers: [
       {
-        name: SERVICE_NAME,
+        name: APP_NAME,
         type: 'file',
         folder: 'Inference',
         disableDeletion: true,
         allowUiUpdates: false,
-        options: { path: options.dashboardsPath ?? `/var/lib/grafana/dashboards/${SERVICE_NAME}` },
+        options: { path: options.dashboardsPath ?? `/var/lib/grafana/dashboards/${APP_NAME}` },
       },
     ],
   };

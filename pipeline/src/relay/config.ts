@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config/model-pin';
-import { SERVICE_NAME } from '../../../service/src/config';
+import { APP_NAME } from '../../../charts/src/config/names';
 
 /** Variables whose values must never appear in an error message or a log line. */
 const SECRET_VARIABLES = new Set(['MLFLOW_WEBHOOK_SECRET', 'GITHUB_TOKEN']);
@@ -70,7 +70,7 @@ export const RelayEnvSchema = z.object({
     .default('https://api.github.com')
     .transform((u) => u.replace(/\/+$/, '')),
   /** Registered model whose alias events are relayed; events for other models are ignored. */
-  RELAY_MODEL_NAME: z.string().min(1, 'must not be empty').default(SERVICE_NAME),
+  RELAY_MODEL_NAME: z.string().min(1, 'must not be empty').default(APP_NAME),
   /** Which MLflow alias promotes which environment. */
   RELAY_ALIAS_ENVIRONMENTS: z
     .string()

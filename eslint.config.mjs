@@ -13,6 +13,7 @@ export const ENTRY_MODULES = {
     'service/src/model/format', // the model format, without ONNX Runtime or sharp (model-fetch, register)
     'service/src/model/builders', // ONNX model builders and the seeded random source (tests, bench, fixtures)
     'service/src/config', // the service's environment: schema and loader
+    'service/src/build-or-source', // how a process picks build/ or the sources (bench's processes)
     'service/src/api/service-protocol', // the HTTP API's schemas (zod): what /predict and /model answer (smoke)
     'service/src/model/ort-telemetry', // imported for its effect: ONNX Runtime telemetry off
     'service/test/mlflow-fixtures', // test fixtures: recorded MLflow model files

@@ -1,5 +1,11 @@
 import sharp from 'sharp';
-import { InferencePool, openModel, preprocessImage, runBatch } from '../../service/src';
+import {
+  DEFAULT_MAX_IMAGE_PIXELS,
+  InferencePool,
+  openModel,
+  preprocessImage,
+  runBatch,
+} from '../../service/src';
 import { readModelFiles, type ModelFiles } from '../../service/src/model/format';
 import type { BenchImage } from './images';
 import { summarize, type LatencySummary } from './stats';
@@ -48,7 +54,7 @@ export interface CeilingOptions {
   readonly warmupSec: number;
   /** libvips threads per image, as the service's SHARP_CONCURRENCY. @default 1 */
   readonly sharpConcurrency?: number;
-  /** Largest image accepted (the service's MAX_IMAGE_PIXELS default). @default 40000000 */
+  /** Largest image accepted (the service's MAX_IMAGE_PIXELS default). @default DEFAULT_MAX_IMAGE_PIXELS */
   readonly maxPixels?: number;
 }
 
@@ -96,7 +102,12 @@ export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResul
   const previousSharp = sharp.concurrency();
   sharp.concurrency(opts.sharpConcurrency ?? 1);
   const files = await readModelFiles(opts.modelDir);
-  const model = await openClassify(files, opts.modelDir, opts.mode, opts.maxPixels ?? 40_000_000);
+  const model = await openClassify(
+    files,
+    opts.modelDir,
+    opts.mode,
+    opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+  );
   const one = async (img: BenchImage): Promise<number> => {
     const t0 = process.hrtime.bigint();
     await model.classify(img.bytes);

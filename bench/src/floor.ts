@@ -1,6 +1,6 @@
 import os from 'node:os';
 import sharp from 'sharp';
-import { openModel, preprocessImage, runBatch } from '../../service/src';
+import { DEFAULT_MAX_IMAGE_PIXELS, openModel, preprocessImage, runBatch } from '../../service/src';
 import type { BenchImage } from './images';
 
 /** CPU milliseconds per call for one input, measured one call at a time. */
@@ -66,7 +66,7 @@ export async function measureFloor(opts: {
   readonly modelDir: string;
   readonly images: readonly BenchImage[];
   readonly durationSec: number;
-  /** @default 40000000 (the service's MAX_IMAGE_PIXELS default) */
+  /** @default DEFAULT_MAX_IMAGE_PIXELS (the service's MAX_IMAGE_PIXELS default) */
   readonly maxPixels?: number;
 }): Promise<FloorResult> {
   const previousSharp = sharp.concurrency();
@@ -74,7 +74,7 @@ export async function measureFloor(opts: {
   const model = await openModel(opts.modelDir, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const meta = model.files.metadata;
   try {
-    const limits = { maxPixels: opts.maxPixels ?? 40_000_000 };
+    const limits = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS };
     const pre = await cpuMsEach(opts.images, opts.durationSec, (img) =>
       preprocessImage(img.bytes, meta, limits),
     );

@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import path from 'node:path';
+import { scriptBeside } from '../../service/src/build-or-source';
 import type { LatencySummary } from './stats';
 
 /** What the load process should do (sent over IPC). */
@@ -38,14 +38,13 @@ export interface LoadResult {
 }
 
 /**
- * Runs the load (autocannon, or the paced open loop) in a separate Node process (compiled `load-worker.js` next to this file, or the
- * `.ts` through tsx when running from source) and resolves with its summary.
+ * Runs the load (autocannon, or the paced open loop) in a separate Node process (`load-worker`, compiled or
+ * through tsx as this process runs: see service/src/build-or-source.ts) and resolves with its summary.
  */
 export function runLoad(req: LoadRequest): Promise<LoadResult> {
-  const fromSource = __filename.endsWith('.ts');
-  const script = path.join(__dirname, fromSource ? 'load-worker.ts' : 'load-worker.js');
-  const child = fork(script, [], {
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
+  const script = scriptBeside(__dirname, 'load-worker');
+  const child = fork(script.file, [], {
+    execArgv: script.execArgv,
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

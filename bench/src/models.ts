@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './service-process';
+import { REPO_ROOT, freshEntry } from './service-process';
 
 /**
  * Builds each model the run needs that is not on disk yet, with the project's own builder (the models are
@@ -12,16 +12,16 @@ export function ensureModels(
   log: (line: string) => void,
   modelsRoot = path.join(REPO_ROOT, 'service', 'models'),
 ): void {
-  const builder = path.join(REPO_ROOT, 'build', 'service', 'src', 'model', 'build-default-model.js');
+  const builder = freshEntry('service/src/model/build-default-model.ts', 'service/src');
   for (const model of models) {
     const dir = path.join(modelsRoot, model);
     if (existsSync(path.join(dir, 'model.onnx'))) continue;
     log(`model ${model}: not built yet, building it (npm run model:${model})`);
-    const run = spawnSync(process.execPath, [builder, model, dir], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [...builder.args, model, dir], { encoding: 'utf8' });
     if (run.status !== 0) {
       throw new Error(
-        `cannot build the '${model}' model (${builder} exited ${run.status}): ${(run.stderr || run.stdout).trim()}: ` +
-          'run `npm run build` first, or name built models with --models',
+        `cannot build the '${model}' model (node ${builder.args.join(' ')} exited ${run.status}): ` +
+          `${(run.stderr || run.stdout).trim()}: name built models with --models`,
       );
     }
   }

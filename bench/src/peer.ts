@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openModel, preprocessImage, runBatch } from '../../service/src';
+import { DEFAULT_MAX_IMAGE_PIXELS, openModel, preprocessImage, runBatch } from '../../service/src';
 import { seededRandom } from '../../service/src/model/builders';
 import { shorterSideFor, type ModelMetadata } from '../../service/src/model/format';
 import type { BenchSettings, VariantResult } from './bench';
@@ -71,7 +71,11 @@ export interface PeerContract {
 }
 
 /** The contract of a model for the peer. @param maxPixels the service's MAX_IMAGE_PIXELS default */
-export function peerContract(meta: ModelMetadata, name: string, maxPixels = 40_000_000): PeerContract {
+export function peerContract(
+  meta: ModelMetadata,
+  name: string,
+  maxPixels = DEFAULT_MAX_IMAGE_PIXELS,
+): PeerContract {
   const bg = meta.preprocessing.background;
   return {
     name,

@@ -1,51 +1,18 @@
+/**
+ * The service as a process, for the benchmark and every test that needs the real server: the one helper
+ * that starts it ({@link spawnService}, {@link startService}), plus small HTTP and /proc probes. Whether it
+ * runs compiled or from sources is decided in service/src/build-or-source.ts.
+ */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
+import { REPO_ROOT, entryFor, freshEntry, type NodeEntry } from '../../service/src/build-or-source';
 
-/** Repository root (this file lives in `bench/src/` or `build/bench/src/`). */
-export const REPO_ROOT = findRepoRoot(__dirname);
+export { REPO_ROOT, freshEntry };
 
-function findRepoRoot(start: string): string {
-  let dir = start;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${start}`);
-    dir = up;
-  }
-  return dir;
-}
-
-/** How to start the service: `node <args>`. */
-export interface ServiceCommand {
-  readonly args: readonly string[];
-  /** `build` when running compiled JS, `source` when running TypeScript through tsx. */
-  readonly kind: 'build' | 'source';
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * `node <args>` for a TypeScript entry point of this repository: the compiled file under `build/` when it
- * exists and is newer than every `.ts` under `srcDir`, else the source through tsx.
- */
-export function freshEntry(sourceFile: string, srcDir: string): ServiceCommand {
-  const built = path.join(REPO_ROOT, 'build', sourceFile.replace(/\.ts$/, '.js'));
-  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(path.join(REPO_ROOT, srcDir))) {
-    return { args: [built], kind: 'build' };
-  }
-  return { args: ['--import', 'tsx', path.join(REPO_ROOT, sourceFile)], kind: 'source' };
-}
+/** How to start the service: `node <args>` (build or source: see service/src/build-or-source.ts). */
+export type ServiceCommand = NodeEntry;
 
 /**
  * The service: `build/service/src/server.js` when fresh (see {@link freshEntry}), else
@@ -53,11 +20,7 @@ export function freshEntry(sourceFile: string, srcDir: string): ServiceCommand {
  */
 export function serviceCommand(): ServiceCommand {
   const override = process.env.SERVICE_ENTRY;
-  if (override) {
-    return override.endsWith('.ts')
-      ? { args: ['--import', 'tsx', override], kind: 'source' }
-      : { args: [override], kind: 'build' };
-  }
+  if (override) return entryFor(override);
   return freshEntry('service/src/server.ts', 'service/src');
 }
 
@@ -123,83 +86,112 @@ export function request(
   });
 }
 
-/** A running service process. */
-export interface ServiceProcess {
-  readonly pid: number;
-  readonly port: number;
-  readonly url: string;
-  readonly child: ChildProcess;
-  /** Milliseconds from spawn to the first `/ready` 200. */
-  readonly readyMs: number;
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Last ~64 KiB of stdout+stderr, for diagnostics. */
-  logs(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
-  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+/** How a started process ended. */
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
 }
 
-/** Options for {@link startService}. */
-export interface StartServiceOptions {
+/** A service process as spawned, before (or without) waiting for it to answer. */
+export interface SpawnedService {
+  readonly child: ChildProcess;
+  /** The port it was told to listen on (0: it picks one and logs it). */
+  readonly port: number;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  readonly exited: Promise<ExitInfo>;
+  /** Last ~64 KiB of stdout+stderr, for diagnostics. */
+  logs(): string;
+  /** Last ~1 MiB of stdout (the JSON log lines). */
+  stdout(): string;
+  /** Last ~1 MiB of stderr (start-up failures). */
+  stderr(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<ExitInfo>;
+}
+
+/** A running service process that answered its ready path. */
+export interface ServiceProcess extends SpawnedService {
+  readonly pid: number;
+  readonly url: string;
+  /** Milliseconds from spawn to the first 200 of the ready path. */
+  readonly readyMs: number;
+}
+
+/** Options for {@link spawnService} and {@link startService}. */
+export interface SpawnServiceOptions {
   /** What to run. @default - {@link serviceCommand} */
   readonly command?: ServiceCommand;
   /** Extra arguments after the entry point (e.g. a CLI subcommand). @default - none */
   readonly args?: readonly string[];
-  /** Path that answers 200 once the process is ready. @default '/ready' */
-  readonly readyPath?: string;
-  /** Extra environment (PORT/HOST are set by this function). */
+  /**
+   * Extra environment. PORT and HOST are set by this function (127.0.0.1); a PORT here wins, for tests of
+   * invalid values ({@link startService} refuses it: it must know the port).
+   */
   readonly env?: Readonly<Record<string, string>>;
-  /** @default - a free port */
+  /**
+   * Pass this process's environment on; false passes only PATH, for tests whose outcome must not depend on
+   * the caller's variables. @default true
+   */
+  readonly inheritEnv?: boolean;
+  /** 0 lets the service pick one (it logs it). @default - a free port */
   readonly port?: number;
-  /** @default 30000 */
-  readonly readyTimeoutMs?: number;
-  /** @default 10 */
-  readonly pollMs?: number;
   /** Called with every chunk of stdout/stderr (the whole output, not just the kept tail). @default - none */
   readonly onOutput?: (chunk: string) => void;
 }
 
+/** Options for {@link startService}. */
+export interface StartServiceOptions extends SpawnServiceOptions {
+  /** Path that answers 200 once the process is ready (`/health`: as soon as it listens). @default '/ready' */
+  readonly readyPath?: string;
+  /** @default 30000 */
+  readonly readyTimeoutMs?: number;
+  /** @default 10 */
+  readonly pollMs?: number;
+}
+
+const LOG_TAIL = 65536;
+const STREAM_TAIL = 1024 * 1024;
+
 /**
- * Spawns the service (see {@link serviceCommand}) or another command on 127.0.0.1 and waits for
- * `GET <readyPath>` 200.
- * Rejects (and kills the child) if it exits or does not become ready in time.
+ * Spawns the service (see {@link serviceCommand}) or another command on 127.0.0.1 with `LOG_LEVEL=warn`
+ * (unless `env` says otherwise) and returns at once: for tests of start-up itself (exit codes, log lines).
  */
-export async function startService(options: StartServiceOptions = {}): Promise<ServiceProcess> {
+export async function spawnService(options: SpawnServiceOptions = {}): Promise<SpawnedService> {
   const port = options.port ?? (await freePort());
   const cmd = options.command ?? serviceCommand();
-  const readyPath = options.readyPath ?? '/ready';
-  let logBuf = '';
-  const started = process.hrtime.bigint();
+  const base = options.inheritEnv === false ? { PATH: process.env.PATH ?? '' } : process.env;
   const child = spawn(process.execPath, [...cmd.args, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     // MALLOC_ARENA_MAX=2 as service/Dockerfile sets it, so peak RSS is what the image ships.
     env: {
-      ...process.env,
+      ...base,
       LOG_LEVEL: 'warn',
       MALLOC_ARENA_MAX: '2',
-      ...options.env,
       PORT: String(port),
       HOST: '127.0.0.1',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const append = (c: Buffer): void => {
+  let logBuf = '';
+  let outBuf = '';
+  let errBuf = '';
+  const append = (c: Buffer): string => {
     const text = c.toString('utf8');
     options.onOutput?.(text);
-    logBuf = (logBuf + text).slice(-65536);
+    logBuf = (logBuf + text).slice(-LOG_TAIL);
+    return text;
   };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  child.stdout?.on('data', (c: Buffer) => (outBuf = (outBuf + append(c)).slice(-STREAM_TAIL)));
+  child.stderr?.on('data', (c: Buffer) => (errBuf = (errBuf + append(c)).slice(-STREAM_TAIL)));
+  let exitInfo: ExitInfo | undefined;
+  const exited = new Promise<ExitInfo>((resolve) => {
     child.on('exit', (code, signal) => {
       exitInfo = { code, signal };
       resolve(exitInfo);
     });
   });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
-  const stop = async (graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+  const stop = async (graceMs = 10_000): Promise<ExitInfo> => {
     if (exitInfo) return exitInfo;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -207,13 +199,41 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     clearTimeout(timer);
     return info;
   };
+  return {
+    child,
+    port,
+    exited,
+    logs: () => logBuf,
+    stdout: () => outBuf,
+    stderr: () => errBuf,
+    stop,
+  };
+}
+
+/**
+ * Spawns the service (see {@link spawnService}) and waits for `GET <readyPath>` 200.
+ * Rejects (and kills the child) if it exits or does not become ready in time.
+ */
+export async function startService(options: StartServiceOptions = {}): Promise<ServiceProcess> {
+  if (options.port === 0 || options.env?.PORT !== undefined) {
+    throw new Error('startService needs to know the port: omit `port` and env.PORT for a free one');
+  }
+  const port = options.port ?? (await freePort());
+  const started = process.hrtime.bigint();
+  const svc = await spawnService({ ...options, port });
+  const url = `http://127.0.0.1:${svc.port}`;
+  const readyPath = options.readyPath ?? '/ready';
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + readyTimeoutMs;
+  let exitInfo: ExitInfo | undefined;
+  void svc.exited.then((info) => (exitInfo = info));
   for (;;) {
     if (exitInfo) {
-      throw new Error(`service exited (${JSON.stringify(exitInfo)}) before ready; logs:\n${logBuf}`);
+      throw new Error(`service exited (${JSON.stringify(exitInfo)}) before ready; logs:\n${svc.logs()}`);
     }
     if (Date.now() > deadline) {
-      await stop(1000);
-      throw new Error(`service not ready within ${options.readyTimeoutMs ?? 30_000} ms; logs:\n${logBuf}`);
+      await svc.stop(1000);
+      throw new Error(`service not ready within ${readyTimeoutMs} ms; logs:\n${svc.logs()}`);
     }
     try {
       const res = await request(`${url}${readyPath}`, { timeoutMs: 1000 });
@@ -224,8 +244,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     await sleep(options.pollMs ?? 10);
   }
   const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
-  if (child.pid === undefined) throw new Error('spawn returned no pid');
-  return { pid: child.pid, port, url, child, readyMs, exited, logs: () => logBuf, stop };
+  if (svc.child.pid === undefined) throw new Error('spawn returned no pid');
+  return { ...svc, pid: svc.child.pid, url, readyMs };
 }
 
 /** Sleeps `ms` milliseconds. */

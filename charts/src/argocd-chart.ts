@@ -2,6 +2,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Application } from '../../imports/argocd-application-argoproj.io';
 import { AppProject } from '../../imports/argocd-appproject-argoproj.io';
+import { APP_NAME } from './config/names';
 import type { ArgoCdConfig } from './config/environment-config';
 
 /** One environment as Argo CD sees it. */
@@ -75,8 +76,7 @@ export class ArgoCdChart extends Chart {
     this.project = new AppProject(this, 'Project', {
       metadata: { name: c.project, namespace: c.namespace, labels, finalizers: [RESOURCES_FINALIZER] },
       spec: {
-        description:
-          'cats-dogs-classifier: the image classifier and its webhook relay, one Application per environment',
+        description: `${APP_NAME}: the image classifier and its webhook relay, one Application per environment`,
         sourceRepos: [c.repoURL],
         destinations: props.environments.map((e) => ({
           server: e.destinationServer,

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { CanaryRollout } from './canary-rollout';
 import { validateImage } from './config/image-reference';
+import { APP_NAME } from './config/names';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit, wholeSeconds } from './container-settings';
 import { Delivery } from './delivery';
 import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
@@ -260,8 +261,8 @@ export class InferenceService extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
-    this.name = props.name ?? 'cats-dogs-classifier';
-    this.namespace = props.namespace ?? 'cats-dogs-classifier';
+    this.name = props.name ?? APP_NAME;
+    this.namespace = props.namespace ?? APP_NAME;
     this.containerPort = props.containerPort ?? 8000;
     this.modelSource = props.modelSource;
     this.scaling = props.scaling ?? Scaling.autoscaled();

@@ -4,6 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { validateImage } from './config/image-reference';
+import { APP_NAME } from './config/names';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit } from './container-settings';
 import { CLI_PATH } from './inference-service';
 import { workloadNetworkPolicy } from './network-policy';
@@ -179,7 +180,7 @@ export class WebhookRelay extends Construct {
   constructor(scope: Construct, id: string, props: WebhookRelayProps) {
     super(scope, id);
     this.name = props.name ?? 'model-gitops-webhook-relay';
-    this.namespace = props.namespace ?? 'cats-dogs-classifier';
+    this.namespace = props.namespace ?? APP_NAME;
     this.port = props.port ?? 8080;
     this.secretName = props.secretName ?? 'model-gitops-webhook-relay';
     const runAsUser = DEFAULT_RUN_AS_USER;
@@ -294,7 +295,7 @@ export class WebhookRelay extends Construct {
         PORT: kplus.EnvValue.fromValue(String(this.port)),
         LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? 'info'),
         GITHUB_REPOSITORY: kplus.EnvValue.fromValue(props.githubRepository),
-        RELAY_MODEL_NAME: kplus.EnvValue.fromValue(props.modelName ?? 'cats-dogs-classifier'),
+        RELAY_MODEL_NAME: kplus.EnvValue.fromValue(props.modelName ?? APP_NAME),
         RELAY_ALIAS_ENVIRONMENTS: kplus.EnvValue.fromValue(
           Object.keys(aliasEnvironments)
             .sort()

@@ -15,7 +15,7 @@ export interface GateOptions {
   readonly latencyBudgetMs?: number;
   /**
    * Largest image accepted by the preprocessing, as the service's MAX_IMAGE_PIXELS.
-   * @default 40000000
+   * @default DEFAULT_MAX_IMAGE_PIXELS
    */
   readonly maxImagePixels?: number;
 }

@@ -8,7 +8,7 @@ import { sampleImages } from '../src/samples';
 import { FakeMlflow } from './support/fake-mlflow';
 import { registeredDigests, registerInFake, tinyModel, writeModel } from './support/models';
 import { createTempRepo, git, type TempRepo } from './support/repo';
-import { startService, type ServiceProcess } from './support/service-process';
+import { startService, type ServiceProcess } from '../../bench/src/harness';
 import { runCli, type CliRun } from './support/cli-process';
 
 const NAME = 'cats-dogs-classifier';
@@ -69,11 +69,17 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     const configMap = readDist(`ConfigMap.${NAME}.yaml`) as { data: Record<string, string> };
     const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256, MODEL_FILES } = configMap.data;
     const service = await startService({
-      MODEL_DIR: join(into, 'current'),
-      MODEL_NAME: MODEL_NAME ?? '',
-      MODEL_VERSION: MODEL_VERSION ?? '',
-      MODEL_SHA256: MODEL_SHA256 ?? '',
-      MODEL_FILES: MODEL_FILES ?? '',
+      env: {
+        MODEL_DIR: join(into, 'current'),
+        MODEL_NAME: MODEL_NAME ?? '',
+        MODEL_VERSION: MODEL_VERSION ?? '',
+        MODEL_SHA256: MODEL_SHA256 ?? '',
+        MODEL_FILES: MODEL_FILES ?? '',
+        DRAIN_DELAY_MS: '0',
+        INFERENCE_WORKERS: '1',
+      },
+      inheritEnv: false,
+      readyPath: '/health',
     });
     services.push(service);
     return { fetch, service };

@@ -60,6 +60,18 @@ describe('model-gitops relay', () => {
     expect(stdout).toContain('--alias-environments <map>');
     expect(stdout).toContain('MLFLOW_WEBHOOK_SECRET');
     expect(stdout).toContain('POST /webhooks/mlflow');
+    // The defaults shown are the configuration's (help wraps lines at the terminal width).
+    const text = stdout.replace(/\s+/g, ' ');
+    for (const shown of [
+      'port to listen on (default 8080)',
+      'address to listen on (default 0.0.0.0)',
+      'registered model to relay (default cats-dogs-classifier)',
+      'alias=environment pairs (default production=production,staging=staging)',
+      'GitHub API base URL (default https://api.github.com)',
+      'pino log level (default info)',
+    ]) {
+      expect(text).toContain(shown);
+    }
   });
 
   test('fails at start, naming the variables, when required configuration is missing', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { RelayConfigError, RelayEnvSchema, loadRelayConfig } from '../src/relay/config';
+import { RelayConfigError, RelayEnvSchema, loadRelayConfig, relayDefault } from '../src/relay/config';
 
 const REQUIRED = {
   MLFLOW_WEBHOOK_SECRET: 'a-long-webhook-secret-value',
@@ -33,6 +33,13 @@ describe('loadRelayConfig', () => {
     expect(config.RELAY_MAX_BODY_BYTES).toBe(65536);
     expect(config.RELAY_REPLAY_WINDOW_SECONDS).toBe(300);
     expect(config.RELAY_DISPATCH_ATTEMPTS).toBe(3);
+  });
+
+  test('relayDefault writes a default as it would be set, and fails for a required variable', () => {
+    expect(relayDefault('PORT')).toBe('8080');
+    expect(relayDefault('RELAY_ALIAS_ENVIRONMENTS')).toBe('production=production,staging=staging');
+    expect(relayDefault('GITHUB_API_URL')).toBe('https://api.github.com');
+    expect(() => relayDefault('GITHUB_TOKEN')).toThrow();
   });
 
   test('empty optional variables mean unset; a trailing slash on the API URL is dropped', () => {

@@ -43,8 +43,8 @@ export const IMPORTS_NOT_IN_IMAGE: Readonly<Record<string, Readonly<Record<strin
   'build/pipeline/src/environments.js': {
     '../../charts/src/config/environment-config': 'environment files are read in the workflows',
   },
-  'build/service/src/inference/pool.js': {
-    'tsx/cjs/api': 'in a string the pool evaluates only when running TypeScript sources',
+  'build/service/src/build-or-source.js': {
+    'tsx/cjs/api': 'in a string a worker evaluates only when running TypeScript sources',
   },
 };
 
@@ -253,9 +253,9 @@ export const BUILD_TIME_PACKAGES: readonly string[] = [
 /** Compiled outputs that are never run in the image (generators, benchmark, the selection itself). */
 const BUILD_TIME_OUTPUT = [
   /^build\/(bench|imports)\//,
-  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits),
-  // through their entry module.
-  /^build\/charts\/(?!src\/config\/(index|model-pin|evaluation-policy)\.js$)/,
+  // The zod-only config schemas the CLI reads in the pod (model-fetch: the pin; smoke: the golden-set limits;
+  // relay: the default model name), through their entry module.
+  /^build\/charts\/(?!src\/config\/(index|model-pin|evaluation-policy|names)\.js$)/,
   /^build\/service\/image\//,
   /^build\/service\/src\/model\/(build-default-model|onnx-builder)\.js$/,
 ];

@@ -11,6 +11,7 @@ import {
 } from './api/service-protocol';
 import { V2_PROTOCOL, registerV2Routes } from './api/v2-routes';
 import { BodyBudget } from './body-budget';
+import { defaultConfig, defaultMaxBufferedBodyBytes } from './config';
 import { admitRequest, classifyImages, requireModel } from './data-plane';
 import { AppError, PredictionError, predictionAppError } from './errors';
 import { PredictionMemory } from './feedback';
@@ -26,7 +27,7 @@ export interface AppLimits {
   readonly requestTimeoutMs: number;
   /**
    * Bytes of /predict bodies held in memory at once, over all requests; a body that would go over it is
-   * refused with 503 `overloaded` + Retry-After. @default - 4 x maxBodyBytes
+   * refused with 503 `overloaded` + Retry-After. @default - as MAX_BUFFERED_BODY_BYTES: 4 x maxBodyBytes
    */
   readonly maxBufferedBodyBytes?: number;
 }
@@ -39,8 +40,13 @@ export interface AppDeps {
   readonly metrics?: ServiceMetrics;
   /** @default - pino JSON to stdout at level info */
   readonly logger?: Logger;
-  /** @default - one hour, 100 000 predictions */
+  /** @default - FEEDBACK_TTL_SECONDS and FEEDBACK_MAX_ENTRIES at their configuration defaults */
   readonly feedback?: PredictionMemory;
+}
+
+function defaultPredictionMemory(): PredictionMemory {
+  const { feedbackTtlMs, feedbackMaxEntries } = defaultConfig();
+  return new PredictionMemory({ ttlMs: feedbackTtlMs, maxEntries: feedbackMaxEntries });
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -67,8 +73,10 @@ export function createApp(deps: AppDeps): express.Express {
   const { state, limits } = deps;
   const metrics = deps.metrics ?? createMetrics();
   const logger = deps.logger ?? pino();
-  const memory = deps.feedback ?? new PredictionMemory({ ttlMs: 3_600_000, maxEntries: 100_000 });
-  const bodies = new BodyBudget(limits.maxBufferedBodyBytes ?? 4 * limits.maxBodyBytes);
+  const memory = deps.feedback ?? defaultPredictionMemory();
+  const bodies = new BodyBudget(
+    limits.maxBufferedBodyBytes ?? defaultMaxBufferedBodyBytes(limits.maxBodyBytes),
+  );
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

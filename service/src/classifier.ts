@@ -11,7 +11,7 @@ export interface ClassifierOptions extends SessionSettings {
   readonly expectedFiles?: Readonly<Record<string, string>>;
   /** Worker threads. @default 1 */
   readonly workers?: number;
-  /** Pixel limit per image. @default 40 000 000 */
+  /** Pixel limit per image. @default DEFAULT_MAX_IMAGE_PIXELS (the service's MAX_IMAGE_PIXELS default) */
   readonly maxPixels?: number;
 }
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { REPO_ROOT } from './build-or-source';
 
 const int = (min: number, max: number) =>
   z
@@ -11,14 +12,20 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`));
 
-/** The service directory (`service/`), from src (tsx/jest) or from build/service/src (compiled). */
-export const SERVICE_DIR = resolve(
-  __dirname,
-  /[/\\]build[/\\]service[/\\]src$/.test(__dirname) ? '../../../service' : '..',
-);
+/** The service directory (`service/`), whether this runs compiled or from sources (see build-or-source). */
+export const SERVICE_DIR = join(REPO_ROOT, 'service');
 
 /** The model served when MODEL_DIR is not set: built by `npm run model:default`. */
 export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');
+
+/**
+ * The service's name, its log label (`service`): the name the charts give what they deploy (`APP_NAME` in
+ * charts/src/config/names.ts; charts/ synthesizes without service/, so a test keeps the two equal).
+ */
+export const SERVICE_NAME = 'cats-dogs-classifier';
+
+/** Largest image (width x height) accepted by default: MAX_IMAGE_PIXELS, and every caller of the preprocessing. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
 
 /** Every environment variable the service reads, with its default. */
 const EnvSchema = z.object({
@@ -48,7 +55,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   MAX_BUFFERED_BODY_BYTES: int(1024, 16 * 1024 * 1024 * 1024).optional(),
-  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(DEFAULT_MAX_IMAGE_PIXELS),
   MAX_IMAGES_PER_REQUEST: int(1, 256).default(32),
   REQUEST_TIMEOUT_MS: int(1, 600_000).default(10_000),
   HEADERS_TIMEOUT_MS: int(1, 600_000).optional(),
@@ -135,6 +142,19 @@ export function cpuLimit(cpuMaxText?: string | null): number {
   return Math.max(1, Math.min(host, Math.ceil(quota / period)));
 }
 
+/** MAX_BUFFERED_BODY_BYTES when it is not set: room for four bodies of the largest allowed size. */
+export function defaultMaxBufferedBodyBytes(maxBodyBytes: number): number {
+  return 4 * maxBodyBytes;
+}
+
+/**
+ * The configuration with no variable set: every key at the schema's default (INFERENCE_WORKERS=auto
+ * resolves to the host's CPUs, no cgroup read). For library callers that take parts of it as defaults.
+ */
+export function defaultConfig(): ServiceConfig {
+  return loadConfig({}, null);
+}
+
 /** Reads and validates the configuration from environment variables; throws {@link ConfigError}. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: string | null): ServiceConfig {
   const present: Record<string, string> = {};
@@ -151,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuMaxText?: st
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
-  const maxBufferedBodyBytes = e.MAX_BUFFERED_BODY_BYTES ?? 4 * e.MAX_BODY_BYTES;
+  const maxBufferedBodyBytes = e.MAX_BUFFERED_BODY_BYTES ?? defaultMaxBufferedBodyBytes(e.MAX_BODY_BYTES);
   if (maxBufferedBodyBytes < e.MAX_BODY_BYTES) {
     throw new ConfigError(
       `invalid configuration: MAX_BUFFERED_BODY_BYTES=${JSON.stringify(present.MAX_BUFFERED_BODY_BYTES)}: ` +

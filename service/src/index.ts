@@ -15,3 +15,4 @@ export {
 } from './model/loader';
 export { preprocessImage, sniffImageFormat, type ImageFormat, type PreprocessLimits } from './preprocess';
 export { scoreImage, type ClassScore, type ImageScores } from './scores';
+export { DEFAULT_MAX_IMAGE_PIXELS } from './config';

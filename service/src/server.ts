@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, type ServiceConfig } from './config';
+import { ConfigError, SERVICE_NAME, loadConfig, type ServiceConfig } from './config';
 import { PredictionMemory } from './feedback';
 import { InferencePool } from './inference/pool';
 import { readModelFiles } from './model/format';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     import('pino'),
     import('sharp'),
   ]);
-  const logger = pino({ level: config.logLevel, base: { service: 'cats-dogs-classifier' } });
+  const logger = pino({ level: config.logLevel, base: { service: SERVICE_NAME } });
   sharp.concurrency(config.sharpConcurrency);
   sharp.cache(false);
   const state = new ServiceState();

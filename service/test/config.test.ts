@@ -1,27 +1,36 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, DEFAULT_MODEL_DIR, cpuLimit, loadConfig } from '../src/config';
+import { ConfigError, DEFAULT_MODEL_DIR, cpuLimit, defaultConfig, loadConfig } from '../src/config';
 
 describe('loadConfig', () => {
   test('every key has a default', () => {
-    const config = loadConfig({}, null);
-    expect(config).toMatchObject({
+    // The whole object: a changed default, or a key added without one here, fails this test.
+    expect(loadConfig({}, null)).toStrictEqual({
       port: 8000,
       host: '0.0.0.0',
       modelDir: DEFAULT_MODEL_DIR,
+      modelName: 'cats-dogs-default',
+      modelVersion: '0',
       modelSha256: undefined,
+      modelFiles: undefined,
       logLevel: 'info',
       maxBodyBytes: 10 * 1024 * 1024,
       maxBufferedBodyBytes: 40 * 1024 * 1024,
       maxImagePixels: 40_000_000,
+      maxImagesPerRequest: 32,
       requestTimeoutMs: 10_000,
       headersTimeoutMs: 5_000,
       keepAliveTimeoutMs: 65_000,
       drainDelayMs: 5_000,
       shutdownTimeoutMs: 20_000,
+      inferenceWorkers: availableParallelism(),
       intraOpThreads: 1,
+      interOpThreads: 1,
       queueMax: 64,
+      sharpConcurrency: 1,
+      feedbackTtlMs: 3_600_000,
+      feedbackMaxEntries: 100_000,
     });
-    expect(config.inferenceWorkers).toBe(availableParallelism());
+    expect(defaultConfig()).toStrictEqual(loadConfig({}, null));
     expect(DEFAULT_MODEL_DIR).toMatch(/service[/\\]models[/\\]default$/);
   });
 

@@ -3,10 +3,11 @@ import type { PredictionErrorCode } from '../src/errors';
 import { parseModelMetadata, type ModelMetadataInput } from '../src/model/format';
 import { Classifier } from '../src/classifier';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../src/config';
 import { preprocessImage, sniffImageFormat } from '../src/preprocess';
 import { noisyJpeg, pngFrom, pngHeaderOnly, tempDir } from './helpers';
 
-const LIMITS = { maxPixels: 40_000_000 };
+const LIMITS = { maxPixels: DEFAULT_MAX_IMAGE_PIXELS };
 // 2x2 image, RGB per pixel, row-major: (0,0) (0,1) / (1,0) (1,1)
 const PIXELS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120];
 

@@ -1,42 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnService, type SpawnedService } from '../../bench/src/harness';
 import { noisyJpeg, tempDir, waitFor, writeTinyCnn } from './helpers';
 
-const SERVER = join(__dirname, '..', 'src', 'server.ts');
-const REPO = join(__dirname, '..', '..');
-
-interface Proc {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
+/** The server process (see bench/src/service-process.ts) on `env` alone, not waited for: tests watch its logs. */
+function startServer(env: Record<string, string>): Promise<SpawnedService> {
+  return spawnService({ env: { LOG_LEVEL: 'info', ...env }, inheritEnv: false, port: 0 });
 }
 
-function startServer(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: string[] = [];
-  let err = '';
-  let partial = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    stdout.push(...lines);
-  });
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout, stderr: () => err, exited };
+/** The JSON log lines written so far. */
+function logLines(proc: SpawnedService): string[] {
+  return proc.stdout().split('\n');
 }
 
-function logged(proc: Proc, msg: string): Record<string, unknown> | undefined {
-  return proc.stdout
+function logged(proc: SpawnedService, msg: string): Record<string, unknown> | undefined {
+  return logLines(proc)
     .map((l) => {
       try {
         return JSON.parse(l) as Record<string, unknown>;
@@ -88,7 +69,7 @@ function send(
 }
 
 let tmp: ReturnType<typeof tempDir>;
-let procs: Proc[] = [];
+let procs: SpawnedService[] = [];
 beforeEach(() => {
   tmp = tempDir();
   procs = [];
@@ -98,7 +79,7 @@ afterEach(() => {
   tmp.cleanup();
 });
 
-function track(p: Proc): Proc {
+function track(p: SpawnedService): SpawnedService {
   procs.push(p);
   return p;
 }
@@ -107,7 +88,7 @@ describe('server process', () => {
   test('SIGTERM: /ready turns 503, in-flight and drain-time requests succeed, exit 0', async () => {
     writeTinyCnn(tmp.dir);
     const proc = track(
-      startServer({
+      await startServer({
         MODEL_DIR: tmp.dir,
         DRAIN_DELAY_MS: '1500',
         SHUTDOWN_TIMEOUT_MS: '10000',
@@ -137,13 +118,13 @@ describe('server process', () => {
     releaseUpload();
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    expect(await proc.exited).toBe(0);
+    expect((await proc.exited).code).toBe(0);
     expect(logged(proc, 'stopped')).toBeDefined();
   });
 
   test('a multipart body cut off inside a file part is a 400 and the process lives on', async () => {
     writeTinyCnn(tmp.dir);
-    const proc = track(startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1' }));
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1' }));
     await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
     const port = logged(proc, 'listening')?.port as number;
     const body = Buffer.from(
@@ -185,7 +166,7 @@ describe('server process', () => {
         "if (!isMainThread && parentPort) parentPort.on('message', (m) => { if (m && m.type === 'run') process.exit(70); });\n",
     );
     const proc = track(
-      startServer({
+      await startServer({
         MODEL_DIR: tmp.dir,
         INFERENCE_WORKERS: '1',
         DRAIN_DELAY_MS: '100',
@@ -206,10 +187,10 @@ describe('server process', () => {
       if (ready?.body.includes('no_inference_worker')) sawNotReady = true;
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(await proc.exited).toBe(1);
+    expect((await proc.exited).code).toBe(1);
     expect([...codes].sort()).toEqual(['500 inference_failed', '503 no_inference_worker']);
     expect(sawNotReady).toBe(true);
-    expect(proc.stdout.filter((l) => l.includes('"inference worker exited"'))).toHaveLength(6);
+    expect(logLines(proc).filter((l) => l.includes('"inference worker exited"'))).toHaveLength(6);
     expect(logged(proc, 'every inference worker failed; stopping')).toBeDefined();
     expect(logged(proc, 'stopped')).toMatchObject({ exitCode: 1 });
   });
@@ -217,7 +198,7 @@ describe('server process', () => {
   test('slow clients that never finish their headers or body get 408 and are closed; others are served', async () => {
     writeTinyCnn(tmp.dir);
     const proc = track(
-      startServer({
+      await startServer({
         MODEL_DIR: tmp.dir,
         INFERENCE_WORKERS: '1',
         REQUEST_TIMEOUT_MS: '1500',
@@ -265,13 +246,13 @@ describe('server process', () => {
     mkdirSync(home);
     // The environment names no ORT_DISABLE_TELEMETRY: the service must turn telemetry off by itself.
     const proc = track(
-      startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1', DRAIN_DELAY_MS: '100', HOME: home }),
+      await startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1', DRAIN_DELAY_MS: '100', HOME: home }),
     );
     await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
     const port = logged(proc, 'listening')?.port as number;
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
     proc.child.kill('SIGTERM');
-    expect(await proc.exited).toBe(0);
+    expect((await proc.exited).code).toBe(0);
     // Where onnxruntime-node 1.30 writes them when telemetry is on (its 1DS client, at the first session).
     const traces = new Set([
       join(home, '.cache', 'Microsoft'),
@@ -284,37 +265,37 @@ describe('server process', () => {
   });
 
   test('fails to start with a message naming the variable when the config is invalid', async () => {
-    const proc = track(startServer({ PORT: 'eighty', REQUEST_TIMEOUT_MS: '-5' }));
-    expect(await proc.exited).toBe(2);
+    const proc = track(await startServer({ PORT: 'eighty', REQUEST_TIMEOUT_MS: '-5' }));
+    expect((await proc.exited).code).toBe(2);
     expect(proc.stderr()).toContain('PORT="eighty": must be a whole number from 0 to 65535');
     expect(proc.stderr()).toContain('REQUEST_TIMEOUT_MS="-5"');
   });
 
   test('fails to start when the model directory is missing', async () => {
-    const proc = track(startServer({ MODEL_DIR: join(tmp.dir, 'absent') }));
-    expect(await proc.exited).toBe(1);
+    const proc = track(await startServer({ MODEL_DIR: join(tmp.dir, 'absent') }));
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toMatch(/cannot start: .*absent: cannot read the model directory \(ENOENT/);
   });
 
   test('fails to start when model.onnx is corrupt', async () => {
     writeTinyCnn(tmp.dir);
     writeFileSync(join(tmp.dir, 'model.onnx'), Buffer.alloc(1000, 0xab));
-    const proc = track(startServer({ MODEL_DIR: tmp.dir }));
-    expect(await proc.exited).toBe(1);
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir }));
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toMatch(/model\.onnx: not an ONNX model .*the file is corrupt/);
   });
 
   test('fails to start when MODEL_SHA256 does not match', async () => {
     writeTinyCnn(tmp.dir);
-    const proc = track(startServer({ MODEL_DIR: tmp.dir, MODEL_SHA256: 'f'.repeat(64) }));
-    expect(await proc.exited).toBe(1);
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir, MODEL_SHA256: 'f'.repeat(64) }));
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toContain(`but MODEL_SHA256 expects ${'f'.repeat(64)}`);
   });
 
   test('fails to start when the labels do not match the model output', async () => {
     writeTinyCnn(tmp.dir, { labels: ['cat'] });
-    const proc = track(startServer({ MODEL_DIR: tmp.dir }));
-    expect(await proc.exited).toBe(1);
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir }));
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toContain('has 2 classes but the description lists 1 labels');
   });
 });

@@ -31,9 +31,10 @@ import {
   renderAnalysisQuery,
   STABLE_HASH_ARG,
 } from '../../charts/src/monitoring';
+import { serviceCommand } from '../../bench/src/harness';
 import { buildDefaultModel } from '../../service/src/model/builders';
 import { writeMlflowModelDir } from '../../service/src/model/format';
-import { freePort, promQuery, repoRoot, sleep, start, Started, stop, waitFor } from './processes';
+import { freePort, promQuery, sleep, start, Started, stop, waitFor } from './processes';
 import { requireTool } from './tools';
 
 jest.setTimeout(120_000);
@@ -129,7 +130,7 @@ describe('canary analysis against a real Prometheus scraping stable and canary s
         url: `http://127.0.0.1:${port}`,
         statuses: [],
         labels: [],
-        proc: start(process.execPath, [join(repoRoot, 'build', 'service', 'src', 'server.js')], {
+        proc: start(process.execPath, serviceCommand().args, {
           ...process.env,
           PORT: String(port),
           HOST: '127.0.0.1',

@@ -13,7 +13,8 @@ import {
   inferenceRules,
   renderMonitoringFiles,
 } from '../../charts/src/monitoring';
-import { freePort, promQuery, repoRoot, start, Started, stop, waitFor } from './processes';
+import { freePort, promQuery, start, Started, stop, waitFor } from './processes';
+import { serviceCommand } from '../../bench/src/harness';
 import { requireTool } from './tools';
 
 jest.setTimeout(180_000);
@@ -51,7 +52,7 @@ describe('monitoring end to end: service + Prometheus with the generated config 
     writeFileSync(join(dir, 'rules.yml'), files['rules.yml']);
     writeFileSync(join(dir, 'prometheus.yml'), files['prometheus.yml']);
 
-    service = start(process.execPath, ['--import', 'tsx', join(repoRoot, 'service', 'src', 'server.ts')], {
+    service = start(process.execPath, serviceCommand().args, {
       ...process.env,
       PORT: String(servicePort),
       HOST: '127.0.0.1',

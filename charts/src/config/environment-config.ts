@@ -11,7 +11,8 @@ import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../sc
 import { EvaluationPolicySchema } from './evaluation-policy';
 import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
 import { validateImage } from './image-reference';
-import type { EnvironmentName } from './model-pin';
+import { ENVIRONMENTS, type EnvironmentName } from './model-pin';
+import { APP_NAME } from './names';
 
 const dnsLabel = z
   .string()
@@ -200,7 +201,7 @@ export const EnvironmentConfigSchema = z
         githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
         secretName: dnsLabel.optional(),
         modelName: z.string().min(1).optional(),
-        aliasEnvironments: z.record(z.string().min(1), z.enum(['local', 'staging', 'production'])),
+        aliasEnvironments: z.record(z.string().min(1), z.enum(ENVIRONMENTS)),
         ingressNamespaces: z.array(dnsLabel).optional(),
         /** An Ingress with TLS routing only the webhook and health paths to the relay. */
         ingress: z
@@ -363,7 +364,7 @@ export const ArgoCdConfigSchema = z.strictObject({
   /** Namespace where Argo CD runs (the Applications and the AppProject live there). */
   namespace: dnsLabel.default('argocd'),
   /** Name of the AppProject and the prefix of each Application (`<project>-<env>`). */
-  project: dnsLabel.default('cats-dogs-classifier'),
+  project: dnsLabel.default(APP_NAME),
 });
 
 /** A validated Argo CD config. */

@@ -5,3 +5,4 @@
  */
 export * from './evaluation-policy';
 export * from './model-pin';
+export * from './names';

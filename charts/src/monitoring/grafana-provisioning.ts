@@ -3,6 +3,7 @@
  * a file provider that loads the generated dashboard. In a cluster, kube-prometheus-stack provides the
  * datasource and its sidecar loads the `InferenceDashboard` ConfigMap instead.
  */
+import { APP_NAME } from '../config/names';
 
 /** Settings of the provisioning files. */
 export interface GrafanaProvisioningOptions {
@@ -48,12 +49,12 @@ export function grafanaDashboardProvisioning(options: GrafanaProvisioningOptions
     apiVersion: 1,
     providers: [
       {
-        name: 'cats-dogs-classifier',
+        name: APP_NAME,
         type: 'file',
         folder: 'Inference',
         disableDeletion: true,
         allowUiUpdates: false,
-        options: { path: options.dashboardsPath ?? '/var/lib/grafana/dashboards/cats-dogs-classifier' },
+        options: { path: options.dashboardsPath ?? `/var/lib/grafana/dashboards/${APP_NAME}` },
       },
     ],
   };

@@ -4,6 +4,7 @@
  * The `InferenceAlerts` construct puts these groups into a PrometheusRule, the standalone generator writes
  * them to `monitoring/rules.yml`, and the dashboard queries the record names exported here.
  */
+import { APP_NAME } from '../config/names';
 
 /** How urgent an alert is: `critical` pages someone, `warning` goes to a ticket queue. */
 export type AlertSeverity = 'critical' | 'warning';
@@ -223,12 +224,12 @@ export type ResolvedInferenceRulesProps = Required<InferenceRulesProps>;
  */
 export function resolveInferenceRulesProps(props: InferenceRulesProps = {}): ResolvedInferenceRulesProps {
   const resolved: ResolvedInferenceRulesProps = {
-    jobName: props.jobName ?? 'cats-dogs-classifier',
-    namespace: props.namespace ?? 'cats-dogs-classifier',
-    deploymentName: props.deploymentName ?? 'cats-dogs-classifier',
+    jobName: props.jobName ?? APP_NAME,
+    namespace: props.namespace ?? APP_NAME,
+    deploymentName: props.deploymentName ?? APP_NAME,
     workloadKind: props.workloadKind ?? 'Deployment',
-    podDisruptionBudgetName: props.podDisruptionBudgetName ?? 'cats-dogs-classifier',
-    horizontalPodAutoscalerName: props.horizontalPodAutoscalerName ?? 'cats-dogs-classifier',
+    podDisruptionBudgetName: props.podDisruptionBudgetName ?? APP_NAME,
+    horizontalPodAutoscalerName: props.horizontalPodAutoscalerName ?? APP_NAME,
     atMaxReplicasFor: props.atMaxReplicasFor ?? '15m',
     predictRoute: props.predictRoute ?? '/predict',
     rateWindow: props.rateWindow ?? '5m',

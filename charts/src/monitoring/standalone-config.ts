@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { APP_NAME } from '../config/names';
 import { grafanaDashboardProvisioning, grafanaDatasourceProvisioning } from './grafana-provisioning';
 import { renderInferenceDashboard } from './inference-dashboard';
 import { InferenceRules, inferenceRules, InferenceRulesProps } from './inference-rules';
@@ -42,7 +43,7 @@ export function prometheusConfig(options: PrometheusConfigOptions = {}): object 
     rule_files: [...(options.ruleFiles ?? ['rules.yml'])],
     scrape_configs: [
       {
-        job_name: options.jobName ?? 'cats-dogs-classifier',
+        job_name: options.jobName ?? APP_NAME,
         metrics_path: '/metrics',
         static_configs: [{ targets: [options.target ?? '127.0.0.1:8000'] }],
       },

@@ -55,7 +55,8 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   await requireClean(git, 'rollback');
   const branch = await git.branch();
   const startHead = await git.head();
-  const pinRel = `charts/environments/${opts.env}.model.json`;
+  const pinFile = modelPinPath(root, opts.env);
+  const pinRel = relative(root, pinFile);
 
   const target = await newestUnrevertedPromotion(git, opts.env);
   if (!target) {
@@ -79,7 +80,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     );
   }
   try {
-    writeModelPin(modelPinPath(root, opts.env), previous);
+    writeModelPin(pinFile, previous);
     // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
     const evidenceRel = relative(root, evidencePath(root, opts.env));
     if (await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`])) {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { RelayConfigError, loadRelayConfig } from './config';
+import { RelayConfigError, loadRelayConfig, relayDefault } from './config';
 
 /** Options given on the command line; each overrides its environment variable. */
 interface RelayOptions {
@@ -23,17 +23,20 @@ export function registerRelayCommand(program: Command): Command {
     .description(
       'receive MLflow registry webhooks (alias set) and trigger the promotion workflow via GitHub repository_dispatch',
     )
-    .addOption(new Option('--port <port>', 'port to listen on (default 8080)').env('PORT'))
-    .addOption(new Option('--host <address>', 'address to listen on (default 0.0.0.0)').env('HOST'))
+    .addOption(new Option('--port <port>', `port to listen on (default ${relayDefault('PORT')})`).env('PORT'))
     .addOption(
-      new Option('--model-name <name>', 'registered model to relay (default cats-dogs-classifier)').env(
-        'RELAY_MODEL_NAME',
-      ),
+      new Option('--host <address>', `address to listen on (default ${relayDefault('HOST')})`).env('HOST'),
+    )
+    .addOption(
+      new Option(
+        '--model-name <name>',
+        `registered model to relay (default ${relayDefault('RELAY_MODEL_NAME')})`,
+      ).env('RELAY_MODEL_NAME'),
     )
     .addOption(
       new Option(
         '--alias-environments <map>',
-        'alias=environment pairs (default production=production,staging=staging)',
+        `alias=environment pairs (default ${relayDefault('RELAY_ALIAS_ENVIRONMENTS')})`,
       ).env('RELAY_ALIAS_ENVIRONMENTS'),
     )
     .addOption(
@@ -42,11 +45,16 @@ export function registerRelayCommand(program: Command): Command {
       ),
     )
     .addOption(
-      new Option('--github-api-url <url>', 'GitHub API base URL (default https://api.github.com)').env(
-        'GITHUB_API_URL',
+      new Option(
+        '--github-api-url <url>',
+        `GitHub API base URL (default ${relayDefault('GITHUB_API_URL')})`,
+      ).env('GITHUB_API_URL'),
+    )
+    .addOption(
+      new Option('--log-level <level>', `pino log level (default ${relayDefault('LOG_LEVEL')})`).env(
+        'LOG_LEVEL',
       ),
     )
-    .addOption(new Option('--log-level <level>', 'pino log level (default info)').env('LOG_LEVEL'))
     .addHelpText(
       'after',
       `

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
+import { APP_NAME, ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
 
 /** Variables whose values must never appear in an error message or a log line. */
 const SECRET_VARIABLES = new Set(['MLFLOW_WEBHOOK_SECRET', 'GITHUB_TOKEN']);
@@ -69,7 +69,7 @@ export const RelayEnvSchema = z.object({
     .default('https://api.github.com')
     .transform((u) => u.replace(/\/+$/, '')),
   /** Registered model whose alias events are relayed; events for other models are ignored. */
-  RELAY_MODEL_NAME: z.string().min(1, 'must not be empty').default('cats-dogs-classifier'),
+  RELAY_MODEL_NAME: z.string().min(1, 'must not be empty').default(APP_NAME),
   /** Which MLflow alias promotes which environment. */
   RELAY_ALIAS_ENVIRONMENTS: z
     .string()
@@ -97,6 +97,16 @@ export const RelayEnvSchema = z.object({
 
 /** Validated relay configuration. */
 export type RelayConfig = z.output<typeof RelayEnvSchema>;
+
+/**
+ * A variable's value when it is unset, written as it would be set (the schema's default; `relay --help`
+ * shows it). Throws for a variable without a default.
+ */
+export function relayDefault(key: keyof typeof RelayEnvSchema.shape): string {
+  const value: unknown = RelayEnvSchema.shape[key].parse(undefined);
+  if (value instanceof Map) return [...value].map(([alias, env]) => `${alias}=${env}`).join(',');
+  return String(value);
+}
 
 /** Thrown by {@link loadRelayConfig}; the message names every offending variable and the rule. */
 export class RelayConfigError extends Error {

@@ -4,12 +4,21 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDefaultModel, buildSimpleCnn, writeModelDir } from '../../../service/src/model/builders';
+import { startService as startProcess, type ServiceProcess } from '../../../bench/src/harness';
 import { smoke } from '../../src/commands/smoke';
 import { evaluateModelDir } from '../../src/evaluation/evaluate';
 import { buildEvidence, loadEvidenceImages, type Evidence } from '../../src/evaluation/evidence';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
 import { REPO_ROOT } from '../support/repo';
-import { startService, type ServiceProcess } from '../support/service-process';
+
+/** The real service (see bench/src/service-process.ts) on `env`, once it listens: smoke waits for /ready itself. */
+function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  return startProcess({
+    env: { DRAIN_DELAY_MS: '0', INFERENCE_WORKERS: '1', ...env },
+    inheritEnv: false,
+    readyPath: '/health',
+  });
+}
 
 describe('smoke against the real service on the default model', () => {
   let tmp: string;

@@ -3,9 +3,9 @@ import '../model/ort-telemetry'; // on the main thread, before any worker loads 
 // stay loaded until every worker thread has exited (sharp's documentation, "worker threads").
 import 'sharp';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerThread } from '../build-or-source';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../config';
 import { ImageError, PredictionError } from '../errors';
 import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
@@ -21,7 +21,7 @@ export interface InferencePoolOptions {
   readonly settings?: SessionSettings;
   /** Jobs allowed to wait for a free worker; a job beyond this is refused with 503. */
   readonly queueMax: number;
-  /** Largest width x height an image may have (checked from its header before decoding). @default 40000000 */
+  /** Largest width x height an image may have (checked from its header before decoding). @default DEFAULT_MAX_IMAGE_PIXELS */
   readonly maxImagePixels?: number;
   /**
    * Test hook awaited after a job is given a worker and before it is sent there; the job's deadline is
@@ -85,19 +85,9 @@ interface Slot {
   jobId: number;
 }
 
-const WORKER_JS = join(__dirname, 'worker.js');
-const WORKER_TS = join(__dirname, 'worker.ts');
-
-/**
- * Starts one worker. From compiled JS it runs `worker.js`; under ts-jest/tsx (no worker.js next to this
- * file) it registers tsx in the worker first and loads `worker.ts`.
- */
+/** Starts one worker: `worker.js`, or `worker.ts` through tsx under ts-jest/tsx (see build-or-source). */
 function spawnWorker(init: WorkerInit): Worker {
-  if (existsSync(WORKER_JS)) return new Worker(WORKER_JS, { workerData: init });
-  // Resolved here: an eval worker resolves bare names from the process cwd, which may be outside this checkout.
-  const tsx = require.resolve('tsx/cjs/api');
-  const code = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(WORKER_TS)});`;
-  return new Worker(code, { eval: true, workerData: init });
+  return startWorkerThread(__dirname, 'worker', { workerData: init });
 }
 
 const MAX_RESTART_DELAY_MS = 10_000;
@@ -138,7 +128,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       onnx: opts.files.onnx,
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},
-      maxPixels: opts.maxImagePixels ?? 40_000_000,
+      maxPixels: opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
     };
     const spawn = opts.spawnWorker ?? spawnWorker;
     const started = await Promise.allSettled(

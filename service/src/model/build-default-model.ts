@@ -5,6 +5,7 @@
  * `mobilenet` → service/models/mobilenet (MobileNetV2-class 224x224, 1000 classes, for the benchmark).
  */
 import { join, resolve } from 'node:path';
+import { SERVICE_DIR } from '../config';
 import { buildDefaultModel } from './default-model';
 import { sha256Hex, writeMlflowModelDir } from './format';
 import { buildMobileNet, type BuiltModel } from './onnx-builder';
@@ -23,12 +24,7 @@ function main(argv: readonly string[]): number {
     );
     return 2;
   }
-  // service/src/model (tsx) or build/service/src/model (compiled): the service dir is found either way.
-  const serviceDir = resolve(
-    __dirname,
-    __dirname.includes(`${join('build', 'service')}`) ? '../../../../service' : '../..',
-  );
-  const outDir = resolve(argv[1] ?? join(serviceDir, 'models', variant));
+  const outDir = resolve(argv[1] ?? join(SERVICE_DIR, 'models', variant));
   const model = build();
   // An MLflow model directory (MLmodel + model.onnx), byte-identical on every machine: fixed uuid and date.
   const sha = writeMlflowModelDir(outDir, model, {

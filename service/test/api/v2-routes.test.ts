@@ -6,6 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import request from 'supertest';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../../src/config';
 import { preprocessImage } from '../../src/preprocess';
 import { readModelFiles, type ModelFiles } from '../../src/model/format';
 import { ServiceState } from '../../src/state';
@@ -56,7 +57,7 @@ async function predictScores(image: Buffer): Promise<number[]> {
 
 /** The image's preprocessed tensor as JSON numbers (exact: float32 values are doubles). */
 async function tensorOf(image: Buffer): Promise<number[]> {
-  return Array.from(await preprocessImage(image, files.metadata, { maxPixels: 40_000_000 }));
+  return Array.from(await preprocessImage(image, files.metadata, { maxPixels: DEFAULT_MAX_IMAGE_PIXELS }));
 }
 
 /** Nests a flat row-major array into `shape`. */

@@ -1,0 +1,7 @@
+/**
+ * The name of what this kit deploys: the default registered model the environments serve and relay, and
+ * the default name of its namespace, Deployment, Service, Prometheus job, Grafana folder and Argo CD
+ * project. The service names itself the same in its logs (`SERVICE_NAME` in service/src/config.ts: the
+ * service imports nothing from charts/, and charts/ synthesizes without service/; a test keeps the two equal).
+ */
+export const APP_NAME = 'cats-dogs-classifier';

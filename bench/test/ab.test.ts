@@ -1,0 +1,24 @@
+import { parseVariant } from '../src/ab';
+
+describe('bench:ab --variant', () => {
+  it('takes a name, an optional entry file and environment overrides', () => {
+    const v = parseVariant(
+      'before:/tmp/old/build/service/src/server.js,NODE_OPTIONS=--max-semi-space-size=2,X=a=b',
+    );
+    expect(v.name).toBe('before');
+    expect(v.command).toEqual({ args: ['/tmp/old/build/service/src/server.js'], kind: 'build' });
+    expect(v.env).toEqual({ NODE_OPTIONS: '--max-semi-space-size=2', X: 'a=b' });
+  });
+
+  it("runs this checkout's service when no entry is given", () => {
+    const v = parseVariant('after');
+    expect(v.command.args.at(-1)).toMatch(/service\/src\/server\.(js|ts)$/);
+    expect(v.env).toEqual({});
+  });
+
+  it('refuses a spec it cannot read, naming the fix', () => {
+    expect(() => parseVariant('')).toThrow('a variant starts with a name');
+    expect(() => parseVariant('a:server')).toThrow('must be a .js or .ts file');
+    expect(() => parseVariant('a,NODE_OPTIONS')).toThrow('write KEY=VALUE');
+  });
+});

@@ -18,8 +18,8 @@ export interface ClassifierOptions extends SessionSettings {
 /**
  * The service's own load → validate → preprocess → infer path as a library, for the promotion gate and
  * tools: exactly what the service does with a model directory, without HTTP — the same worker pool
- * (`InferencePool.predict`: decoding, normalising and inference in a worker thread; so it also works
- * inside Jest, whose sandbox breaks in-process ONNX Runtime outputs).
+ * (`InferencePool.predict`: decoding with sharp, inference in a worker thread; so it also works inside
+ * Jest, whose sandbox breaks in-process ONNX Runtime outputs).
  */
 export class Classifier {
   private constructor(

@@ -1,6 +1,6 @@
 /**
  * The inference path every API shares (`/predict` and the Open Inference Protocol's `infer`): admission,
- * body memory, one batch through the worker pool (which decodes the images), probabilities, metrics. The routes only
+ * body memory, one batch through the worker pool (`InferencePool.predict`), probabilities, metrics. The routes only
  * translate their protocol to these calls and back.
  */
 import type { Request, Response } from 'express';
@@ -34,8 +34,7 @@ export function admitRequest(model: LoadedModel, bodies: BodyBudget, res: Respon
 }
 
 /**
- * Classifies encoded images as one batch: a worker decodes, normalises and runs them (see
- * `InferencePool.predict`); returns each image's class probabilities and counts the predictions. When there
+ * Classifies encoded images as one batch (`InferencePool.predict`: decoded here, run in a worker); returns each image's class probabilities and counts the predictions. When there
  * are several images, an error about one starts with `<name(i)>: ` (default `image <i>`).
  */
 export async function classifyImages(

@@ -32,17 +32,14 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
 
 /**
  * Decodes one image and turns it into the model's input values for one image (float32, the model's layout
- * and channel order): {@link decodeImage}, then {@link normaliseInto}.
+ * and channel order): {@link decodeImage}, then {@link normalise}.
  */
 export async function preprocessImage(
   bytes: Uint8Array,
   meta: ModelMetadata,
   limits: PreprocessLimits,
 ): Promise<Float32Array> {
-  const { height, width } = meta.input;
-  const out = new Float32Array(height * width * 3);
-  normaliseInto(await decodeImage(bytes, meta, limits), meta, out, 0);
-  return out;
+  return normalise(await decodeImage(bytes, meta, limits), meta);
 }
 
 /**
@@ -54,7 +51,7 @@ export async function preprocessImage(
  * Throws {@link PredictionError}: `image_empty`, `image_undecodable` (not JPEG/PNG/WebP by its first bytes,
  * corrupt or truncated), `image_too_large` (over `maxPixels`, checked from the header before decoding).
  */
-export async function decodeImage(
+async function decodeImage(
   bytes: Uint8Array,
   meta: ModelMetadata,
   limits: PreprocessLimits,
@@ -170,19 +167,14 @@ async function readHeader(
 }
 
 /**
- * RGB HWC bytes of one image (from {@link decodeImage}) → the model's input values, written into `out` from
- * `offset` in the model's layout and channel order: `value = pixel * scale`, `(value - mean) / std` per
- * channel.
+ * RGB HWC bytes of one image (from {@link decodeImage}) → the model's input values in its layout and channel
+ * order: `value = pixel * scale`, `(value - mean) / std` per channel.
  */
-export function normaliseInto(
-  pixels: Uint8Array,
-  meta: ModelMetadata,
-  out: Float32Array,
-  offset: number,
-): void {
+function normalise(pixels: Uint8Array, meta: ModelMetadata): Float32Array {
   const { scale, mean, std } = meta.preprocessing;
   const { channelOrder, layout } = meta.input;
   const count = meta.input.height * meta.input.width;
+  const out = new Float32Array(count * 3);
   for (let c = 0; c < 3; c++) {
     // Model channel c reads source channel c (RGB) or 2 - c (BGR); mean/std are in model order.
     const src = channelOrder === 'RGB' ? c : 2 - c;
@@ -192,13 +184,13 @@ export function normaliseInto(
     const values = new Float64Array(256);
     for (let p = 0; p < 256; p++) values[p] = (p * scale - m) / s;
     if (layout === 'NCHW') {
-      const base = offset + c * count;
+      const base = c * count;
       for (let i = 0; i < count; i++) out[base + i] = values[pixels[i * 3 + src] as number] as number;
     } else {
-      for (let i = 0; i < count; i++)
-        out[offset + i * 3 + c] = values[pixels[i * 3 + src] as number] as number;
+      for (let i = 0; i < count; i++) out[i * 3 + c] = values[pixels[i * 3 + src] as number] as number;
     }
   }
+  return out;
 }
 
 function shortReason(err: unknown): string {

@@ -147,7 +147,7 @@ describe('sniffImageFormat', () => {
 });
 
 describe('preprocessing feeds the model exactly', () => {
-  test("the identity model returns exactly what preprocessImage makes, through the workers' decoding", async () => {
+  test("the identity model returns exactly what preprocessImage makes, through the classifier's path", async () => {
     const tmp = tempDir();
     try {
       writeModelDir(tmp.dir, buildIdentityModel({ layout: 'NHWC' }));

@@ -1,7 +1,4 @@
 import '../model/ort-telemetry'; // on the main thread, before any worker loads onnxruntime-node: see there
-// Workers decode with sharp; on glibc Linux the main thread must load it first, so its shared libraries
-// stay loaded until every worker thread has exited (sharp's documentation, "worker threads").
-import 'sharp';
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startWorkerThread } from '../build-or-source';
@@ -9,7 +6,8 @@ import { DEFAULT_MAX_IMAGE_PIXELS } from '../config';
 import { ImageError, PredictionError } from '../errors';
 import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
-import type { FromWorker, JobInput, ToWorker, WorkerInit } from './protocol';
+import { preprocessImage } from '../preprocess';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -66,12 +64,13 @@ export interface InferenceResult {
   readonly scores: Float32Array;
   /** Model run time in the worker. */
   readonly seconds: number;
-  /** Decoding and normalising the job's images in the worker (0 for {@link InferencePool.run}). */
+  /** Decoding and normalising the images ({@link InferencePool.predict}; 0 for {@link InferencePool.run}). */
   readonly preprocessSeconds: number;
 }
 
 interface Job {
-  readonly input: JobInput;
+  readonly data: Float32Array;
+  readonly batch: number;
   readonly deadline: number;
   settled: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -128,7 +127,6 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       onnx: opts.files.onnx,
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},
-      maxPixels: opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
     };
     const spawn = opts.spawnWorker ?? spawnWorker;
     const started = await Promise.allSettled(
@@ -202,12 +200,32 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   }
 
   /**
-   * Classifies encoded images as one batch: a worker decodes them (the service's preprocessing), normalises
-   * them into its input buffer and runs the model. Rejects with {@link ImageError} for an image that cannot
-   * be used, otherwise as {@link run}.
+   * Classifies encoded images as one batch, the service's one prediction path: decodes and normalises them
+   * (`preprocessImage`: sharp on the libuv pool, all images at once), then runs them in a worker. Rejects
+   * with {@link ImageError} for an image that cannot be used, PredictionError `timeout` when the deadline
+   * passed while decoding, otherwise as {@link run}.
+   *
+   * Decoding stays on this thread's libuv pool rather than in the workers: measured A/B (bench/README.md),
+   * decoding in the workers cost 1.5 CPU-ms more per image and a quarter of the throughput, as each worker
+   * then idles while its own image decodes.
    */
-  predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult> {
-    return this.enqueue({ kind: 'images', images }, deadline);
+  async predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult> {
+    const started = process.hrtime.bigint();
+    const meta = this.opts.files.metadata;
+    const limits = { maxPixels: this.opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS };
+    const tensors = await Promise.all(
+      images.map((bytes, index) =>
+        preprocessImage(bytes, meta, limits).catch((err: unknown) => {
+          if (err instanceof PredictionError) throw new ImageError(index, err.code, err.message);
+          throw err;
+        }),
+      ),
+    );
+    const preprocessSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (Date.now() >= deadline) {
+      throw new PredictionError('timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
+    }
+    return { ...(await this.run(concat(tensors), tensors.length, deadline)), preprocessSeconds };
   }
 
   /**
@@ -216,10 +234,6 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * epoch ms, passed) or `inference_failed` (the run or its worker failed).
    */
   run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
-    return this.enqueue({ kind: 'tensor', data, batch }, deadline);
-  }
-
-  private enqueue(input: JobInput, deadline: number): Promise<InferenceResult> {
     const idle = this.slots.some((slot) => slot.job === null);
     try {
       this.assertCapacity(!idle && this.queue.length >= this.opts.queueMax);
@@ -227,7 +241,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       return Promise.reject(err as Error);
     }
     return new Promise<InferenceResult>((resolve, reject) => {
-      const job: Job = { input, deadline, settled: false, timer: undefined, resolve, reject };
+      const job: Job = { data, batch, deadline, settled: false, timer: undefined, resolve, reject };
       const delay = deadline - Date.now();
       // Timers longer than 2^31-1 ms fire at once in Node: a far deadline simply gets no timer.
       if (delay < 2 ** 31 - 1) job.timer = setTimeout(() => this.expire(job), Math.max(0, delay));
@@ -269,10 +283,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       slot.job = null;
       if (msg.type === 'result') {
         if (this.slots.length >= Math.max(1, this.opts.workers)) this.consecutiveFailures = 0;
-        const { scores, seconds, preprocessSeconds } = msg;
-        this.settle(job, null, { scores, seconds, preprocessSeconds });
-      } else if (msg.type === 'image-failed') {
-        this.settle(job, new ImageError(msg.index, msg.code, msg.message));
+        this.settle(job, null, { scores: msg.scores, seconds: msg.seconds, preprocessSeconds: 0 });
       } else this.settle(job, new PredictionError('inference_failed', `inference failed: ${msg.message}`));
       this.notifyIdle();
       this.pump();
@@ -363,10 +374,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       return;
     }
     this.runsStarted += 1;
-    const msg: ToWorker = { type: 'run', id: slot.jobId, input: job.input };
-    // A tensor's buffer moves to the worker; encoded images are copied (a request body may share its
-    // ArrayBuffer with other Buffers, which cannot be transferred).
-    slot.worker.postMessage(msg, job.input.kind === 'tensor' ? [job.input.data.buffer as ArrayBuffer] : []);
+    const msg: ToWorker = { type: 'run', id: slot.jobId, data: job.data, batch: job.batch };
+    slot.worker.postMessage(msg, [job.data.buffer as ArrayBuffer]);
   }
 
   private expire(job: Job): void {
@@ -391,6 +400,15 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     if (err) job.reject(err);
     else job.resolve(result as InferenceResult);
   }
+}
+
+/** The images' tensors one after the other, as one batch (one tensor is returned as is: no copy). */
+function concat(tensors: readonly Float32Array[]): Float32Array {
+  if (tensors.length === 1) return tensors[0] as Float32Array;
+  const per = tensors[0]?.length ?? 0;
+  const batch = new Float32Array(per * tensors.length);
+  tensors.forEach((t, i) => batch.set(t, i * per));
+  return batch;
 }
 
 function shuttingDown(): PredictionError {

@@ -1,7 +1,8 @@
 // `npm run mutate [-- <group>… [--concurrency N] [--incremental]]`: StrykerJS over the module groups of
 // stryker.config.mjs, one group after another, then the mutation score per module as a Markdown table.
 // With no group, every group. `--incremental` reuses the previous run's results for unchanged code and tests
-// (reports/mutation/<group>.incremental.json). See docs/mutation-testing.md.
+// (reports/mutation/<group>.incremental.json). `--mutate GLOB` (repeatable) mutates only those files instead of the
+// group's (its tests stay the group's). See docs/mutation-testing.md.
 import { relative, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 import { groupOptions, groups } from '../../stryker.config.mjs';
@@ -9,7 +10,7 @@ import { groupOptions, groups } from '../../stryker.config.mjs';
 const root = resolve(import.meta.dirname, '../..');
 process.chdir(root);
 
-const usage = `usage: npm run mutate -- [group…] [--concurrency N] [--incremental]\ngroups: ${Object.keys(groups).join(', ')}`;
+const usage = `usage: npm run mutate -- [group…] [--concurrency N] [--incremental] [--mutate GLOB]…\ngroups: ${Object.keys(groups).join(', ')}`;
 const names = [];
 const extra = {};
 const args = process.argv.slice(2);
@@ -17,6 +18,7 @@ for (let i = 0; i < args.length; i++) {
   const arg = args[i];
   if (arg === '--incremental') extra.incremental = true;
   else if (arg === '--concurrency') extra.concurrency = Number(args[++i]);
+  else if (arg === '--mutate') (extra.mutate ??= []).push(args[++i]);
   else if (arg === '--help' || arg === '-h') {
     console.log(usage);
     process.exit(0);

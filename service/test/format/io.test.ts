@@ -78,8 +78,13 @@ describe('checkModelIo fails naming the tensor, what the graph has and the fix',
   const scores = output(['N', 2]);
 
   test('fails when the graph has no input of the described name', () => {
-    expect(failure(meta(), graph([input(['N', 3, 224, 160], 'float32', 'image')], [scores]))).toBe(
-      `${AT}: the graph has no input 'pixels' (inputs: image): set input.name in the model_gitops metadata`,
+    expect(
+      failure(
+        meta(),
+        graph([input(['N', 3, 224, 160], 'float32', 'image'), input([1], 'float32', 'mask')], [scores]),
+      ),
+    ).toBe(
+      `${AT}: the graph has no input 'pixels' (inputs: image, mask): set input.name in the model_gitops metadata`,
     );
   });
 
@@ -119,6 +124,9 @@ describe('checkModelIo fails naming the tensor, what the graph has and the fix',
     // The same NCHW graph against an NHWC description: the second dimension is the height there.
     expect(failure(meta('NHWC'), graph([good], [scores]))).toBe(
       `${AT}: input 'pixels' has shape [N, 3, 224, 160] but the description (layout NHWC, 224x160) needs height = 224${fix}`,
+    );
+    expect(failure(meta('NHWC'), graph([input(['N', 224, 224, 3])], [scores]))).toBe(
+      `${AT}: input 'pixels' has shape [N, 224, 224, 3] but the description (layout NHWC, 224x160) needs width = 160${fix}`,
     );
     expect(failure(meta('NHWC'), graph([input(['N', 224, 160, 1])], [scores]))).toBe(
       `${AT}: input 'pixels' has shape [N, 224, 160, 1] but the description (layout NHWC, 224x160) needs channels = 3${fix}`,

@@ -61,6 +61,7 @@ describe('labels.txt', () => {
       `labels.txt: line 2 is empty or longer than 200 characters${fix}`,
     );
     expect(() => parseLabelsFile('labels.txt', 'cat\n   \n')).toThrow(`labels.txt: line 2 is empty`);
+    expect(() => parseLabelsFile('labels.txt', '\ncat\n')).toThrow(`labels.txt: line 1 is empty`);
     expect(() => parseLabelsFile('labels.txt', `cat\ndog\n${'x'.repeat(201)}\n`)).toThrow(
       `labels.txt: line 3 is empty or longer than 200 characters${fix}`,
     );

@@ -99,6 +99,12 @@ describe('MLmodel: each rule of reading, checking and writing', () => {
     expect(() =>
       parseMlmodel(withFlavors('  sklearn:\n    pickled_model: model.pkl\n'), 'v3/MLmodel'),
     ).toThrow(`v3/MLmodel: has no 'onnx' flavor (flavors: sklearn)${fix}`);
+    expect(() =>
+      parseMlmodel(
+        withFlavors('  sklearn:\n    pickled_model: model.pkl\n  python_function: {}\n'),
+        'MLmodel',
+      ),
+    ).toThrow(`MLmodel: has no 'onnx' flavor (flavors: sklearn, python_function)${fix}`);
     expect(() => parseMlmodel(withFlavors('  {}\n'), 'MLmodel')).toThrow(
       `MLmodel: has no 'onnx' flavor (flavors: none)${fix}`,
     );
@@ -126,6 +132,16 @@ describe('MLmodel: each rule of reading, checking and writing', () => {
     });
     expect(parseMlmodel(`${RECORDED}metadata: null\n`, 'MLmodel').description).toBeUndefined();
     expect(parseMlmodel(`${RECORDED}metadata:\n  other: 1\n`, 'MLmodel').description).toBeUndefined();
+  });
+
+  test('fails naming the field when the MLmodel is not a mapping or a signature side is not a JSON string', () => {
+    expect(() => parseMlmodel('- flavors\n', 'MLmodel')).toThrow(
+      /^MLmodel: not an MLflow MLmodel \('\(root\)' /,
+    );
+    const listed = RECORDED.replace(/ {2}inputs: .*\n/, '  inputs:\n  - type: tensor\n');
+    expect(() => parseMlmodel(listed, 'MLmodel')).toThrow(
+      /^MLmodel: not an MLflow MLmodel \('signature\.inputs' .*\): log the model with mlflow\.onnx\.log_model/,
+    );
   });
 
   test('fails when a signature string is not JSON, naming which side', () => {

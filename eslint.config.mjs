@@ -3,7 +3,19 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', 'argocd/', 'imports/', 'coverage/', '.stryker-tmp/', 'reports/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'build/',
+      'dist/',
+      'argocd/',
+      'imports/',
+      'coverage/',
+      '.stryker-tmp/',
+      'reports/',
+      'bench/results/',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

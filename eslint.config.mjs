@@ -81,7 +81,19 @@ function boundaryBlocks(folder) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', 'argocd/', 'imports/', 'coverage/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'build/',
+      'dist/',
+      'argocd/',
+      'imports/',
+      'coverage/',
+      '.stryker-tmp/',
+      'reports/',
+      'bench/results/',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

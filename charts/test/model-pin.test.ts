@@ -1,7 +1,14 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatModelPin, isLegacyPin, ModelPin, readModelPin, writeModelPin } from '../src/config/model-pin';
+import {
+  formatModelPin,
+  isLegacyPin,
+  ModelPin,
+  parseModelPin,
+  readModelPin,
+  writeModelPin,
+} from '../src/config/model-pin';
 
 const pin: ModelPin = {
   name: 'cats-dogs-classifier',
@@ -85,5 +92,81 @@ describe('model pin', () => {
     const file = tempFile('local.model.json');
     writeFileSync(file, JSON.stringify({ ...pin, stage: 'Production' }));
     expect(() => readModelPin(file)).toThrow(/Unrecognized key/);
+  });
+});
+
+describe('model pin: each field', () => {
+  const fails = (raw: unknown): string => {
+    try {
+      parseModelPin(raw, 'staging.model.json');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`accepted ${JSON.stringify(raw)}`);
+  };
+
+  it('fails on a pin that is not an object, naming the root', () => {
+    for (const raw of [null, 'pin', 3, ['name']]) {
+      expect(fails(raw)).toMatch(/^staging\.model\.json: invalid model pin: '\(root\)' /);
+    }
+  });
+
+  it('fails on a model name that is not a registered model name', () => {
+    for (const name of ['-cats', 'cats dogs', 'cats/dogs', 'cats!']) {
+      expect(fails({ ...pin, name })).toBe(
+        "staging.model.json: invalid model pin: 'name' must be a registered model name: letters, digits, . _ -",
+      );
+    }
+    expect(parseModelPin({ ...pin, name: 'Cats.dogs_v2-x' }, 'p').name).toBe('Cats.dogs_v2-x');
+  });
+
+  it('fails on a version that is not a positive integer string', () => {
+    for (const version of ['0', '03', '3a', 'v3', '1.0', '-1']) {
+      expect(fails({ ...pin, version })).toBe(
+        `staging.model.json: invalid model pin: 'version' must be a positive integer written as a string, e.g. "3"`,
+      );
+    }
+    expect(parseModelPin({ ...pin, version: '120' }, 'p').version).toBe('120');
+  });
+
+  it('fails on a digest with upper-case, extra or missing characters', () => {
+    for (const sha256 of ['A'.repeat(64), `x${'a'.repeat(64)}`, `${'a'.repeat(64)}x`, 'a'.repeat(63)]) {
+      expect(fails({ ...pin, files: { ...pin.files, 'model.onnx': sha256 } })).toMatch(
+        /^staging\.model\.json: invalid model pin: 'files\.model\.onnx' must be 64 lower-case hex characters \(the sha256 of the file\)/,
+      );
+    }
+  });
+
+  it('fails on file names that are paths or dot directories, naming each; other names starting with a dot are files', () => {
+    expect(fails({ ...pin, files: { ...pin.files, 'sub/x': 'a'.repeat(64), '..': 'a'.repeat(64) } })).toBe(
+      "staging.model.json: invalid model pin: 'files.sub/x' must be a file name in the model directory (letters, digits, . _ -); " +
+        "'files...' must be a file name in the model directory (letters, digits, . _ -)",
+    );
+    expect(fails({ ...pin, files: { ...pin.files, '.': 'a'.repeat(64) } })).toMatch(
+      /'files\.\.' must be a file name/,
+    );
+    expect(
+      parseModelPin({ ...pin, files: { ...pin.files, '.labels.txt': 'c'.repeat(64) } }, 'p').files,
+    ).toHaveProperty(['.labels.txt']);
+  });
+
+  it('formatModelPin names the pin it refuses', () => {
+    expect(() => formatModelPin({ ...pin, version: 'x' })).toThrow(
+      /^model pin: invalid model pin: 'version' /,
+    );
+  });
+
+  it('fails to read a file that is missing or not JSON, naming it', () => {
+    const file = tempFile('local.model.json');
+    expect(() => readModelPin(file)).toThrow(new RegExp(`^${file}: cannot read the model pin: ENOENT`));
+    writeFileSync(file, '{"name": ');
+    expect(() => readModelPin(file)).toThrow(new RegExp(`^${file}: cannot read the model pin: .*JSON`));
+  });
+
+  it('leaves no temp file behind when the pin cannot be put in place', () => {
+    const file = tempFile('staging.model.json');
+    mkdirSync(file);
+    expect(() => writeModelPin(file, pin)).toThrow();
+    expect(readdirSync(join(file, '..'))).toEqual(['staging.model.json']);
   });
 });

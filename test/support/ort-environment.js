@@ -24,4 +24,8 @@ class OrtEnvironment extends TestEnvironment {
   }
 }
 
-module.exports = OrtEnvironment;
+// Under StrykerJS (`npm run mutate`), its mixin records which test covers which mutant (per-test coverage).
+module.exports =
+  process.env.STRYKER_MUTATOR_WORKER === undefined
+    ? OrtEnvironment
+    : require('@stryker-mutator/jest-runner').mixinJestEnvironment(OrtEnvironment);

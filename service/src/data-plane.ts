@@ -1,7 +1,7 @@
 /**
  * The inference path every API shares (`/predict` and the Open Inference Protocol's `infer`): admission,
- * body memory, one batch through the worker pool (`InferencePool.predict`), probabilities, metrics. The routes only
- * translate their protocol to these calls and back.
+ * body memory, one batch through the worker pool (`InferencePool.predict`), probabilities, metrics. The
+ * routes only translate their protocol to these calls and back.
  */
 import type { Request, Response } from 'express';
 import type { BodyBudget } from './body-budget';
@@ -34,8 +34,9 @@ export function admitRequest(model: LoadedModel, bodies: BodyBudget, res: Respon
 }
 
 /**
- * Classifies encoded images as one batch (`InferencePool.predict`: decoded here, run in a worker); returns each image's class probabilities and counts the predictions. When there
- * are several images, an error about one starts with `<name(i)>: ` (default `image <i>`).
+ * Classifies encoded images as one batch (`InferencePool.predict`: decoded on the libuv pool, run in a
+ * worker); returns each image's class probabilities and counts the predictions. When there are several
+ * images, an error about one starts with `<name(i)>: ` (default `image <i>`).
  */
 export async function classifyImages(
   req: Request,

@@ -19,7 +19,10 @@ export interface InferencePoolOptions {
   readonly settings?: SessionSettings;
   /** Jobs allowed to wait for a free worker; a job beyond this is refused with 503. */
   readonly queueMax: number;
-  /** Largest width x height an image may have (checked from its header before decoding). @default DEFAULT_MAX_IMAGE_PIXELS */
+  /**
+   * Largest width x height an image may have (checked from its header before decoding).
+   * @default DEFAULT_MAX_IMAGE_PIXELS
+   */
   readonly maxImagePixels?: number;
   /**
    * Test hook awaited after a job is given a worker and before it is sent there; the job's deadline is

@@ -4,6 +4,7 @@
  * report.ts renders the table. Change a target here and nowhere else.
  */
 import type { ModelResult, VariantResult } from './bench';
+import type { ServerFigures } from './peer';
 
 /** A model's results before its targets are evaluated. */
 export type MeasuredModel = Omit<ModelResult, 'targets'>;
@@ -68,6 +69,19 @@ function withDefault(
   };
 }
 
+/** This service's figure over the peer's, from the `--peer` comparison (undefined without it). */
+function againstPeer(
+  figure: keyof ServerFigures,
+  format: (v: number) => string,
+  unit: string,
+): (m: MeasuredModel) => Measured | undefined {
+  return (m) =>
+    m.peer && {
+      value: m.peer.service[figure] / m.peer.peer[figure],
+      detail: `${format(m.peer.service[figure])} / ${format(m.peer.peer[figure])} ${unit}`,
+    };
+}
+
 /** Every target, in the order printed. */
 export const TARGETS: readonly TargetSpec[] = [
   {
@@ -101,11 +115,7 @@ export const TARGETS: readonly TargetSpec[] = [
     limit: 1.5,
     unit: 'x',
     needs: 'peer',
-    measure: (m) =>
-      m.peer && {
-        value: m.peer.service.saturationImagesPerSec / m.peer.peer.saturationImagesPerSec,
-        detail: `${f1(m.peer.service.saturationImagesPerSec)} / ${f1(m.peer.peer.saturationImagesPerSec)} img/s`,
-      },
+    measure: againstPeer('saturationImagesPerSec', f1, 'img/s'),
   },
   {
     id: 'p50-vs-peer',
@@ -114,11 +124,7 @@ export const TARGETS: readonly TargetSpec[] = [
     limit: 0.7,
     unit: 'x',
     needs: 'peer',
-    measure: (m) =>
-      m.peer && {
-        value: m.peer.service.p50OneConnectionMs / m.peer.peer.p50OneConnectionMs,
-        detail: `${f2(m.peer.service.p50OneConnectionMs)} / ${f2(m.peer.peer.p50OneConnectionMs)} ms`,
-      },
+    measure: againstPeer('p50OneConnectionMs', f2, 'ms'),
   },
   {
     id: 'p99-vs-peer',
@@ -127,11 +133,7 @@ export const TARGETS: readonly TargetSpec[] = [
     limit: 1,
     unit: 'x',
     needs: 'peer',
-    measure: (m) =>
-      m.peer && {
-        value: m.peer.service.p99OneConnectionMs / m.peer.peer.p99OneConnectionMs,
-        detail: `${f2(m.peer.service.p99OneConnectionMs)} / ${f2(m.peer.peer.p99OneConnectionMs)} ms`,
-      },
+    measure: againstPeer('p99OneConnectionMs', f2, 'ms'),
   },
   {
     id: 'preprocess-vs-pillow',

@@ -61,6 +61,19 @@ export function parseVariant(text: string): AbVariant {
   return { name, command: entry ? entryFor(entry) : serviceCommand(), env };
 }
 
+/** Commander parser for a positive number (a whole one when `whole`), naming the flag when it is not. */
+export function positive(flag: string, whole: boolean): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!(n > 0) || (whole && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(
+        `${flag} must be a positive ${whole ? 'whole ' : ''}number (got '${text}')`,
+      );
+    }
+    return n;
+  };
+}
+
 async function measure(
   v: AbVariant,
   bodies: { contentType: string; bytes: Uint8Array }[],
@@ -107,9 +120,9 @@ async function main(): Promise<void> {
       (t, acc: AbVariant[]) => [...acc, parseVariant(t)],
       [],
     )
-    .option('--rounds <n>', 'rounds per variant', (t) => Number.parseInt(t, 10), 3)
-    .option('--seconds <s>', 'measured seconds per round', Number, 10)
-    .option('--connections <n>', 'closed-loop connections', (t) => Number.parseInt(t, 10), 8);
+    .option('--rounds <n>', 'rounds per variant', positive('--rounds', true), 3)
+    .option('--seconds <s>', 'measured seconds per round', positive('--seconds', false), 10)
+    .option('--connections <n>', 'closed-loop connections', positive('--connections', true), 8);
   program.parse();
   const o = program.opts<{ variant: AbVariant[]; rounds: number; seconds: number; connections: number }>();
   if (o.variant.length < 2) program.error('give at least two --variant');

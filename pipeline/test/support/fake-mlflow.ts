@@ -174,6 +174,14 @@ export class FakeMlflow {
       this.versions.set(name, []);
       this.aliases.set(name, new Map());
     }
+    return this.addVersion(name, { source: versionSource, runId, modelId });
+  }
+
+  /** Appends the next version of `name` (which must be registered), READY, as MLflow creates it. */
+  private addVersion(
+    name: string,
+    o: { source: string; runId?: string; modelId?: string; description?: string },
+  ): Version {
     const list = this.versions.get(name) as Version[];
     const now = this.tick();
     const v: Version = {
@@ -182,12 +190,12 @@ export class FakeMlflow {
       creation_timestamp: now,
       last_updated_timestamp: now,
       current_stage: 'None',
-      description: '',
-      source: versionSource,
-      run_id: runId,
+      description: o.description ?? '',
+      source: o.source,
+      run_id: o.runId,
       status: 'READY',
       run_link: '',
-      model_id: modelId,
+      model_id: o.modelId,
     };
     list.push(v);
     return v;
@@ -352,21 +360,12 @@ export class FakeMlflow {
             message: `Invalid model version source: '${source}'.`,
           });
         }
-        const now = this.tick();
-        const v: Version = {
-          name,
-          version: String(list.length + 1),
-          creation_timestamp: now,
-          last_updated_timestamp: now,
-          current_stage: 'None',
-          description: String(body.description ?? ''),
+        const v = this.addVersion(name, {
           source,
-          run_id: typeof body.run_id === 'string' ? body.run_id : undefined,
-          status: 'READY',
-          run_link: '',
-          model_id: typeof body.model_id === 'string' ? body.model_id : undefined,
-        };
-        list.push(v);
+          description: String(body.description ?? ''),
+          runId: typeof body.run_id === 'string' ? body.run_id : undefined,
+          modelId: typeof body.model_id === 'string' ? body.model_id : undefined,
+        });
         return json(res, 200, { model_version: versionJson(v) });
       }
       case `GET ${api}/model-versions/get`: {

@@ -20,6 +20,7 @@ import {
   resetPeakRss,
   serviceCommand,
   startService,
+  threadCpuMsPerImage,
   type ServiceCommand,
 } from './service-process';
 
@@ -93,9 +94,7 @@ async function measure(
     return {
       imagesPerSec: r.okPerSec,
       cpuMsPerImage: ((procCpuSeconds(svc.pid) - cpu) * 1000) / images,
-      threadCpuMsPerImage: Object.fromEntries(
-        [...after].map(([name, s]) => [name, ((s - (threads.get(name) ?? 0)) * 1000) / images]),
-      ),
+      threadCpuMsPerImage: threadCpuMsPerImage(threads, after, images),
       peakRssMiB: procStatusMiB(svc.pid, 'VmHWM'),
       p50Ms: r.latencyMs.p50,
       p99Ms: r.latencyMs.p99,

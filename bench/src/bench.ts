@@ -19,6 +19,7 @@ import {
   REPO_ROOT,
   procCpuSeconds,
   procThreadCpuSeconds,
+  threadCpuMsPerImage,
   procStatusMiB,
   request,
   resetPeakRss,
@@ -291,12 +292,7 @@ async function measureLevel(
     serviceCores: serviceCpu / wallSec,
     loadCores: load.cpuSeconds / wallSec,
     serviceCpuMsPerImage: (serviceCpu * 1000) / images,
-    serviceThreadCpuMsPerImage: Object.fromEntries(
-      [...threadsAfter].map(([name, seconds]) => [
-        name,
-        ((seconds - (threadsBefore.get(name) ?? 0)) * 1000) / images,
-      ]),
-    ),
+    serviceThreadCpuMsPerImage: threadCpuMsPerImage(threadsBefore, threadsAfter, images),
   };
 }
 

@@ -259,13 +259,17 @@ export function sleep(ms: number): Promise<void> {
  */
 export function procCpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at ")"; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
+}
+
+/** utime + stime of a `/proc/…/stat` line, in seconds (clock ticks of 1/100 s on Linux). */
+function statCpuSeconds(stat: string): number {
+  // Fields after the command name (which may hold spaces) start at ")"; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -291,11 +295,20 @@ export function procThreadCpuSeconds(pid: number): Map<string, number> {
       continue; // the thread ended meanwhile
     }
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\s\d_-]+$/, '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    groups.set(name, (groups.get(name) ?? 0) + seconds);
+    groups.set(name, (groups.get(name) ?? 0) + statCpuSeconds(stat));
   }
   return groups;
+}
+
+/** CPU-ms per image of each thread group between two {@link procThreadCpuSeconds} readings. */
+export function threadCpuMsPerImage(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  images: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    [...after].map(([name, seconds]) => [name, ((seconds - (before.get(name) ?? 0)) * 1000) / images]),
+  );
 }
 
 /** A `VmXxx:` field of `/proc/<pid>/status` in MiB, or NaN if the process is gone. */

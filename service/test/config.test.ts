@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ConfigError, DEFAULT_MODEL_DIR, cpuLimit, defaultConfig, loadConfig } from '../src/config';
 
@@ -96,6 +97,103 @@ describe('loadConfig', () => {
     );
   });
 
+  test('numbers: whole, trimmed, within their bounds; the message names the bound', () => {
+    expect(loadConfig({ PORT: ' 9000\n' }, null).port).toBe(9000);
+    for (const value of ['12abc', 'abc12', '1e3', '-1', '0x10', '9000.5']) {
+      expect(() => loadConfig({ PORT: value }, null)).toThrow(
+        `PORT=${JSON.stringify(value)}: must be a whole number from 0 to 65535`,
+      );
+    }
+    expect(() => loadConfig({ MAX_BODY_BYTES: '1023' }, null)).toThrow(
+      'MAX_BODY_BYTES="1023": must be ≥ 1024',
+    );
+    // The largest values each bound allows, and one over.
+    const GiB = 1024 * 1024 * 1024;
+    expect(loadConfig({ MAX_BUFFERED_BODY_BYTES: String(16 * GiB) }, null).maxBufferedBodyBytes).toBe(
+      16 * GiB,
+    );
+    expect(() => loadConfig({ MAX_BUFFERED_BODY_BYTES: String(16 * GiB + 1) }, null)).toThrow(
+      `must be ≤ ${16 * GiB}`,
+    );
+    expect(loadConfig({ FEEDBACK_TTL_SECONDS: '604800' }, null).feedbackTtlMs).toBe(604_800_000);
+    expect(() => loadConfig({ FEEDBACK_TTL_SECONDS: '604801' }, null)).toThrow(
+      'FEEDBACK_TTL_SECONDS="604801": must be ≤ 604800',
+    );
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig({ PORT: '', MODEL_NAME: '', LOG_LEVEL: '' }, null)).toStrictEqual(loadConfig({}, null));
+  });
+
+  test('names, versions and digests must match their whole pattern', () => {
+    expect(loadConfig({ MODEL_NAME: 'cats.dogs_v2-final' }, null).modelName).toBe('cats.dogs_v2-final');
+    for (const name of ['-leading-dash', 'has space', 'slash/in', 'x'.repeat(257)]) {
+      expect(() => loadConfig({ MODEL_NAME: name }, null)).toThrow(
+        `MODEL_NAME=${JSON.stringify(name)}: must be a model name: letters, digits, . _ - (at most 256)`,
+      );
+    }
+    expect(loadConfig({ MODEL_NAME: 'x'.repeat(256) }, null).modelName).toHaveLength(256);
+    for (const version of ['.1', '1 2', '2/', 'v'.repeat(65)]) {
+      expect(() => loadConfig({ MODEL_VERSION: version }, null)).toThrow(
+        `MODEL_VERSION=${JSON.stringify(version)}: must be a version: letters, digits, . _ - (at most 64)`,
+      );
+    }
+    for (const sha of [`${'a'.repeat(64)}0`, `0${'a'.repeat(64)}`, 'a'.repeat(63)]) {
+      expect(() => loadConfig({ MODEL_SHA256: sha }, null)).toThrow('MODEL_SHA256=');
+    }
+    const pair = (file: string, digit: string) => `${file}=${digit.repeat(64)}`;
+    expect(
+      loadConfig(
+        { MODEL_FILES: [pair('MLmodel', 'a'), pair('a.json', 'b'), pair('m.onnx', 'c')].join(',') },
+        null,
+      ).modelFiles,
+    ).toEqual({
+      MLmodel: 'a'.repeat(64),
+      'a.json': 'b'.repeat(64),
+      'm.onnx': 'c'.repeat(64),
+    });
+    for (const files of [
+      `x${pair('a', 'b')},`,
+      `${pair('a', 'b')}=`,
+      `/${pair('a', 'b')}`,
+      `${pair('a', 'b')}0`,
+    ]) {
+      expect(() => loadConfig({ MODEL_FILES: files }, null)).toThrow('MODEL_FILES=');
+    }
+  });
+
+  test('LOG_LEVEL takes each of the pino levels', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
+      expect(loadConfig({ LOG_LEVEL: level }, null).logLevel).toBe(level);
+    }
+  });
+
+  test('MAX_BUFFERED_BODY_BYTES may equal MAX_BODY_BYTES; the errors say how to fix them', () => {
+    expect(
+      loadConfig({ MAX_BODY_BYTES: '2048', MAX_BUFFERED_BODY_BYTES: '2048' }, null).maxBufferedBodyBytes,
+    ).toBe(2048);
+    expect(() => loadConfig({ MAX_BODY_BYTES: '2048', MAX_BUFFERED_BODY_BYTES: '2047' }, null)).toThrow(
+      'raise MAX_BUFFERED_BODY_BYTES or lower MAX_BODY_BYTES',
+    );
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '2000', HEADERS_TIMEOUT_MS: '2001' }, null)).toThrow(
+      'lower HEADERS_TIMEOUT_MS or raise REQUEST_TIMEOUT_MS',
+    );
+    expect(
+      loadConfig({ REQUEST_TIMEOUT_MS: '2000', HEADERS_TIMEOUT_MS: '2000' }, null).headersTimeoutMs,
+    ).toBe(2000);
+  });
+
+  test('the error is a ConfigError by name too (what the start-up log prints)', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'x' }, null);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as Error).name).toBe('ConfigError');
+  });
+
   test('INFERENCE_WORKERS=auto follows the cgroup CPU limit', () => {
     expect(loadConfig({ INFERENCE_WORKERS: 'auto' }, '100000 100000\n').inferenceWorkers).toBe(1);
   });
@@ -110,5 +208,20 @@ describe('cpuLimit', () => {
   test('falls back to the host CPUs without a quota', () => {
     expect(cpuLimit('max 100000')).toBe(availableParallelism());
     expect(cpuLimit(null)).toBe(availableParallelism());
+  });
+
+  test('reads the quota as the kernel writes it, and nothing else', () => {
+    expect(cpuLimit('  50000 100000\n')).toBe(1);
+    expect(cpuLimit('50000\t100000')).toBe(1);
+    // A zero quota or period is no limit; text before the numbers is not cpu.max.
+    const host = availableParallelism();
+    expect(cpuLimit('0 100000')).toBe(host);
+    expect(cpuLimit('100000 0')).toBe(host);
+    expect(cpuLimit('quota 50000 100000')).toBe(host);
+  });
+
+  test('reads /sys/fs/cgroup/cpu.max when no text is given', () => {
+    const file = '/sys/fs/cgroup/cpu.max';
+    expect(cpuLimit()).toBe(cpuLimit(existsSync(file) ? readFileSync(file, 'utf8') : null));
   });
 });

@@ -16,6 +16,7 @@ export const groups = {
       'service/test/config.test.ts',
       'service/test/config/**/*.test.ts',
       'charts/test/dist-runtime-config.test.ts',
+      'charts/test/config/names.test.ts',
     ],
   },
   // The format's parts (MLmodel, labels, description, graph I/O rules, writing), then the resolver that reads a

@@ -213,6 +213,7 @@ describe('cpuLimit', () => {
   test('reads the quota as the kernel writes it, and nothing else', () => {
     expect(cpuLimit('  50000 100000\n')).toBe(1);
     expect(cpuLimit('50000\t100000')).toBe(1);
+    expect(cpuLimit('50000  100000')).toBe(1);
     // A zero quota or period is no limit; text before the numbers is not cpu.max.
     const host = availableParallelism();
     expect(cpuLimit('0 100000')).toBe(host);

@@ -71,14 +71,12 @@ export interface DownloadResult {
   readonly sha256: string;
 }
 
-type Query = Record<string, string | readonly string[] | undefined>;
-
 interface CallSpec<S extends z.ZodType> {
   /** What was being done, in words: the prefix of every error message. */
   readonly what: string;
   readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
-  readonly query?: Query;
+  readonly query?: Readonly<Record<string, string>>;
   readonly body?: unknown;
   readonly schema: S;
 }
@@ -163,7 +161,7 @@ export class MlflowClient {
       what: `find the ${canonical} version of model '${name}'`,
       method: 'GET',
       path: '/api/2.0/mlflow/registered-models/get-latest-versions',
-      query: { name, stages: [canonical] },
+      query: { name, stages: canonical },
       schema: LatestVersionsResponseSchema,
     });
     // No match answers `{}`: the schema turns the missing key into [].
@@ -461,10 +459,7 @@ export class MlflowClient {
 
   private async call<S extends z.ZodType>(spec: CallSpec<S>): Promise<z.infer<S>> {
     const url = new URL(`${this.baseUrl}${spec.path}`);
-    for (const [key, value] of Object.entries(spec.query ?? {})) {
-      if (value === undefined) continue;
-      for (const v of typeof value === 'string' ? [value] : value) url.searchParams.append(key, v);
-    }
+    for (const [key, value] of Object.entries(spec.query ?? {})) url.searchParams.append(key, value);
     const text = await this.withRetries(spec.what, async (signal) => {
       const res = await fetch(url, {
         method: spec.method,
@@ -512,8 +507,9 @@ export class MlflowClient {
     let unreachable = false;
     for (let i = 0; i <= retries; i++) {
       if (i > 0) await sleep(Math.min(this.backoffMs * 2 ** (i - 1), 8_000));
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
-        return await attempt(AbortSignal.timeout(timeoutMs));
+        return await attempt(signal);
       } catch (err) {
         if (err instanceof MlflowError) throw err;
         if (err instanceof RetryableError) {
@@ -521,12 +517,13 @@ export class MlflowClient {
           unreachable = false;
           continue;
         }
-        // fetch() rejects with TypeError('fetch failed', { cause }) on network errors; timeouts are DOMExceptions.
+        // fetch() rejects with TypeError('fetch failed', { cause }) on network errors, http.request (uploads) with
+        // the error itself; a timeout is a TimeoutError from fetch but an AbortError from http.request, so the
+        // signal says whether it fired.
         const e = err as Error & { cause?: { code?: string; message?: string } };
-        last =
-          e.name === 'TimeoutError'
-            ? `no answer within ${timeoutMs} ms`
-            : (e.cause?.code ?? e.cause?.message ?? e.message);
+        last = signal.aborted
+          ? `no answer within ${timeoutMs} ms`
+          : (e.cause?.code ?? e.cause?.message ?? e.message);
         unreachable = true;
       }
     }

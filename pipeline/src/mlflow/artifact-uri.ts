@@ -15,11 +15,6 @@ export function artifactProxyPath(uri: string): string {
   return path;
 }
 
-/** Joins a proxy path and a relative file path with exactly one slash. */
-export function joinArtifactPath(dir: string, file: string): string {
-  return [dir.replace(/\/+$/, ''), file.replace(/^\/+/, '')].filter((p) => p.length > 0).join('/');
-}
-
 /** Percent-encodes each segment of an artifact path for use in a URL path. */
 export function encodeArtifactPath(path: string): string {
   return path

@@ -33,19 +33,43 @@ describe('mlflowConnectionFromEnv', () => {
     ).toEqual({ baseUrl: 'http://mlflow:5000', authorization: undefined });
   });
 
-  it('fails when MLFLOW_TRACKING_URI is missing, naming the variable', () => {
-    expect(() => mlflowConnectionFromEnv({})).toThrow(/^MLFLOW_TRACKING_URI is not set/);
+  it('drops every trailing slash of the URI', () => {
+    expect(mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: 'http://mlflow:5000/prefix//' })).toEqual({
+      baseUrl: 'http://mlflow:5000/prefix',
+      authorization: undefined,
+    });
+  });
+
+  it('fails when MLFLOW_TRACKING_URI is missing or empty, naming the variable and the fix', () => {
+    expect(() => mlflowConnectionFromEnv({})).toThrow(
+      'MLFLOW_TRACKING_URI is not set: export MLFLOW_TRACKING_URI=http(s)://<mlflow-host>:<port>',
+    );
+    expect(() => mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: '' })).toThrow(
+      'MLFLOW_TRACKING_URI is empty: export MLFLOW_TRACKING_URI=http(s)://<mlflow-host>:<port>',
+    );
+  });
+
+  it('fails when MLFLOW_TRACKING_URI is not a URL', () => {
+    expect(() => mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: 'mlflow.internal' })).toThrow(
+      'MLFLOW_TRACKING_URI is not a URL: set it to http(s)://<mlflow-host>:<port> (the MLflow tracking server)',
+    );
   });
 
   it('fails when MLFLOW_TRACKING_URI is not an http(s) URL', () => {
     expect(() => mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: 'file:///mlruns' })).toThrow(
-      /must be an http\(s\) URL/,
+      "MLFLOW_TRACKING_URI must be an http(s) URL of a tracking server (got scheme 'file:'); " +
+        'file and database stores are not supported here',
     );
   });
 
-  it('fails when only the username is set', () => {
+  it('fails when only the username or only the password is set', () => {
+    const message =
+      'MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD must be set together (or use MLFLOW_TRACKING_TOKEN)';
     expect(() =>
       mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_TRACKING_USERNAME: 'u' }),
-    ).toThrow(/must be set together/);
+    ).toThrow(message);
+    expect(() =>
+      mlflowConnectionFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_TRACKING_PASSWORD: 'p' }),
+    ).toThrow(message);
   });
 });

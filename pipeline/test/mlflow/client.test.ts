@@ -168,6 +168,17 @@ describe('MlflowClient against the fake MLflow server', () => {
     expect(fake.faults.truncateNext).toBe(0);
   });
 
+  it('retries a chunked download cut short also when no size is known', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'y'.repeat(50_000) });
+    fake.faults.chunked = true;
+    fake.faults.truncateNext = 1;
+    const before = fake.requests.length;
+    const dest = join(tmp, 'out.onnx');
+    expect((await client.downloadArtifact(`${artifactUri}/model.onnx`, dest)).bytes).toBe(50_000);
+    expect(readFileSync(dest, 'utf8')).toBe('y'.repeat(50_000));
+    expect(fake.requests.length - before).toBe(2);
+  });
+
   it('fails when a complete chunked body is shorter than the size the listing reported', async () => {
     const { artifactUri } = await registerVersion({ 'model.onnx': 'short' });
     fake.faults.chunked = true;
@@ -505,7 +516,7 @@ describe('MlflowClient against the fake MLflow server', () => {
 
   it('refuses other sources without asking MLflow', async () => {
     await registerVersion({ 'model.onnx': 'A' });
-    for (const source of ['s3://bucket/model', `gs://bucket/runs:/abc/model`]) {
+    for (const source of ['s3://bucket/model', 'gs://bucket/runs:/abc/model', 'runs:/abc/model\nx']) {
       const v = await client.createModelVersion(NAME, source);
       const before = fake.requests.length;
       await expect(client.resolveArtifactLocation(v)).rejects.toThrow(
@@ -589,6 +600,21 @@ describe('MlflowClient against the fake MLflow server', () => {
       status: 401,
     });
     expect(fake.requests.length - before).toBe(1);
+  });
+
+  it('uploads over TLS to an https:// tracking URI (a plain-HTTP server there fails the handshake)', async () => {
+    const local = join(tmp, 'up.onnx');
+    writeFileSync(local, 'B');
+    const https = new MlflowClient({
+      connection: { baseUrl: fake.url.replace('http:', 'https:') },
+      retries: 0,
+    });
+    await expect(
+      https.uploadArtifact('mlflow-artifacts:/1/r/artifacts/up.onnx', local),
+    ).rejects.toMatchObject({
+      kind: 'unreachable',
+      message: expect.stringContaining('SSL routines'),
+    });
   });
 
   it('fails an upload to a registry that is down, naming the URL and the error', async () => {

@@ -563,6 +563,38 @@ describe('MlflowClient against the fake MLflow server', () => {
     expect(readFileSync(dest, 'utf8')).toBe('hello');
   });
 
+  it('retries a download answered 500 (not a missing file) or 429, and names the download when retries run out', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'hello' });
+    const uri = `${artifactUri}/model.onnx`;
+    for (const status of [500, 429]) {
+      fake.faults.failNext = 1;
+      fake.faults.failStatus = status;
+      const before = fake.requests.length;
+      expect((await client.downloadArtifact(uri, join(tmp, `${status}.onnx`))).bytes).toBe(5);
+      expect(fake.requests.length - before).toBe(2);
+    }
+    fake.faults.failNext = 3;
+    await expect(client.downloadArtifact(uri, join(tmp, 'x'))).rejects.toMatchObject({
+      kind: 'server',
+      message: `download '${uri}': MLflow failed 3 times, last: HTTP 429 TEMPORARILY_UNAVAILABLE: try again`,
+    });
+  });
+
+  it('fails a download answered with an HTML 404 once, hinting at MLFLOW_TRACKING_URI rather than a missing file', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'hello' });
+    const uri = `${artifactUri}/model.onnx`;
+    const wrong = new MlflowClient({ connection: { baseUrl: `${fake.url}/sub` }, retries: 2, backoffMs: 1 });
+    const before = fake.requests.length;
+    await expect(wrong.downloadArtifact(uri, join(tmp, 'x'))).rejects.toMatchObject({
+      kind: 'not-found',
+      status: 404,
+      message:
+        `download '${uri}': HTTP 404 without an MLflow error body from ${fake.url}/sub ` +
+        '(is MLFLOW_TRACKING_URI the base URL of an MLflow tracking server?)',
+    });
+    expect(fake.requests.length - before).toBe(1);
+  });
+
   it('times a transfer out with its own limit, not the API call one', async () => {
     const { artifactUri } = await registerVersion({ 'model.onnx': 'A' });
     const local = join(tmp, 'up.onnx');

@@ -898,8 +898,8 @@ describe('MlflowClient against answers a working registry does not give', () => 
     await slow.getRun('f77c2d593e9c4294ae5441b1e957b260');
     const [a, b, c] = server.requests.map((r) => r.at);
     expect(b - a).toBeGreaterThanOrEqual(490);
-    // Loose: the next delay would be 2 s if it started at 4 × backoffMs.
-    expect(b - a).toBeLessThan(1_500);
+    // Loose (load on a shared machine): starting at 4 × backoffMs would make this delay 2 s.
+    expect(b - a).toBeLessThan(1_900);
     expect(c - b).toBeGreaterThanOrEqual(990);
   });
 });

@@ -74,7 +74,7 @@ describe('writeEvidence and readEvidence', () => {
   const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
   it('is charts/environments/<env>.evaluation.json', () => {
-    expect(evidencePath('/repo', 'prod')).toBe('/repo/charts/environments/prod.evaluation.json');
+    expect(evidencePath('/repo', 'production')).toBe('/repo/charts/environments/production.evaluation.json');
   });
 
   it('writes two-space JSON in schema key order with a trailing newline, and reads it back', () => {

@@ -231,7 +231,7 @@ describe('evaluatePromotion (the evaluation part of the promotion gate)', () => 
 
 describe('gateTagKey', () => {
   it('is model_gitops.<env>.<key>', () => {
-    expect(gateTagKey('prod', 'gate')).toBe('model_gitops.prod.gate');
+    expect(gateTagKey('production', 'gate')).toBe('model_gitops.production.gate');
   });
 });
 
@@ -267,8 +267,8 @@ describe('tagVerdict (the verdict as model version tags)', () => {
   };
 
   it('writes passed, the numbers to 4 places, the golden set, the champion version and the commit', async () => {
-    await tagVerdict(fakeClient(fake), 'clf', '1', 'dev', result, { commit: 'abc123' });
-    expect(gateTags('dev')).toEqual({
+    await tagVerdict(fakeClient(fake), 'clf', '1', 'staging', result, { commit: 'abc123' });
+    expect(gateTags('staging')).toEqual({
       gate: 'passed',
       accuracy: '0.7500',
       'recall.cat': '0.6667',
@@ -286,11 +286,11 @@ describe('tagVerdict (the verdict as model version tags)', () => {
       fakeClient(fake),
       'clf',
       '1',
-      'prod',
+      'production',
       { ...result, champion: undefined, championVersion: undefined },
       { reason },
     );
-    const tags = gateTags('prod');
+    const tags = gateTags('production');
     expect(tags).toMatchObject({ gate: 'failed', champion_version: 'none' });
     expect(tags.reason).toBe(`${'r'.repeat(4999)}X`);
     expect(tags.commit).toBeUndefined();

@@ -1,13 +1,17 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENVIRONMENTS, modelPinPath, readModelPin } from '../../../charts/src/config';
 import { environmentConfigPath, readEnvironmentConfig } from '../../../charts/src/config/environment-config';
 import { buildDefaultModel } from '../../../service/src/model/builders';
-import { DEFAULT_GOLDEN_SET_PATH, generateGoldenSet } from '../../src/evaluation/default-golden-set';
+import {
+  DEFAULT_GOLDEN_SET_PATH,
+  generateGoldenSet,
+  writeGeneratedImages,
+} from '../../src/evaluation/default-golden-set';
 import { evaluateModelDir } from '../../src/evaluation/evaluate';
 import { buildEvidence, evidencePath, readEvidence } from '../../src/evaluation/evidence';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
@@ -62,6 +66,41 @@ describe('the default golden set and the default setup', () => {
         expect(withoutScores(committed)).toEqual(withoutScores(computed));
         committed.expected.forEach((i, n) => expect(i.score).toBeCloseTo(computed.expected[n]!.score, 4));
       }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('generateGoldenSet and writeGeneratedImages', () => {
+  it('gives a one-image class the low end of its red range (bright 170 … 175, dark 85 … 105)', async () => {
+    const { default: sharp } = await import('sharp');
+    const images = await generateGoldenSet({ perClass: 1, size: 4, labels: ['a', 'b'] });
+    expect(images.map((i) => i.path)).toEqual(['a/a-01.png', 'b/b-01.png']);
+    const reds = await Promise.all(
+      images.map(async (i) => {
+        const raw = await sharp(i.bytes).raw().toBuffer();
+        return [...raw].filter((_, n) => n % 3 === 0);
+      }),
+    );
+    for (const r of reds[0]!) expect(r >= 170 && r <= 175).toBe(true);
+    for (const r of reds[1]!) expect(r >= 85 && r <= 105).toBe(true);
+  });
+
+  it('replaces the directory whole: a stale file never survives, no temporary directory is left', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'golden-write-'));
+    try {
+      const out = join(tmp, 'golden');
+      mkdirSync(join(out, 'fox'), { recursive: true });
+      writeFileSync(join(out, 'fox', 'old.png'), 'stale');
+      writeGeneratedImages(out, [
+        { path: 'cat/a.png', bytes: Buffer.from('A') },
+        { path: 'dog/b.png', bytes: Buffer.from('B') },
+      ]);
+      expect(readdirSync(tmp)).toEqual(['golden']);
+      expect(readdirSync(out).sort()).toEqual(['cat', 'dog']);
+      expect(readFileSync(join(out, 'cat', 'a.png'), 'utf8')).toBe('A');
+      expect(readFileSync(join(out, 'dog', 'b.png'), 'utf8')).toBe('B');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

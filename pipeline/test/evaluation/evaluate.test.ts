@@ -4,8 +4,9 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateModelDir, mapFoldersToClasses } from '../../src/evaluation/evaluate';
+import { agreement, evaluateModelDir, mapFoldersToClasses } from '../../src/evaluation/evaluate';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
+import { evaluation } from '../support/evaluations';
 import { REPO_ROOT } from '../support/repo';
 import { tinyModel, withMetadata, writeModel } from '../support/models';
 
@@ -75,6 +76,13 @@ describe('evaluateModelDir (the service Classifier on a golden set)', () => {
     expect(e.accuracy).toBe(0.5);
   });
 
+  it('fails naming the role when the ONNX file does not have the expected sha256', async () => {
+    writeModel(join(tmp, 'm'), tinyModel(1));
+    await expect(
+      evaluateModelDir(join(tmp, 'm'), readGoldenSet(GOLDEN, 'default'), { expectedSha256: 'f'.repeat(64) }),
+    ).rejects.toThrow(/^evaluation: the model cannot be loaded: .*f{64}/);
+  });
+
   it('fails clearly when the model cannot be loaded', async () => {
     writeModel(
       join(tmp, 'm'),
@@ -91,5 +99,38 @@ describe('mapFoldersToClasses', () => {
     const map = mapFoldersToClasses(['cat', 'dog'], ['dog', 'cat', 'dog'], 'g');
     expect(map.get('cat')).toEqual({ index: 1, indices: [1], label: 'cat' });
     expect(map.get('dog')).toEqual({ index: 0, indices: [0, 2], label: 'dog' });
+  });
+
+  it('maps a folder that is no label to a class of no index when missing classes are allowed', () => {
+    expect(mapFoldersToClasses(['cat', 'fox'], ['cat'], 'g', 'miss').get('fox')).toEqual({
+      index: -1,
+      indices: [],
+      label: 'fox',
+    });
+  });
+
+  it('fails listing at most 20 of the labels', () => {
+    const labels = Array.from({ length: 21 }, (_, i) => `l${i}`);
+    const first20 = labels.slice(0, 20).join(', ');
+    expect(() => mapFoldersToClasses(['fox'], labels, 'g')).toThrow(
+      `golden set g: folder 'fox' is not a label of the model (labels: ${first20}, …): `,
+    );
+    expect(() => mapFoldersToClasses(['fox'], labels.slice(0, 20), 'g')).toThrow(
+      `golden set g: folder 'fox' is not a label of the model (labels: ${first20}): `,
+    );
+  });
+});
+
+describe('agreement', () => {
+  it('is the share of golden images with the same top label', () => {
+    const a = evaluation(['cat', 'dog'], [[0, 0, 1, 1], [1]]);
+    const b = evaluation(['cat', 'dog'], [[0, 1, 1, 0], [0]]);
+    expect(agreement(a, b)).toBe(0.4);
+  });
+
+  it('refuses evaluations of different golden sets', () => {
+    const a = evaluation(['cat', 'dog'], [[0], [1]]);
+    const other = { ...a, goldenSet: { ...a.goldenSet, digest: 'e'.repeat(64) } };
+    expect(() => agreement(a, other)).toThrow('agreement needs two evaluations of the same golden set');
   });
 });

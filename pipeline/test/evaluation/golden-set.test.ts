@@ -1,7 +1,13 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS, downloadGoldenSet, readGoldenSet } from '../../src/evaluation/golden-set';
+import {
+  DEFAULT_LIMITS,
+  downloadGoldenSet,
+  goldenSetDigest,
+  readGoldenSet,
+} from '../../src/evaluation/golden-set';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 
@@ -73,6 +79,67 @@ describe('readGoldenSet', () => {
       /over evaluation.limits.maxTotalBytes \(150 bytes\)/,
     );
   });
+  it('ignores hidden files at the top level and OS droppings, but not files merely named like them', () => {
+    put('.DS_Store', 'junk');
+    put('cat/Thumbs.db', 'junk');
+    put('cat/desktop.ini', 'junk');
+    put('cat/Thumbs.db.png', 'cat 1');
+    put('cat/desktop.ini.png', 'cat 2');
+    expect(readGoldenSet(tmp, 'golden').images.map((i) => i.path)).toEqual([
+      'cat/Thumbs.db.png',
+      'cat/desktop.ini.png',
+    ]);
+  });
+
+  it('fails with exactly the message of the rule broken, never wrapped', () => {
+    put('cat/a.png');
+    mkdirSync(join(tmp, 'dog'));
+    expect(() => readGoldenSet(tmp, 'golden')).toThrow(
+      /^golden set golden: folder 'dog' is empty: add images of 'dog' or remove the folder$/,
+    );
+  });
+
+  it('fails when the golden set is a file, or is missing, naming the config to check', () => {
+    put('file.png');
+    expect(() => readGoldenSet(join(tmp, 'file.png'), 'g')).toThrow(/^golden set g: is not a directory$/);
+    expect(() => readGoldenSet(join(tmp, 'missing'), 'g')).toThrow(
+      /^golden set g: cannot be read \(ENOENT\): check evaluation.goldenSet in the environment config or --golden$/,
+    );
+  });
+
+  it('names the layout when a file is at the top level', () => {
+    put('cat/a.png');
+    put('notes.txt');
+    expect(() => readGoldenSet(tmp, 'g')).toThrow(
+      /^golden set g: 'notes.txt' is a file at the top level: a golden set holds one folder per label \(e.g. cat\/001.jpg, dog\/001.jpg\) and nothing else$/,
+    );
+  });
+
+  it('accepts a golden set of exactly maxTotalBytes', () => {
+    put('cat/a.png', Buffer.alloc(100));
+    put('cat/b.png', Buffer.alloc(100));
+    expect(
+      readGoldenSet(tmp, 'g', { ...DEFAULT_LIMITS, maxTotalBytes: 200, maxImages: 2 }).images,
+    ).toHaveLength(2);
+  });
+});
+
+describe('goldenSetDigest', () => {
+  const images = [
+    { path: 'cat/a.png', sha256: 'a'.repeat(64) },
+    { path: 'cat-x/b.png', sha256: 'b'.repeat(64) },
+    { path: 'dog/c.png', sha256: 'c'.repeat(64) },
+  ];
+
+  it('is the sha256 of "<path> <sha256>" lines sorted by path, whatever the order given, which it leaves alone', () => {
+    // 'cat-x/…' sorts before 'cat/…' ('-' < '/'), unlike the folders 'cat' < 'cat-x'.
+    const lines = `cat-x/b.png ${'b'.repeat(64)}\ncat/a.png ${'a'.repeat(64)}\ndog/c.png ${'c'.repeat(64)}\n`;
+    const expected = createHash('sha256').update(lines).digest('hex');
+    const given = [images[2]!, images[0]!, images[1]!];
+    expect(goldenSetDigest(given)).toBe(expected);
+    expect(goldenSetDigest(images)).toBe(expected);
+    expect(given.map((i) => i.path)).toEqual(['dog/c.png', 'cat/a.png', 'cat-x/b.png']);
+  });
 });
 
 describe('downloadGoldenSet (through the MLflow client, fake registry)', () => {
@@ -121,5 +188,52 @@ describe('downloadGoldenSet (through the MLflow client, fake registry)', () => {
     await expect(
       downloadGoldenSet(fakeClient(fake), 'mlflow-artifacts:/1/run1/artifacts/none', join(tmp, 'dl')),
     ).rejects.toThrow(/does not exist or is empty in the artifact store/);
+  });
+  /** The artifact downloads the fake has seen. */
+  const downloads = (): string[] =>
+    fake.requests.filter((r) => r.method === 'GET' && r.url.includes('/artifacts/1/')).map((r) => r.url);
+
+  it('accepts exactly maxImages images and maxTotalBytes bytes', async () => {
+    const set = await downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'), {
+      ...DEFAULT_LIMITS,
+      maxImages: 2,
+      maxTotalBytes: 11,
+    });
+    expect(set.images).toHaveLength(2);
+  });
+
+  it('refuses more than maxImages or over maxTotalBytes from the listing, before downloading anything', async () => {
+    await expect(
+      downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'), { ...DEFAULT_LIMITS, maxImages: 1 }),
+    ).rejects.toThrow(
+      `golden set ${base}: has more than 1 images (evaluation.limits.maxImages): use a smaller set`,
+    );
+    await expect(
+      downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'), { ...DEFAULT_LIMITS, maxTotalBytes: 10 }),
+    ).rejects.toThrow(
+      `golden set ${base}: is over evaluation.limits.maxTotalBytes (10 bytes): use a smaller set`,
+    );
+    expect(downloads()).toEqual([]);
+  });
+
+  it('refuses a file at the top level and a sub-folder in a class, before downloading anything', async () => {
+    fake.artifacts.set('1/run1/artifacts/golden/readme.txt', Buffer.from('hi'));
+    await expect(downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'))).rejects.toThrow(
+      `golden set ${base}: 'readme.txt' is a file at the top level: a golden set holds one folder per label and nothing else`,
+    );
+    fake.artifacts.delete('1/run1/artifacts/golden/readme.txt');
+    fake.artifacts.set('1/run1/artifacts/golden/dog/sub/c.png', Buffer.from('dog c'));
+    await expect(downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'))).rejects.toThrow(
+      `golden set ${base}: 'dog/sub' is not a file: label folders hold image files only`,
+    );
+    expect(downloads()).toEqual([]);
+  });
+
+  it.each(['', '.', '..'])("refuses a listing that names an entry '%s'", async (name) => {
+    fake.artifacts.set(`1/run1/artifacts/golden/${name}/c.png`, Buffer.from('c'));
+    await expect(downloadGoldenSet(fakeClient(fake), base, join(tmp, 'dl'))).rejects.toThrow(
+      `golden set ${base}: the listing names an entry '${name}': not a file name`,
+    );
+    expect(downloads()).toEqual([]);
   });
 });

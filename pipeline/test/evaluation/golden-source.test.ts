@@ -68,4 +68,35 @@ describe('loadGoldenSet (the three places a policy can name)', () => {
       /needs the version to have a run \(run_id\): register from a run, or use from: model-artifacts/,
     );
   });
+  it('fails clearly when a golden set in MLflow has no MLflow or no registered version to read it from', async () => {
+    await expect(
+      loadGoldenSet({ from: 'model-artifacts', path: 'golden' }, DEFAULT_LIMITS, ctx({ client: undefined })),
+    ).rejects.toThrow(/^a golden set in model-artifacts needs MLflow \(set MLFLOW_TRACKING_URI\)$/);
+    await expect(
+      loadGoldenSet(
+        { from: 'model-artifacts', path: 'golden' },
+        DEFAULT_LIMITS,
+        ctx({ modelLocation: undefined }),
+      ),
+    ).rejects.toThrow(
+      /^evaluation.goldenSet from model-artifacts needs a registered version \(--name\/--version\)$/,
+    );
+  });
+
+  it("reads below a run's artifact root given with trailing slashes", async () => {
+    fake.runs.get(runId)!.artifact_uri = `${runRoot}//`;
+    const run = await loadGoldenSet({ from: 'run-artifacts', path: 'eval' }, DEFAULT_LIMITS, ctx());
+    expect(run.source).toBe(`${runRoot}/eval`);
+    expect(run.images.map((i) => i.path)).toEqual(['cat/a.png']);
+  });
+
+  it('fails when the run keeps its artifacts outside the MLflow artifact proxy', async () => {
+    fake.runs.get(runId)!.artifact_uri = 's3://bucket/1/run/artifacts';
+    await expect(
+      loadGoldenSet({ from: 'run-artifacts', path: 'eval' }, DEFAULT_LIMITS, ctx()),
+    ).rejects.toThrow(
+      "the run's artifacts are at 's3://bucket/1/run/artifacts', not behind the MLflow artifact proxy " +
+        '(mlflow-artifacts:): run the server with --serve-artifacts',
+    );
+  });
 });

@@ -1,38 +1,5 @@
-import type { Evaluation } from '../../src/evaluation/evaluate';
 import { judge } from '../../src/evaluation/policy';
-
-/** An evaluation of `labels.length` classes; `answers[i]` lists the predicted class index per image of class i. */
-function evaluation(labels: string[], answers: number[][]): Evaluation {
-  const images = answers.flatMap((preds, cls) =>
-    preds.map((p, n) => ({
-      path: `${labels[cls]}/${n}.png`,
-      sha256: '0'.repeat(64),
-      expected: cls,
-      predicted: p,
-      label: labels[p] as string,
-      score: 0.9,
-      correct: p === cls,
-    })),
-  );
-  const perClass = labels.map((label, index) => {
-    const mine = images.filter((i) => i.expected === index);
-    const correct = mine.filter((i) => i.correct).length;
-    return { index, indices: [index], label, count: mine.length, correct, recall: correct / mine.length };
-  });
-  const correct = images.filter((i) => i.correct).length;
-  return {
-    goldenSet: { source: 'g', digest: 'd'.repeat(64) },
-    labels,
-    samples: images.length,
-    correct,
-    accuracy: correct / images.length,
-    perClass,
-    confusion: labels.map((_, r) =>
-      labels.map((__, c) => images.filter((i) => i.expected === r && i.predicted === c).length),
-    ),
-    images,
-  };
-}
+import { evaluation } from '../support/evaluations';
 
 const T = { minAccuracy: 0.8, minRecall: 0.7, maxAccuracyDrop: 0.05, minAgreement: 0.8 };
 const perfect = evaluation(
@@ -102,5 +69,72 @@ describe('judge', () => {
     expect(judge({ ...T, maxAccuracyDrop: 0.05, minAgreement: undefined }, ten, perfectTen).passed).toBe(
       true,
     );
+  });
+  it('names the threshold of each failure: minAccuracy, then minRecall once per class under it', () => {
+    const bad = evaluation(
+      ['cat', 'dog'],
+      [
+        [1, 1, 1, 1, 0],
+        [0, 0, 0, 1, 1],
+      ],
+    );
+    expect(judge(T, bad).failures.map((f) => f.threshold)).toEqual(['minAccuracy', 'minRecall', 'minRecall']);
+  });
+
+  it('passes a recall, an accuracy and an agreement exactly at their minimum', () => {
+    // cat 4/5 = 80 %, dog 5/5: accuracy 90 %, agreement with the perfect champion 90 %.
+    const edge = evaluation(
+      ['cat', 'dog'],
+      [
+        [0, 0, 0, 0, 1],
+        [1, 1, 1, 1, 1],
+      ],
+    );
+    const t = { minAccuracy: 0.9, minRecall: 0.8, maxAccuracyDrop: 0.1, minAgreement: 0.9 };
+    expect(judge(t, edge, perfect)).toEqual({
+      passed: true,
+      failures: [],
+      accuracyDelta: 0.9 - 1,
+      agreement: 0.9,
+    });
+  });
+
+  it('fails on a champion-relative threshold alone, with the agreement message', () => {
+    // Right on every image, but with swapped labels the champion's answers never agree.
+    const v = judge(
+      { ...T, maxAccuracyDrop: 1 },
+      perfect,
+      evaluation(
+        ['cat', 'dog'],
+        [
+          [1, 1, 1, 1, 1],
+          [0, 0, 0, 0, 0],
+        ],
+      ),
+    );
+    expect(v).toEqual({
+      passed: false,
+      failures: [
+        {
+          threshold: 'minAgreement',
+          message: 'top-1 agreement with the champion 0.0 % is below minAgreement 80.0 %',
+        },
+      ],
+      accuracyDelta: 1,
+      agreement: 0,
+    });
+  });
+
+  it('accepts a drop over maxAccuracyDrop by no more than the 1e-9 float tolerance', () => {
+    const half = evaluation(['a', 'b'], [Array(4).fill(0), [1, 1, 0, 0]]);
+    const threeQuarters = evaluation(['a', 'b'], [Array(4).fill(0), [1, 1, 1, 1]]);
+    // A drop of 0.25 (0.75 → 0.5) against 0.249999999 allowed: exactly at the tolerance.
+    expect(
+      judge(
+        { ...T, minAccuracy: 0, minRecall: 0, maxAccuracyDrop: 0.249999999, minAgreement: undefined },
+        half,
+        threeQuarters,
+      ).passed,
+    ).toBe(true);
   });
 });

@@ -171,7 +171,8 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   if (missing.length > 0) throw new ModelLoadError(missingMessage(dir, missing, graph));
   const parsed = ModelMetadataSchema.safeParse(merged);
   if (!parsed.success) {
-    const from = [...new Set(parts.map((p) => p.source))].join(', ') || 'the graph';
+    // Never empty here (a part with preprocessing is required above); each source adds one part at most.
+    const from = parts.map((p) => p.source).join(', ');
     throw new ModelLoadError(
       `${dir}: invalid model description (from ${from}): ${describeIssues(parsed.error)}`,
     );

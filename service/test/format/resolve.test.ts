@@ -493,6 +493,36 @@ describe('resolving: what the graph says and what it cannot', () => {
     );
   });
 
+  test('symbolic sizes with a known layout ask for height and width only; missing preprocessing shows its Python on two lines', async () => {
+    writeDir(tmp.dir, {
+      MLmodel: unsigned(null),
+      'model.onnx': softmaxClassifier({ input: ['batch', 3, 'h', 'w'] }),
+      'labels.json': '["cat", "dog"]',
+    });
+    const message = await loadError(tmp.dir);
+    expect(message).toContain(
+      ': cannot tell how to serve this model: missing preprocessing, input.height, input.width (',
+    );
+    expect(message).toContain('\n          "input": {"height": 224, "width": 224},\n      }},');
+    expect(message).toContain(
+      '\n          "preprocessing": {"resize": "center-crop", "resizeShorterSide": 256, "interpolation": "bilinear",\n' +
+        '                            "scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},\n',
+    );
+    expect(message).not.toContain('output.name');
+    expect(message).not.toContain('labels:');
+  });
+
+  test('labels lists of different lengths differ even where one is a prefix of the other', async () => {
+    writeDir(tmp.dir, {
+      MLmodel: unsigned(`${PREPROCESSING_BLOCK}    labels: [cat, dog, bird]\n`),
+      'model.onnx': softmaxClassifier(),
+      'labels.json': '["cat", "dog"]',
+    });
+    expect(await loadError(tmp.dir)).toBe(
+      'the labels in MLmodel metadata.model_gitops (3) differ from those in labels.json (2): keep one list, or make them equal',
+    );
+  });
+
   test('an input name the graph lacks, or an input that is not rank 4, is refused naming where it came from', async () => {
     writeDir(tmp.dir, {
       MLmodel: unsigned(blockWith('    input:\n      name: image\n')),

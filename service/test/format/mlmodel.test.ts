@@ -161,6 +161,34 @@ describe('MLmodel: each rule of reading, checking and writing', () => {
     ).toBe('..model.v2_final-1.onnx');
   });
 
+  test('a data file name may be 1 to 255 of letters, digits, ".", "_" and "-", and not "." or ".."', () => {
+    const data = (name: string): string =>
+      parseMlmodel(withFlavors(`  onnx:\n    data: ${JSON.stringify(name)}\n`), 'MLmodel').onnxFile;
+    for (const name of ['m', 'a'.repeat(255), '...', 'Model_v2-ZZ.ONNX', '0']) expect(data(name)).toBe(name);
+    for (const name of ['a'.repeat(256), 'model onnx', 'model.onnx\n', 'mödel.onnx', '']) {
+      expect(() => data(name)).toThrow(/'flavors\.onnx\.data' must be a file name in the model directory/);
+    }
+  });
+
+  test('a tensor-spec shape holds whole numbers; type must be tensor', () => {
+    const inputs = (spec: string): string => RECORDED.replace(/inputs: '.*'/, `inputs: '${spec}'`);
+    expect(() =>
+      parseMlmodel(
+        inputs('[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [1.5, 2]}}]'),
+        'MLmodel',
+      ),
+    ).toThrow(/^MLmodel signature\.inputs: not a tensor signature \(/);
+    expect(() =>
+      parseMlmodel(inputs('[{"type": "tensor", "tensor-spec": {"dtype": "float32"}}]'), 'MLmodel'),
+    ).toThrow(/^MLmodel signature\.inputs: not a tensor signature \(/);
+    expect(
+      parseMlmodel(
+        inputs('[{"name": "x", "type": "tensor", "tensor-spec": {"dtype": "int8", "shape": []}}]'),
+        'MLmodel',
+      ).signature?.inputs,
+    ).toEqual([{ name: 'x', dtype: 'int8', shape: [] }]);
+  });
+
   test('reads no signature when it lacks inputs or outputs, and no description without metadata', () => {
     const noOutputs = RECORDED.replace(/ {2}outputs: .*\n/, '');
     expect(parseMlmodel(noOutputs, 'MLmodel').signature).toBeUndefined();

@@ -512,6 +512,38 @@ describe('resolving: what the graph says and what it cannot', () => {
     expect(message).not.toContain('labels:');
   });
 
+  test('the whole message for a missing piece: what, where it was looked for, and the log_model call to add', async () => {
+    writeDir(tmp.dir, { MLmodel: unsigned(PREPROCESSING_BLOCK), 'model.onnx': softmaxClassifier() });
+    expect(await loadError(tmp.dir)).toBe(
+      [
+        `${tmp.dir}: cannot tell how to serve this model: missing labels (graph inputs: input [batch, 3, 224, 224]; outputs: probabilities [batch, 2]).`,
+        "  labels: looked in MLmodel metadata.model_gitops.labels, model.json, the ONNX metadata_props 'model_gitops', labels.json, labels.txt",
+        'Add it when logging the model (Python), then register the new version:',
+        '  mlflow.onnx.log_model(',
+        '      onnx_model,',
+        '      name="model",',
+        '      signature=signature,',
+        '      metadata={"model_gitops": {',
+        '          "labels": class_names,  # list of str, one per output class, in output order',
+        '      }},',
+        '  )',
+      ].join('\n'),
+    );
+  });
+
+  test('a signature that does not match the graph on both sides names each mismatch and the fix', async () => {
+    writeDir(tmp.dir, {
+      MLmodel: mlmodelWithBlock(blockWith()),
+      'model.onnx': softmaxClassifier({ input: ['batch', 3, 200, 224], classes: 3 }),
+    });
+    expect(await loadError(tmp.dir)).toBe(
+      `${join(tmp.dir, 'MLmodel')}: the signature does not match model.onnx: ` +
+        "signature.inputs 'input' is float32 [-1, 3, 224, 224] but the graph has float32 [-1, 3, 200, 224]; " +
+        "signature.outputs 'probabilities' is float32 [-1, 2] but the graph has float32 [-1, 3]: " +
+        'log the model again with the exported graph and signature=mlflow.models.infer_signature(x, y) from it',
+    );
+  });
+
   test('labels lists of different lengths differ even where one is a prefix of the other', async () => {
     writeDir(tmp.dir, {
       MLmodel: unsigned(`${PREPROCESSING_BLOCK}    labels: [cat, dog, bird]\n`),

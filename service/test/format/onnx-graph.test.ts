@@ -59,13 +59,14 @@ describe('readOnnxGraph: what the protobuf declares, without a runtime', () => {
     expect(readOnnxGraph(bytes, 'm.onnx').inputs.map((i) => i.type)).toEqual(types.map(([, name]) => name));
   });
 
-  test('dims: a size, a name, a name beside a zero size, "?" when neither; no shape is null; a non-tensor has none', () => {
+  test('dims: a size, a name, a name beside a zero size, "?" when neither; no shape is null; a non-tensor or untyped value has none', () => {
     const bytes = model({
       input: [
         valueInfo('image', T.FLOAT, ['batch', 3, null, { value: 0, param: 'w' }]),
         valueInfo('unshaped', T.FLOAT),
         valueInfo('scalar', T.FLOAT, []),
         valueInfo('seq', null),
+        { name: 'untyped' },
       ],
       output: [valueInfo('out', T.FLOAT, [{ value: 7, param: 'ignored' }, 2])],
     });
@@ -75,6 +76,7 @@ describe('readOnnxGraph: what the protobuf declares, without a runtime', () => {
       { name: 'unshaped', type: 'float32', shape: null },
       { name: 'scalar', type: 'float32', shape: [] },
       { name: 'seq', type: 'non-tensor', shape: null },
+      { name: 'untyped', type: 'non-tensor', shape: null },
     ]);
     expect(info.outputs).toEqual([{ name: 'out', type: 'float32', shape: [7, 2] }]);
   });

@@ -544,6 +544,17 @@ describe('resolving: what the graph says and what it cannot', () => {
     );
   });
 
+  test('equal labels in two sources are fine; the later source is named', async () => {
+    writeDir(tmp.dir, {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': softmaxClassifier(),
+      'labels.json': '["cat", "dog"]',
+    });
+    const files = await readModelFiles(tmp.dir);
+    expect(files.metadata.labels).toEqual(['cat', 'dog']);
+    expect(files.sources.labels).toBe('MLmodel metadata.model_gitops');
+  });
+
   test('labels lists of different lengths differ even where one is a prefix of the other', async () => {
     writeDir(tmp.dir, {
       MLmodel: unsigned(`${PREPROCESSING_BLOCK}    labels: [cat, dog, bird]\n`),

@@ -49,6 +49,46 @@ describe('MLmodel', () => {
     );
   });
 
+  test('writes the recorded MLmodel byte for byte (without the python_function flavor it leaves out)', () => {
+    const written = formatMlmodel({
+      onnxFile: 'model.onnx',
+      inputs: [{ dtype: 'float32', shape: [1, 2] }],
+      outputs: [{ dtype: 'float32', shape: [1, 2] }],
+      runId: 'f77c2d593e9c4294ae5441b1e957b260',
+      modelUuid: '88907b3ca9b54de9b2d63a3af13b5f2b',
+      mlflowVersion: '3.6.1.dev0',
+      created: new Date('2026-11-22T13:03:06.000Z'),
+    });
+    // Block sequences at the key's indentation ("- CPUExecutionProvider"), null as `null`, the quoted time.
+    expect(written).toBe(RECORDED.replace(/ {2}python_function:\n(?: {4}.*\n)+/, ''));
+  });
+
+  test("writes a metadata block as MLflow's Model.save lays it out: sorted keys, unindented lists, 1/255 in full", () => {
+    const mlflow = fixture('MLmodel.with-metadata').toString('utf8');
+    const block = (text: string): string =>
+      text.slice(text.indexOf('metadata:\n'), text.indexOf('mlflow_version:'));
+    const written = formatMlmodel({
+      onnxFile: 'model.onnx',
+      description: {
+        preprocessing: {
+          std: [0.229, 0.224, 0.225],
+          scale: 1 / 255,
+          resizeShorterSide: 256,
+          resize: 'center-crop',
+          mean: [0.485, 0.456, 0.406],
+          interpolation: 'bilinear',
+        },
+        output: { kind: 'probabilities' },
+        labels: ['cat', 'dog'],
+        input: { layout: 'NCHW', channelOrder: 'RGB' },
+      },
+      inputs: [{ name: 'input', dtype: 'float32', shape: [-1, 3, 224, 224] }],
+      outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
+    });
+    expect(block(written)).toBe(block(mlflow));
+    expect(block(written)).toContain('    labels:\n    - cat\n    - dog\n');
+  });
+
   test('pythonJson writes what json.dumps writes', () => {
     expect(pythonJson([{ name: 'x', 'tensor-spec': { shape: [-1, 3] } }])).toBe(
       '[{"name": "x", "tensor-spec": {"shape": [-1, 3]}}]',
@@ -119,6 +159,34 @@ describe('MLmodel: each rule of reading, checking and writing', () => {
     expect(
       parseMlmodel(withFlavors('  onnx:\n    data: ..model.v2_final-1.onnx\n'), 'MLmodel').onnxFile,
     ).toBe('..model.v2_final-1.onnx');
+  });
+
+  test('a data file name may be 1 to 255 of letters, digits, ".", "_" and "-", and not "." or ".."', () => {
+    const data = (name: string): string =>
+      parseMlmodel(withFlavors(`  onnx:\n    data: ${JSON.stringify(name)}\n`), 'MLmodel').onnxFile;
+    for (const name of ['m', 'a'.repeat(255), '...', 'Model_v2-ZZ.ONNX', '0']) expect(data(name)).toBe(name);
+    for (const name of ['a'.repeat(256), 'model onnx', 'model.onnx\n', 'mödel.onnx', '']) {
+      expect(() => data(name)).toThrow(/'flavors\.onnx\.data' must be a file name in the model directory/);
+    }
+  });
+
+  test('a tensor-spec shape holds whole numbers; type must be tensor', () => {
+    const inputs = (spec: string): string => RECORDED.replace(/inputs: '.*'/, `inputs: '${spec}'`);
+    expect(() =>
+      parseMlmodel(
+        inputs('[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [1.5, 2]}}]'),
+        'MLmodel',
+      ),
+    ).toThrow(/^MLmodel signature\.inputs: not a tensor signature \(/);
+    expect(() =>
+      parseMlmodel(inputs('[{"type": "tensor", "tensor-spec": {"dtype": "float32"}}]'), 'MLmodel'),
+    ).toThrow(/^MLmodel signature\.inputs: not a tensor signature \(/);
+    expect(
+      parseMlmodel(
+        inputs('[{"name": "x", "type": "tensor", "tensor-spec": {"dtype": "int8", "shape": []}}]'),
+        'MLmodel',
+      ).signature?.inputs,
+    ).toEqual([{ name: 'x', dtype: 'int8', shape: [] }]);
   });
 
   test('reads no signature when it lacks inputs or outputs, and no description without metadata', () => {
@@ -218,6 +286,44 @@ describe('MLmodel: each rule of reading, checking and writing', () => {
         'outputs',
       ),
     ).toEqual(["signature.outputs '#0' is float32 [7, 3] but the graph has float32 [-1, 2]"]);
+  });
+
+  test('signatureOf names every ONNX Runtime element type as numpy does (str for string)', () => {
+    const numpy: Record<string, string> = {
+      float32: 'float32',
+      float16: 'float16',
+      float64: 'float64',
+      uint8: 'uint8',
+      int8: 'int8',
+      uint16: 'uint16',
+      int16: 'int16',
+      int32: 'int32',
+      int64: 'int64',
+      uint32: 'uint32',
+      uint64: 'uint64',
+      bool: 'bool',
+      string: 'str',
+    };
+    for (const [type, dtype] of Object.entries(numpy)) {
+      expect(signatureOf({ name: 't', type, shape: [2] })).toEqual({ name: 't', dtype, shape: [2] });
+    }
+    // bfloat16 has no numpy name: kept as ONNX Runtime names it, as an unknown type is.
+    expect(signatureOf({ name: 't', type: 'bfloat16', shape: [2] }).dtype).toBe('bfloat16');
+  });
+
+  test('a signature with fewer or more dimensions than the graph does not match, even when the sizes it lists agree', () => {
+    const graph = [{ name: 'x', type: 'float32', shape: ['batch', 3, 224, 224] }];
+    expect(signatureMismatches([{ name: 'x', dtype: 'float32', shape: [-1, 3] }], graph, 'inputs')).toEqual([
+      "signature.inputs 'x' is float32 [-1, 3] but the graph has float32 [-1, 3, 224, 224]",
+    ]);
+    expect(signatureMismatches([{ name: 'x', dtype: 'float32', shape: [] }], graph, 'inputs')).toEqual([
+      "signature.inputs 'x' is float32 [] but the graph has float32 [-1, 3, 224, 224]",
+    ]);
+    expect(
+      signatureMismatches([{ name: 'x', dtype: 'float32', shape: [-1, 3, 224, 224, 1] }], graph, 'inputs'),
+    ).toEqual([
+      "signature.inputs 'x' is float32 [-1, 3, 224, 224, 1] but the graph has float32 [-1, 3, 224, 224]",
+    ]);
   });
 
   test('pythonJson: nulls, strings, numbers and nested objects as json.dumps writes them; undefined fields left out', () => {

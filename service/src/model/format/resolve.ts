@@ -76,6 +76,7 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
     }
   };
   const text = async (file: string): Promise<string> => (await read(file)).toString('utf8');
+  // A parse error (MLmodel, labels file) becomes a ModelLoadError too: callers tell a bad model by that class.
   const fail = (err: unknown): never => {
     throw err instanceof ModelLoadError ? err : new ModelLoadError((err as Error).message);
   };
@@ -84,7 +85,9 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   let onnxFile = MODEL_FILE;
   if (names.has(MLMODEL_FILE)) {
     const where = join(dir, MLMODEL_FILE);
-    mlmodel = await text(MLMODEL_FILE).then((t) => parseMlmodel(t, where), fail);
+    mlmodel = await text(MLMODEL_FILE)
+      .then((t) => parseMlmodel(t, where))
+      .catch(fail);
     onnxFile = mlmodel.onnxFile;
   } else if (!names.has(METADATA_FILE)) {
     throw new ModelLoadError(
@@ -139,7 +142,9 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   }
   for (const file of [LABELS_JSON_FILE, LABELS_TXT_FILE]) {
     if (!names.has(file)) continue;
-    const labels = await text(file).then((t) => parseLabelsFile(file, t), fail);
+    const labels = await text(file)
+      .then((t) => parseLabelsFile(file, t))
+      .catch(fail);
     parts.push({ source: file, part: { labels } });
   }
   if (mlmodel?.description !== undefined) {
@@ -166,7 +171,8 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   if (missing.length > 0) throw new ModelLoadError(missingMessage(dir, missing, graph));
   const parsed = ModelMetadataSchema.safeParse(merged);
   if (!parsed.success) {
-    const from = [...new Set(parts.map((p) => p.source))].join(', ') || 'the graph';
+    // Never empty here (a part with preprocessing is required above); each source adds one part at most.
+    const from = parts.map((p) => p.source).join(', ');
     throw new ModelLoadError(
       `${dir}: invalid model description (from ${from}): ${describeIssues(parsed.error)}`,
     );

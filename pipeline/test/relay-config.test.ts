@@ -21,18 +21,24 @@ function configError(env: Record<string, string | undefined>): string {
 
 describe('loadRelayConfig', () => {
   test('applies a default to every optional variable', () => {
-    const config = loadRelayConfig(REQUIRED);
-    expect(config.PORT).toBe(8080);
-    expect(config.HOST).toBe('0.0.0.0');
-    expect(config.GITHUB_API_URL).toBe('https://api.github.com');
-    expect(config.RELAY_MODEL_NAME).toBe('cats-dogs-classifier');
-    expect([...config.RELAY_ALIAS_ENVIRONMENTS]).toEqual([
-      ['production', 'production'],
-      ['staging', 'staging'],
-    ]);
-    expect(config.RELAY_MAX_BODY_BYTES).toBe(65536);
-    expect(config.RELAY_REPLAY_WINDOW_SECONDS).toBe(300);
-    expect(config.RELAY_DISPATCH_ATTEMPTS).toBe(3);
+    expect(loadRelayConfig(REQUIRED)).toEqual({
+      ...REQUIRED,
+      GITHUB_API_URL: 'https://api.github.com',
+      RELAY_MODEL_NAME: 'cats-dogs-classifier',
+      RELAY_ALIAS_ENVIRONMENTS: new Map([
+        ['production', 'production'],
+        ['staging', 'staging'],
+      ]),
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'info',
+      RELAY_MAX_BODY_BYTES: 65536,
+      RELAY_REPLAY_WINDOW_SECONDS: 300,
+      RELAY_MAX_CLOCK_SKEW_SECONDS: 60,
+      RELAY_DISPATCH_ATTEMPTS: 3,
+      RELAY_DISPATCH_TIMEOUT_MS: 8000,
+      RELAY_DISPATCH_BACKOFF_MS: 500,
+    });
   });
 
   test('relayDefault writes a default as it would be set, and fails for a required variable', () => {

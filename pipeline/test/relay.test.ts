@@ -118,6 +118,25 @@ describe('relay: promoting deliveries', () => {
     expect(await metricsText()).toMatch(/relay_dispatch_duration_seconds_count\{result="success"\} 1/);
   });
 
+  test('the dispatch duration histogram spans 50 ms to MLflow’s 30 s webhook timeout', async () => {
+    await deliver(fixtureBody('alias-created-production'));
+    const buckets = [
+      ...(await metricsText()).matchAll(/^relay_dispatch_duration_seconds_bucket\{le="([^"]+)"/gm),
+    ];
+    expect(buckets.map((m) => m[1])).toEqual([
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '10',
+      '30',
+      '+Inf',
+    ]);
+  });
+
   test('the alias mapping decides the environment', async () => {
     await relay.close(1000);
     await startWith({ RELAY_ALIAS_ENVIRONMENTS: 'champion=production, production=staging' });
@@ -647,11 +666,14 @@ describe('relay: answers, counts and log lines', () => {
 
 describe('relay: failures of its own', () => {
   test.each([
-    ['an Error', new Error('bug in a dispatcher')],
-    ['not an Error', undefined],
+    ['an Error', new Error('bug in a dispatcher'), { message: 'bug in a dispatcher' }],
+    ['an Error with HTTP status 500', Object.assign(new Error('upstream'), { status: 500 }), { status: 500 }],
+    ['an Error with HTTP status 302', Object.assign(new Error('moved'), { status: 302 }), { status: 302 }],
+    // Express hands a rejection without a reason on as an Error of its own.
+    ['nothing', undefined, { message: 'Rejected promise' }],
   ])(
     'a dispatcher that throws %s gives a generic 500, an error log line, and the retry is processed',
-    async (_case, thrown) => {
+    async (_case, thrown, logged) => {
       await relay.close(1000);
       let calls = 0;
       await startWith(
@@ -670,7 +692,7 @@ describe('relay: failures of its own', () => {
       expect(res.status).toBe(500);
       expect(res.json).toEqual({ error: { code: 'internal_error', message: 'internal error' } });
       expect(logs.lines.filter((l) => (l.level as number) >= 40)).toEqual([
-        expect.objectContaining({ level: 50, msg: 'unexpected error' }),
+        expect.objectContaining({ level: 50, msg: 'unexpected error', err: expect.objectContaining(logged) }),
       ]);
       expect(await deliveries('invalid')).toBe(1);
       expect(await deliveries('dispatch_failed')).toBe(0);

@@ -75,6 +75,7 @@ export const groups = {
       'pipeline/test/relay-signature.test.ts',
       'pipeline/test/relay-config.test.ts',
       'pipeline/test/relay-delivery-log.test.ts',
+      'pipeline/test/relay-github.test.ts',
     ],
   },
 };

@@ -21,18 +21,24 @@ function configError(env: Record<string, string | undefined>): string {
 
 describe('loadRelayConfig', () => {
   test('applies a default to every optional variable', () => {
-    const config = loadRelayConfig(REQUIRED);
-    expect(config.PORT).toBe(8080);
-    expect(config.HOST).toBe('0.0.0.0');
-    expect(config.GITHUB_API_URL).toBe('https://api.github.com');
-    expect(config.RELAY_MODEL_NAME).toBe('cats-dogs-classifier');
-    expect([...config.RELAY_ALIAS_ENVIRONMENTS]).toEqual([
-      ['production', 'production'],
-      ['staging', 'staging'],
-    ]);
-    expect(config.RELAY_MAX_BODY_BYTES).toBe(65536);
-    expect(config.RELAY_REPLAY_WINDOW_SECONDS).toBe(300);
-    expect(config.RELAY_DISPATCH_ATTEMPTS).toBe(3);
+    expect(loadRelayConfig(REQUIRED)).toEqual({
+      ...REQUIRED,
+      GITHUB_API_URL: 'https://api.github.com',
+      RELAY_MODEL_NAME: 'cats-dogs-classifier',
+      RELAY_ALIAS_ENVIRONMENTS: new Map([
+        ['production', 'production'],
+        ['staging', 'staging'],
+      ]),
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'info',
+      RELAY_MAX_BODY_BYTES: 65536,
+      RELAY_REPLAY_WINDOW_SECONDS: 300,
+      RELAY_MAX_CLOCK_SKEW_SECONDS: 60,
+      RELAY_DISPATCH_ATTEMPTS: 3,
+      RELAY_DISPATCH_TIMEOUT_MS: 8000,
+      RELAY_DISPATCH_BACKOFF_MS: 500,
+    });
   });
 
   test('relayDefault writes a default as it would be set, and fails for a required variable', () => {
@@ -103,6 +109,108 @@ describe('loadRelayConfig', () => {
     const message = configError({ ...REQUIRED, GITHUB_TOKEN: '' });
     expect(message).toMatch(/GITHUB_TOKEN: must not be empty/);
     expect(message).not.toMatch(/got/);
+  });
+});
+
+describe('loadRelayConfig: each rule, to the character', () => {
+  test('the error names every offending variable on its own line, echoing only non-secret values', () => {
+    let err: unknown;
+    try {
+      loadRelayConfig({ GITHUB_TOKEN: 'ghp_x', PORT: '80a', MLFLOW_WEBHOOK_SECRET: 'short-s3cr3t' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RelayConfigError);
+    expect((err as Error).name).toBe('RelayConfigError');
+    expect((err as Error).message).toBe(
+      [
+        'invalid relay configuration:',
+        '  MLFLOW_WEBHOOK_SECRET: must be at least 16 characters: use the same long random secret as the MLflow webhook',
+        '  GITHUB_REPOSITORY: is required: the repository as owner/name, e.g. acme/cats-dogs',
+        "  PORT: must be a whole number (got '80a')",
+      ].join('\n'),
+    );
+  });
+
+  test('numbers may have surrounding spaces and are checked against both limits', () => {
+    expect(loadRelayConfig({ ...REQUIRED, PORT: ' 8081 ' }).PORT).toBe(8081);
+    expect(loadRelayConfig({ ...REQUIRED, RELAY_MAX_BODY_BYTES: '1048576' }).RELAY_MAX_BODY_BYTES).toBe(
+      1048576,
+    );
+    expect(configError({ ...REQUIRED, RELAY_MAX_BODY_BYTES: '1048577' })).toMatch(
+      /RELAY_MAX_BODY_BYTES: must be ≤ 1048576 \(got '1048577'\)/,
+    );
+    expect(configError({ ...REQUIRED, RELAY_DISPATCH_ATTEMPTS: '0' })).toMatch(
+      /RELAY_DISPATCH_ATTEMPTS: must be ≥ 1 \(got '0'\)/,
+    );
+  });
+
+  test.each(['x3', '3x', '-3', '3.5'])('fails when a number is %s, naming the rule', (value) => {
+    expect(configError({ ...REQUIRED, RELAY_DISPATCH_ATTEMPTS: value })).toContain(
+      `RELAY_DISPATCH_ATTEMPTS: must be a whole number (got '${value}')`,
+    );
+  });
+
+  test('empty entries of the alias map are skipped, but some alias must be mapped', () => {
+    const config = loadRelayConfig({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: ',production=production,,' });
+    expect([...config.RELAY_ALIAS_ENVIRONMENTS]).toEqual([['production', 'production']]);
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: ' , ' })).toContain(
+      'RELAY_ALIAS_ENVIRONMENTS: must map at least one alias, e.g. production=production',
+    );
+  });
+
+  test.each(['my alias=production', 'production=production2', 'production=staging=local'])(
+    'fails when an alias map entry is %s',
+    (entry) => {
+      expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: entry })).toContain(
+        `RELAY_ALIAS_ENVIRONMENTS: entry '${entry}' must look like alias=environment, e.g. production=production`,
+      );
+    },
+  );
+
+  test('fails when GITHUB_REPOSITORY has more than owner/name', () => {
+    expect(configError({ ...REQUIRED, GITHUB_REPOSITORY: 'acme/cats-dogs/extra' })).toContain(
+      "GITHUB_REPOSITORY: must look like owner/name, e.g. acme/cats-dogs (got 'acme/cats-dogs/extra')",
+    );
+  });
+
+  test.each([
+    'ftp://ghe.example.com',
+    'xhttp://ghe.example.com',
+    'httpx://ghe.example.com',
+    'api.github.com',
+  ])('fails when GITHUB_API_URL is %s', (url) => {
+    expect(configError({ ...REQUIRED, GITHUB_API_URL: url })).toContain(
+      `GITHUB_API_URL: must be an http(s) URL, e.g. https://api.github.com (got '${url}')`,
+    );
+  });
+
+  test('an http API URL is allowed, and every trailing slash is dropped', () => {
+    expect(
+      loadRelayConfig({ ...REQUIRED, GITHUB_API_URL: 'http://127.0.0.1:9000/api/v3//' }).GITHUB_API_URL,
+    ).toBe('http://127.0.0.1:9000/api/v3');
+  });
+
+  test.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])(
+    'LOG_LEVEL %s is a level',
+    (level) => {
+      expect(loadRelayConfig({ ...REQUIRED, LOG_LEVEL: level }).LOG_LEVEL).toBe(level);
+    },
+  );
+
+  test('fails on a LOG_LEVEL pino does not have', () => {
+    expect(configError({ ...REQUIRED, LOG_LEVEL: 'verbose' })).toMatch(/LOG_LEVEL: .*\(got 'verbose'\)/);
+  });
+
+  test('the schema itself refuses an empty model name (loadRelayConfig reads an empty variable as unset)', () => {
+    const parsed = RelayEnvSchema.safeParse({ ...REQUIRED, RELAY_MODEL_NAME: '' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['RELAY_MODEL_NAME', 'must not be empty'],
+    ]);
+    expect(loadRelayConfig({ ...REQUIRED, RELAY_MODEL_NAME: '' }).RELAY_MODEL_NAME).toBe(
+      'cats-dogs-classifier',
+    );
   });
 });
 

@@ -38,6 +38,17 @@ describe('DeliveryLog', () => {
     expect(log.size).toBe(1);
   });
 
+  test('completing or releasing an id it no longer remembers does nothing (a dispatch outlasting the TTL)', () => {
+    const log = new DeliveryLog(1000, 10, clock);
+    expect(log.claim('slow')).toBe('claimed');
+    nowMs += 1000;
+    expect(log.claim('next')).toBe('claimed'); // drops the expired 'slow'
+    expect(() => log.complete('slow')).not.toThrow();
+    expect(() => log.release('never-claimed')).not.toThrow();
+    expect(log.size).toBe(1);
+    expect(log.claim('slow')).toBe('claimed');
+  });
+
   test('memory stays bounded under a long stream of distinct ids', () => {
     const log = new DeliveryLog(1000, 100, clock);
     for (let i = 0; i < 10_000; i++) {

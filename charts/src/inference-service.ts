@@ -335,8 +335,9 @@ export class InferenceService extends Construct {
       ['drainDelay', drainDelayMs],
       ['shutdownTimeout', shutdownTimeoutMs],
     ] as const) {
-      if (!Number.isInteger(ms) || ms < 0) {
-        throw new Error(`'${prop}' (${ms} ms) must be a whole number of milliseconds ≥ 0.`);
+      // Not negative: cdk8s' Duration refuses negative amounts itself.
+      if (!Number.isInteger(ms)) {
+        throw new Error(`'${prop}' (${ms} ms) must be a whole number of milliseconds.`);
       }
     }
     if (drainDelayMs + shutdownTimeoutMs >= gracePeriod * 1000) {

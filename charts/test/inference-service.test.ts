@@ -487,6 +487,63 @@ describe('InferenceService props', () => {
   it('fails when the name is not a DNS label', () => {
     expect(() => synth({ name: 'Cats_Dogs' })).toThrow("'name' 'Cats_Dogs' must be a DNS label");
   });
+
+  it('takes a name or namespace only when the whole value is a DNS label of at most 63 characters', () => {
+    for (const name of ['-cats', 'cats-', 'a'.repeat(64), 'cats dogs']) {
+      expect(() => synth({ name })).toThrow(`'name' '${name}' must be a DNS label`);
+    }
+    expect(() => synth({ namespace: 'Prod' })).toThrow("'namespace' 'Prod' must be a DNS label");
+    expect(find(synth({ name: 'a'.repeat(63) }), 'Deployment').metadata.name).toBe('a'.repeat(63));
+    expect(find(synth({ name: 'c' }), 'Deployment').metadata.name).toBe('c');
+  });
+
+  it('fails when a drain delay or shutdown timeout is not whole milliseconds, and takes 0', () => {
+    expect(() => synth({ drainDelay: Duration.millis(2.5) })).toThrow(
+      "'drainDelay' (2.5 ms) must be a whole number of milliseconds.",
+    );
+    expect(() => synth({ shutdownTimeout: Duration.millis(0.5) })).toThrow(
+      "'shutdownTimeout' (0.5 ms) must be a whole number of milliseconds.",
+    );
+    const settings = find(
+      synth({ drainDelay: Duration.millis(0), shutdownTimeout: Duration.millis(0) }),
+      'ConfigMap',
+    ).data;
+    expect([settings.DRAIN_DELAY_MS, settings.SHUTDOWN_TIMEOUT_MS]).toEqual(['0', '0']);
+  });
+
+  it('fails when the container port is not an integer port 1–65535, and takes both ends', () => {
+    for (const containerPort of [0, 65536, 8000.5]) {
+      expect(() => synth({ containerPort })).toThrow(
+        `'containerPort' (${containerPort}) must be an integer port 1–65535.`,
+      );
+    }
+    for (const containerPort of [1, 65535]) {
+      expect(container(synth({ containerPort })).ports[0].containerPort).toBe(containerPort);
+    }
+  });
+
+  it('fails when a settings key is not an UPPER_SNAKE variable name', () => {
+    for (const key of ['lower_case', '1ST', 'HAS-DASH', 'X Y']) {
+      expect(() => synth({ settings: { [key]: '1' } })).toThrow(
+        `'settings' key '${key}' must be an UPPER_SNAKE environment variable name.`,
+      );
+    }
+  });
+
+  it('takes a model-fetch wait interval of one millisecond, and only whole ones', () => {
+    expect(() => synth({ modelFetchWaitInterval: Duration.millis(1.5) })).toThrow(
+      "'modelFetchWaitInterval' (1.5 ms) must be a whole number of milliseconds ≥ 1.",
+    );
+    expect(() => synth({ modelFetchWaitInterval: Duration.millis(1) })).not.toThrow();
+  });
+
+  it('lets a rollout progress with maxSurge 0 when maxUnavailable is not 0, and the reverse', () => {
+    expect(() => synth({ maxSurge: 0, maxUnavailable: 1 })).not.toThrow();
+    expect(() => synth({ maxSurge: 1, maxUnavailable: 0 })).not.toThrow();
+    expect(() => synth({ maxSurge: 0, maxUnavailable: 0 })).toThrow(
+      "'maxSurge' and 'maxUnavailable' are both 0: a rollout could never progress; raise maxSurge to 1.",
+    );
+  });
 });
 
 /**

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ConfigError, DEFAULT_MODEL_DIR, cpuLimit, defaultConfig, loadConfig } from '../src/config';
 
@@ -219,10 +218,5 @@ describe('cpuLimit', () => {
     expect(cpuLimit('0 100000')).toBe(host);
     expect(cpuLimit('100000 0')).toBe(host);
     expect(cpuLimit('quota 50000 100000')).toBe(host);
-  });
-
-  test('reads /sys/fs/cgroup/cpu.max when no text is given', () => {
-    const file = '/sys/fs/cgroup/cpu.max';
-    expect(cpuLimit()).toBe(cpuLimit(existsSync(file) ? readFileSync(file, 'utf8') : null));
   });
 });

@@ -3,7 +3,7 @@
  * polling, and Prometheus' instant-query API.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+export { freePort } from '../../bench/src/harness';
 import { resolve } from 'node:path';
 
 /** The repository root, the working directory of every started process. */
@@ -12,18 +12,6 @@ export const repoRoot = resolve(__dirname, '..', '..');
 export interface Started {
   readonly child: ChildProcess;
   readonly output: string[];
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 export function start(

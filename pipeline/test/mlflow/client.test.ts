@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../../bench/src/harness';
 import { artifactProxyPath, MlflowClient, MlflowError } from '../../src/mlflow';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { RECORDED, ScriptedMlflow, type Reply } from '../support/scripted-mlflow';
@@ -664,16 +664,6 @@ describe('MlflowClient against the fake MLflow server', () => {
     );
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('MlflowClient against answers a working registry does not give', () => {
   let server: ScriptedMlflow;

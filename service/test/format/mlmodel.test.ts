@@ -22,16 +22,19 @@ describe('MLmodel', () => {
     expect(parseMlmodel(RECORDED, 'MLmodel').description).toBeUndefined();
   });
 
+  /** The fields of the recorded MLmodel (the model the fixture server logged). */
+  const RECORDED_FIELDS = {
+    onnxFile: 'model.onnx',
+    inputs: [{ dtype: 'float32', shape: [1, 2] }],
+    outputs: [{ dtype: 'float32', shape: [1, 2] }],
+    runId: 'f77c2d593e9c4294ae5441b1e957b260',
+    modelUuid: '88907b3ca9b54de9b2d63a3af13b5f2b',
+    mlflowVersion: '3.6.1.dev0',
+    created: new Date('2026-11-22T13:03:06.000Z'),
+  };
+
   test("writes the recorded MLmodel's shape: same keys, same order, same values, quoted time", () => {
-    const written = formatMlmodel({
-      onnxFile: 'model.onnx',
-      inputs: [{ dtype: 'float32', shape: [1, 2] }],
-      outputs: [{ dtype: 'float32', shape: [1, 2] }],
-      runId: 'f77c2d593e9c4294ae5441b1e957b260',
-      modelUuid: '88907b3ca9b54de9b2d63a3af13b5f2b',
-      mlflowVersion: '3.6.1.dev0',
-      created: new Date('2026-11-22T13:03:06.000Z'),
-    });
+    const written = formatMlmodel(RECORDED_FIELDS);
     const recorded = parse(RECORDED) as { flavors: Record<string, unknown> };
     // The python_function flavor is left out on purpose: it needs conda.yaml/python_env.yaml, not written.
     delete recorded.flavors.python_function;
@@ -50,15 +53,7 @@ describe('MLmodel', () => {
   });
 
   test('writes the recorded MLmodel byte for byte (without the python_function flavor it leaves out)', () => {
-    const written = formatMlmodel({
-      onnxFile: 'model.onnx',
-      inputs: [{ dtype: 'float32', shape: [1, 2] }],
-      outputs: [{ dtype: 'float32', shape: [1, 2] }],
-      runId: 'f77c2d593e9c4294ae5441b1e957b260',
-      modelUuid: '88907b3ca9b54de9b2d63a3af13b5f2b',
-      mlflowVersion: '3.6.1.dev0',
-      created: new Date('2026-11-22T13:03:06.000Z'),
-    });
+    const written = formatMlmodel(RECORDED_FIELDS);
     // Block sequences at the key's indentation ("- CPUExecutionProvider"), null as `null`, the quoted time.
     expect(written).toBe(RECORDED.replace(/ {2}python_function:\n(?: {4}.*\n)+/, ''));
   });

@@ -662,12 +662,8 @@ export class InferenceService extends Construct {
         throw new Error(`'settings' key '${key}' is set by the construct itself: remove it from settings.`);
       }
     }
-    const all = { ...own, ...settings };
-    return Object.fromEntries(
-      Object.keys(all)
-        .sort()
-        .map((k) => [k, all[k]!]),
-    );
+    // Key order does not matter: cdk8s writes keys sorted and configHash sorts them.
+    return { ...own, ...settings };
   }
 
   /** Egress to MLflow on its tracking URI's port, for a registry model: to its namespace, its CIDR, or both. */

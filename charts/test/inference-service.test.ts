@@ -400,6 +400,32 @@ describe('InferenceService props', () => {
     );
   });
 
+  it('writes the ConfigMap keys sorted, and hashes them so, whatever order the settings come in', () => {
+    const data = (o: Json[]) => find(o, 'ConfigMap').data;
+    const hash = (o: Json[]) =>
+      find(o, 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+    const forward = synth({ settings: { AAA_FIRST: '1', ZZZ_LAST: '2' } });
+    const backward = synth({ settings: { ZZZ_LAST: '2', AAA_FIRST: '1' } });
+    const keys = Object.keys(data(backward));
+    expect(keys).toEqual([...keys].sort());
+    expect(JSON.stringify(data(backward))).toBe(JSON.stringify(data(forward)));
+    expect(hash(backward)).toBe(hash(forward));
+    expect(configHash({ b: '2', a: '1' })).toBe(configHash({ a: '1', b: '2' }));
+  });
+
+  it('gives both exemption reasons, space-separated, for an autoscaled side-loaded image', () => {
+    const annotations = find(synth({ imagePullPolicy: ImagePullPolicy.NEVER }), 'Deployment').metadata
+      .annotations;
+    expect(annotations).toEqual({
+      'polaris.fairwinds.com/deploymentMissingReplicas-exempt': 'true',
+      'kube-score/ignore': 'container-image-pull-policy',
+      'model-gitops/exemption-reason':
+        'spec.replicas is omitted on purpose: the HorizontalPodAutoscaler owns the replica count, and a ' +
+        'replicas field would make Argo CD and the HPA fight over it. imagePullPolicy Never on purpose: the ' +
+        'image is side-loaded into a laptop cluster and is not in a registry the kubelet could pull from.',
+    });
+  });
+
   it('fails when the image has the latest tag', () => {
     expect(() => synth({ image: 'ghcr.io/example/model-gitops:latest' })).toThrow(
       "image 'ghcr.io/example/model-gitops:latest' uses the 'latest' tag: pin a version tag or a sha256 digest.",

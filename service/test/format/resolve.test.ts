@@ -203,11 +203,14 @@ describe('resolving fails with the missing piece, where it was looked for, and t
     );
   });
 
-  test('fails when labels.json and the metadata block disagree', async () => {
+  test.each([
+    ['in order', '["dog", "cat"]'],
+    ['in one label', '["cat", "bird"]'],
+  ])('fails when labels.json and the metadata block disagree %s', async (_, labels) => {
     writeDir(tmp.dir, {
       MLmodel: { fixture: 'MLmodel.with-metadata' },
       'model.onnx': softmaxClassifier(),
-      'labels.json': '["dog", "cat"]',
+      'labels.json': labels,
     });
     await expect(readModelFiles(tmp.dir)).rejects.toThrow(
       /the labels in MLmodel metadata\.model_gitops \(2\) differ from those in labels\.json \(2\)/,
@@ -491,6 +494,16 @@ describe('resolving: what the graph says and what it cannot', () => {
     expect(await loadError(tmp.dir)).toMatch(
       /the graph has 2 inputs \(a, b\); the service feeds exactly one image input/,
     );
+  });
+
+  test('a graph with no inputs or outputs says "none" where it would list them', async () => {
+    writeDir(tmp.dir, {
+      MLmodel: unsigned(blockWith()),
+      'model.onnx': new GraphBuilder(seededRandom(1)).build('empty'),
+    });
+    expect(await loadError(tmp.dir)).toContain('(graph inputs: none; outputs: none).\n');
+    writeFileSync(join(tmp.dir, 'MLmodel'), unsigned(blockWith('    input:\n      name: image\n')));
+    expect(await loadError(tmp.dir)).toContain(": the graph has no input 'image' (inputs: none)");
   });
 
   test('symbolic sizes with a known layout ask for height and width only; missing preprocessing shows its Python on two lines', async () => {

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,6 +21,7 @@ import {
 import { evaluation, GOLDEN_DIGEST } from '../support/evaluations';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
+import { tempDirsCreatedBy } from '../support/temp-dirs';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const A64 = 'a'.repeat(64);
@@ -243,6 +252,17 @@ describe('loadEvidenceImages', () => {
         { expected: ev.expected[0], bytes: cat },
         { expected: ev.expected[1], bytes: dog },
       ]);
+    });
+
+    it('removes its download directory, after success and after a failure', async () => {
+      const ev = evidence('run-artifacts', 'mlflow-artifacts:/1/r/artifacts/golden');
+      const created = await tempDirsCreatedBy(async () => {
+        await loadEvidenceImages(ev, tmp, fakeClient(fake));
+        fake.artifacts.set('1/r/artifacts/golden/dog/b.png', cat);
+        await expect(loadEvidenceImages(ev, tmp, fakeClient(fake))).rejects.toThrow(/changed since/);
+      });
+      expect(created.filter((d) => d.includes('model-gitops-smoke-'))).toHaveLength(2);
+      for (const dir of created) expect(existsSync(dir)).toBe(false);
     });
 
     it('fails when a downloaded image changed since the gate judged it', async () => {

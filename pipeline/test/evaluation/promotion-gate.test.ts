@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -24,6 +24,7 @@ import { evaluation } from '../support/evaluations';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, registerInFake, tinyModel, withMetadata, writeModel } from '../support/models';
 import { REPO_ROOT } from '../support/repo';
+import { tempDirsCreatedBy } from '../support/temp-dirs';
 
 const GOLDEN_PATH = 'charts/golden-sets/default';
 const policy = (over: Partial<EvaluationPolicyInput> = {}) =>
@@ -120,6 +121,29 @@ describe('evaluatePromotion (the evaluation part of the promotion gate)', () => 
     expect(refused.message).toMatch(
       /\nverdict: failed\n {2}- accuracy 0\.0 % is below minAccuracy 90\.0 %\n/,
     );
+  });
+
+  it('removes its work directory after a pass, a refusal and a champion it cannot fetch', async () => {
+    writeModel(join(tmp, 'swapped'), tinyModel(1, { labels: ['dog', 'cat'] }));
+    const created = await tempDirsCreatedBy(async () => {
+      await evaluatePromotion(undefined, input());
+      await expect(
+        evaluatePromotion(undefined, {
+          ...input(),
+          challengerDir: join(tmp, 'swapped'),
+          challengerFiles: undefined,
+        }),
+      ).rejects.toThrow(EvaluationRefused);
+      const champion = storeChampion(fake, join(tmp, 'champion'), tinyModel(1));
+      await expect(
+        evaluatePromotion(fakeClient(fake), {
+          ...input(),
+          champion: { ...champion, source: 'mlflow-artifacts:/1/gone' },
+        }),
+      ).rejects.toThrow(/cannot fetch the champion/);
+    });
+    expect(created.filter((d) => d.includes('model-gitops-evaluate-'))).toHaveLength(3);
+    for (const dir of created) expect(existsSync(dir)).toBe(false);
   });
 
   it('evaluates the pinned champion from the registry; a class the challenger adds counts as missed, not as an error', async () => {

@@ -66,7 +66,8 @@ const AutoscalingSchema = z
     maxReplicas: z.number().int().min(1).optional(),
     cpuUtilizationPercent: z.number().int().min(1).max(100).optional(),
     memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
-    scaleDownStabilizationWindowSeconds: z.number().int().min(0).optional(),
+    // Not negative (a Duration cannot be); whole seconds is the construct's rule, reported in the file's words below.
+    scaleDownStabilizationWindowSeconds: z.number().min(0).optional(),
   })
   .transform(({ scaleDownStabilizationWindowSeconds: window, ...counts }) => ({
     ...counts,
@@ -110,20 +111,20 @@ const CanarySchema = z.strictObject({
 });
 
 /**
- * Runs a construct's factory and reports what it throws as an issue: a message that starts with a quoted field
- * (`'steps[2].setWeight' (0) must be …`) becomes that field's path below `prefix`, the rest the message.
+ * Runs a construct's factory and reports what it throws as an issue at the file's field: a message that starts with a
+ * quoted field (`'steps[2].setWeight' (0) must be …`) goes to `path(field)` without the field, any other to `path()`.
  */
-function constructIssue(ctx: z.RefinementCtx, prefix: string[], build: () => unknown): void {
+function constructIssue(
+  ctx: z.RefinementCtx,
+  path: (field?: string) => string[],
+  build: () => unknown,
+): void {
   try {
     build();
   } catch (err) {
     const message = (err as Error).message;
-    const m = /^'([^']+)' ?(.*)$/s.exec(message);
-    ctx.addIssue({
-      code: 'custom',
-      path: m ? [...prefix, m[1]!] : prefix,
-      message: m ? m[2]! : message,
-    });
+    const m = /^'([^']+)' (.*)/s.exec(message);
+    ctx.addIssue({ code: 'custom', path: path(m?.[1]), message: m ? m[2]! : message });
   }
 }
 
@@ -140,19 +141,25 @@ export const EnvironmentConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional(),
     /** Further service settings for the ConfigMap (thread, worker and queue settings). */
     settings: z
-      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE variable name'), z.string())
+      .record(
+        z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE variable name, e.g. INFERENCE_WORKERS'),
+        z.string(),
+      )
       .optional(),
     /** Where the model comes from. */
     model: ModelSchema,
     /** The promotion gate's golden set and thresholds; required when `model.from` is `registry`. */
     evaluation: EvaluationPolicySchema.optional(),
-    /** MLflow as seen from the pods; required when `model.from` is `registry`. */
+    /**
+     * MLflow as seen from the pods; required when `model.from` is `registry`. Its rules are those of
+     * `ModelSource.fromRegistry`'s connection, checked below and not restated here (each problem would show twice).
+     */
     mlflow: z
       .strictObject({
-        trackingUri: z.url({ protocol: /^https?$/ }),
-        credentialsSecret: dnsLabel.optional(),
-        namespace: dnsLabel.optional(),
-        cidr: z.cidrv4().optional(),
+        trackingUri: z.string(),
+        credentialsSecret: z.string().optional(),
+        namespace: z.string().optional(),
+        cidr: z.string().optional(),
       })
       .optional(),
     /** The Service. */
@@ -261,13 +268,18 @@ export const EnvironmentConfigSchema = z
           path: ['mlflow'],
           message: "is required when 'model.from' is 'registry'",
         });
-      } else {
-        // The rules of ModelSource.fromRegistry's MLflow connection; its messages start with the field ('mlflow.cidr').
-        const { credentialsSecret, ...m } = c.mlflow;
-        constructIssue(ctx, [], () =>
-          resolveMlflowConnection({ ...m, credentialsSecretName: credentialsSecret }),
-        );
       }
+    }
+    if (c.mlflow) {
+      // The rules of ModelSource.fromRegistry's MLflow connection. Its messages start with the construct's field
+      // ('mlflow.cidr'), except the tracking URI's; its credentialsSecretName is the file's credentialsSecret.
+      const { credentialsSecret, ...m } = c.mlflow;
+      constructIssue(
+        ctx,
+        (f = 'mlflow.trackingUri') =>
+          f === 'mlflow.credentialsSecretName' ? ['mlflow', 'credentialsSecret'] : f.split('.'),
+        () => resolveMlflowConnection({ ...m, credentialsSecretName: credentialsSecret }),
+      );
     }
     if (c.replicas !== undefined && c.autoscaling !== undefined) {
       ctx.addIssue({
@@ -322,7 +334,11 @@ export const EnvironmentConfigSchema = z
     }
     if (c.delivery === 'canary') {
       // Delivery.canary's messages start with the field relative to `canary` ('steps[2].setWeight').
-      constructIssue(ctx, ['canary'], () => Delivery.canary(c.canary));
+      constructIssue(
+        ctx,
+        (f) => (f === undefined ? ['canary'] : ['canary', f]),
+        () => Delivery.canary(c.canary),
+      );
     }
     if (c.service?.tlsPort !== undefined && c.service.type !== 'LoadBalancer') {
       ctx.addIssue({
@@ -380,7 +396,7 @@ export function argoCdConfigPath(repoRoot: string): string {
   return join(repoRoot, 'charts', 'argocd.yaml');
 }
 
-/** Formats zod issues as `file: invalid …: 'field' rule` lines, unknown keys named one by one. */
+/** Formats zod issues as `file: invalid …: 'field' rule` lines, unknown keys named one by one, a bad key with its rule. */
 export function formatIssues(file: string, what: string, error: z.ZodError): string {
   const lines = error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
@@ -388,6 +404,10 @@ export function formatIssues(file: string, what: string, error: z.ZodError): str
       return issue.keys.map(
         (key) => `'${[...path, key].join('.')}' is not a known field: remove it or fix its spelling`,
       );
+    }
+    if (issue.code === 'invalid_key') {
+      // A record key that breaks its rule: zod says "Invalid key in record" and keeps the rule in the nested issues.
+      return issue.issues.map((i) => `'${path.join('.')}' is not a valid key: ${i.message}`);
     }
     return [`'${path.join('.') || '(root)'}' ${issue.message}`];
   });

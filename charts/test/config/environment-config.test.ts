@@ -9,6 +9,7 @@ import {
   readEnvironmentConfig,
 } from '../../src/config/environment-config';
 import { ENVIRONMENTS } from '../../src/config/model-pin';
+import { APP_NAME } from '../../src/config/names';
 import { Json, REPO_ROOT } from '../support/dist';
 
 const dir = mkdtempSync(join(tmpdir(), 'charts-config-'));
@@ -346,5 +347,215 @@ describe('delivery config', () => {
     const file = join(dir, 'canary.yaml');
     writeFileSync(file, stringify({ ...production(), delivery: 'canary' }));
     expect(readEnvironmentConfig(file).delivery).toBe('canary');
+  });
+});
+
+/** Sets `value` at a dotted path of a parsed config, creating the sections on the way. */
+function setAt(c: Json, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const last = keys.pop()!;
+  const parent = keys.reduce((o, k) => (o[k] ??= {}), c);
+  parent[last] = value;
+}
+
+/** Writes a config to a temp file and returns what readEnvironmentConfig makes of it. */
+function read(config: Json, name = 'accepted.yaml') {
+  const file = join(dir, name);
+  writeFileSync(file, stringify(config));
+  return readEnvironmentConfig(file);
+}
+
+describe('environment config: every documented value is accepted and kept', () => {
+  it.each<[string, unknown]>([
+    ['imagePullPolicy', 'Always'],
+    ['imagePullPolicy', 'IfNotPresent'],
+    ...['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l): [string, unknown] => ['logLevel', l]),
+    ['namespace', 'a'],
+    ['model', { from: 'registry', stage: 'Staging' }],
+    ['model', { from: 'registry', stage: 'Production' }],
+    ['model', { from: 'baked', modelDir: '/models/mine' }],
+    ['delivery', 'rolling'],
+    ['service.tlsPort', 443],
+    ['webhookRelay.githubRepository', 'Example-Org/model_gitops.v2'],
+    ['webhookRelay.ingress.host', 'a.b.example.com'],
+    ['webhookRelay.ingress.className', 'nginx'],
+    ['externalSecrets', { secretStoreName: 'vault', secretStoreKind: 'ClusterSecretStore' }],
+    ['externalSecrets', { secretStoreName: 'vault', secretStoreKind: 'SecretStore' }],
+    ...['15s', '30m', '1h', '120m'].map((d): [string, unknown] => [
+      'externalSecrets',
+      { secretStoreName: 'vault', refreshInterval: d },
+    ]),
+  ])('accepts %s: %j', (path, value) => {
+    const c = production();
+    setAt(c, path, value);
+    expect(path.split('.').reduce((o: Json, k) => o[k], read(c))).toEqual(value);
+  });
+
+  it('accepts a fixed replica count above 1 when nothing autoscales', () => {
+    const c = production();
+    delete c.autoscaling;
+    delete c.podDisruptionBudget;
+    c.replicas = 2;
+    expect(read(c).replicas).toBe(2);
+  });
+
+  it('accepts a canary section with delivery: canary, pauses with their seconds', () => {
+    const canary = { steps: [{ setWeight: 10 }, { pause: { seconds: 60 } }, { analysis: {} }], smoke: false };
+    expect(read({ ...production(), delivery: 'canary', canary }).canary).toEqual(canary);
+  });
+});
+
+describe('environment config: each rejected value names its field and the rule', () => {
+  const DNS_LABEL = "must be a DNS label: lower-case letters, digits and '-'";
+  const UPPER_SNAKE = 'is not a valid key: must be an UPPER_SNAKE variable name, e.g. INFERENCE_WORKERS';
+  const OWNER_NAME = 'must be owner/name';
+  const FQDN = 'must be a fully qualified DNS name, e.g. relay.example.com';
+  const DURATION = 'must be a duration such as 30m or 1h';
+
+  it.each<[string, unknown, string]>([
+    ['namespace', 'Prod', `'namespace' ${DNS_LABEL}`],
+    ['namespace', 'prod-', `'namespace' ${DNS_LABEL}`],
+    ['settings', { workers: '1' }, `'settings.workers' ${UPPER_SNAKE}`],
+    ['settings', { xWORKERS: '1' }, `'settings.xWORKERS' ${UPPER_SNAKE}`],
+    ['settings', { 'WORKERS-1': '1' }, `'settings.WORKERS-1' ${UPPER_SNAKE}`],
+    [
+      'model',
+      { from: 'baked', modelDir: 'models/mine' },
+      `'model.modelDir' Invalid string: must start with "/"`,
+    ],
+    [
+      'mlflow.trackingUri',
+      'ftp://mlflow:5000',
+      "'mlflow.trackingUri' MLflow tracking URI 'ftp://mlflow:5000' must be http:// or https://.",
+    ],
+    [
+      'mlflow.trackingUri',
+      'not a url',
+      "'mlflow.trackingUri' MLflow tracking URI 'not a url' is not a URL: write e.g. http://mlflow.mlflow:5000.",
+    ],
+    [
+      'mlflow.credentialsSecret',
+      'Mlflow_Credentials',
+      "'mlflow.credentialsSecret' 'Mlflow_Credentials' must be a DNS label: lower-case letters, digits and '-', at most 63.",
+    ],
+    [
+      'mlflow.namespace',
+      'MLflow',
+      "'mlflow.namespace' 'MLflow' must be a DNS label: lower-case letters, digits and '-', at most 63.",
+    ],
+    [
+      'mlflow.cidr',
+      '10.96.0/16',
+      "'mlflow.cidr' '10.96.0/16' is not an IPv4 CIDR: write e.g. 203.0.113.0/24.",
+    ],
+    [
+      'webhookRelay.githubRepository',
+      'https://github.com/example/model-gitops',
+      `'webhookRelay.githubRepository' ${OWNER_NAME}`,
+    ],
+    [
+      'webhookRelay.githubRepository',
+      'example/model-gitops/tree',
+      `'webhookRelay.githubRepository' ${OWNER_NAME}`,
+    ],
+    ['webhookRelay.ingress.host', 'Relay.example.com', `'webhookRelay.ingress.host' ${FQDN}`],
+    ['webhookRelay.ingress.host', 'relay.example.com:443', `'webhookRelay.ingress.host' ${FQDN}`],
+    ['webhookRelay.ingress.host', 'relay', `'webhookRelay.ingress.host' ${FQDN}`],
+    ...['x30m', '30mx', '1d', '30'].map((d): [string, unknown, string] => [
+      'externalSecrets',
+      { secretStoreName: 'vault', refreshInterval: d },
+      `'externalSecrets.refreshInterval' ${DURATION}`,
+    ]),
+    [
+      'autoscaling.scaleDownStabilizationWindowSeconds',
+      1.5,
+      "'autoscaling.scaleDownStabilizationWindowSeconds' (1.5 s) must be a whole number of seconds ≥ 0",
+    ],
+    ['service.nodePort', 30080, "'service.nodePort' needs 'service.type: NodePort'"],
+  ])('fails when %s is %j', (path, value, line) => {
+    const c = production();
+    setAt(c, path, value);
+    const file = join(dir, 'rejected.yaml');
+    expect(errorOf(c, 'rejected.yaml')).toBe(`${file}: invalid environment config:\n  - ${line}`);
+  });
+
+  /** The whole error for a config in `rejected.yaml`: the file, then one line per problem. */
+  const whole = (...lines: string[]) =>
+    `${join(dir, 'rejected.yaml')}: invalid environment config:\n${lines.map((l) => `  - ${l}`).join('\n')}`;
+
+  it('fails on a PDB without autoscaling with that one problem (no HPA rule checked against defaults)', () => {
+    const c = production();
+    delete c.autoscaling;
+    c.podDisruptionBudget.minAvailable = 3;
+    expect(errorOf(c, 'rejected.yaml')).toBe(
+      whole(
+        "'podDisruptionBudget' needs 'autoscaling': a PDB on a fixed single replica would block every node drain",
+      ),
+    );
+  });
+
+  it('fails on an ExternalSecret for MLflow credentials where the model is baked', () => {
+    const c = production();
+    c.model = { from: 'baked' };
+    c.externalSecrets = { secretStoreName: 'vault', mlflowCredentialsKey: 'mlflow' };
+    expect(errorOf(c, 'rejected.yaml')).toBe(
+      whole(
+        "'externalSecrets.mlflowCredentialsKey' needs 'model.from: registry' (only the model-fetch init container reads MLflow credentials)",
+      ),
+    );
+  });
+
+  it('checks an MLflow section where the model is baked too', () => {
+    const c = { ...production(), model: { from: 'baked' } };
+    c.mlflow.cidr = '10.96.0.1/16';
+    expect(errorOf(c, 'rejected.yaml')).toBe(
+      whole("'mlflow.cidr' '10.96.0.1/16' has bits set below its /16 prefix: write 10.96.0.0/16."),
+    );
+  });
+
+  it('fails on a canary section without delivery: canary, without judging its steps', () => {
+    const c = { ...production(), canary: { steps: [{ setWeight: 50 }, { setWeight: 20 }] } };
+    expect(errorOf(c, 'rejected.yaml')).toBe(
+      whole(
+        "'canary' needs 'delivery: canary' (a rolling Deployment has no canary steps): set it or remove this section",
+      ),
+    );
+  });
+
+  it('lists every problem, one line each', () => {
+    const c = { ...production(), replicas: 2, canary: { smoke: false } };
+    expect(errorOf(c, 'rejected.yaml')).toBe(
+      whole(
+        "'replicas' cannot be set together with 'autoscaling' (the HPA owns the count): remove one of them",
+        "'canary' needs 'delivery: canary' (a rolling Deployment has no canary steps): set it or remove this section",
+      ),
+    );
+  });
+
+  it('fails on an empty file, naming the whole document', () => {
+    expect(errorOf('', 'rejected.yaml')).toBe(
+      whole("'(root)' Invalid input: expected object, received null"),
+    );
+  });
+});
+
+describe('Argo CD config', () => {
+  it('fills the revision, namespace and project when the file gives only the repository', () => {
+    const file = join(dir, 'argocd.yaml');
+    writeFileSync(file, stringify({ repoURL: 'https://github.com/example/model-gitops.git' }));
+    expect(readArgoCdConfig(file)).toEqual({
+      repoURL: 'https://github.com/example/model-gitops.git',
+      targetRevision: 'main',
+      namespace: 'argocd',
+      project: APP_NAME,
+    });
+  });
+
+  it('fails without a repository, naming the file and the field', () => {
+    const file = join(dir, 'argocd-empty.yaml');
+    writeFileSync(file, stringify({ targetRevision: 'main' }));
+    expect(() => readArgoCdConfig(file)).toThrow(
+      `${file}: invalid Argo CD config:\n  - 'repoURL' Invalid input: expected string, received undefined`,
+    );
   });
 });

@@ -123,7 +123,7 @@ export class Delivery {
    */
   public static canary(options: CanaryOptions = {}): Delivery {
     const a = options.analysis ?? {};
-    const delivery = new Delivery({
+    const canary: ResolvedCanary = {
       steps: options.steps ?? DEFAULT_CANARY_STEPS,
       analysis: {
         prometheusAddress: a.prometheusAddress ?? 'http://prometheus-operated.monitoring.svc:9090',
@@ -139,9 +139,9 @@ export class Delivery {
       },
       smoke: options.smoke ?? true,
       progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
-    });
-    delivery.validate();
-    return delivery;
+    };
+    Delivery.validate(canary);
+    return new Delivery(canary);
   }
 
   private constructor(
@@ -149,9 +149,7 @@ export class Delivery {
     public readonly canary: ResolvedCanary | undefined,
   ) {}
 
-  private validate(): void {
-    const c = this.canary;
-    if (!c) return;
+  private static validate(c: ResolvedCanary): void {
     if (c.steps.length === 0) {
       throw new Error("'steps' ([]) must list at least one step: e.g. [{setWeight: 10}, {analysis: {}}].");
     }

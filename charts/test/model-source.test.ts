@@ -43,7 +43,13 @@ describe('ModelSource', () => {
 
   it('fails when the selector names neither or both of alias and stage, or an empty one', () => {
     const mlflow = { trackingUri: 'http://mlflow:5000', namespace: 'mlflow' };
-    for (const selector of [{}, { alias: 'a', stage: 'Production' }, { alias: '' }]) {
+    for (const selector of [
+      {},
+      { alias: 'a', stage: 'Production' },
+      { alias: '' },
+      { version: '3' },
+      { alias: 5 },
+    ]) {
       expect(messageOf(() => ModelSource.fromRegistry(PIN, selector as { alias: string }, mlflow))).toBe(
         `'selector' (${JSON.stringify(selector)}) must be exactly one of {alias: '<alias>'} or {stage: '<stage>'}.`,
       );
@@ -72,6 +78,31 @@ describe('ModelSource', () => {
       "'mlflow.credentialsSecretName' 'My_Secret' must be a DNS label",
     );
   });
+
+  it.each(['m', '1', 'a-b', 'a'.repeat(63)])(
+    'accepts the DNS label %j as namespace and Secret name',
+    (label) => {
+      const source = ModelSource.fromRegistry(
+        PIN,
+        { alias: 'a' },
+        { trackingUri: 'http://mlflow:5000', namespace: label, credentialsSecretName: label },
+      );
+      expect([source.mlflow.namespace, source.mlflow.credentialsSecretName]).toEqual([label, label]);
+    },
+  );
+
+  it.each(['a'.repeat(64), 'mlflow_x', 'mlflow-', '-mlflow', 'a.b'])(
+    'fails when the namespace is %j, naming the DNS-label rule',
+    (namespace) => {
+      expect(
+        messageOf(() =>
+          ModelSource.fromRegistry(PIN, { alias: 'a' }, { trackingUri: 'http://mlflow:5000', namespace }),
+        ),
+      ).toBe(
+        `'mlflow.namespace' '${namespace}' must be a DNS label: lower-case letters, digits and '-', at most 63.`,
+      );
+    },
+  );
 
   it('fails when the baked model directory is relative', () => {
     expect(messageOf(() => ModelSource.baked('models/default'))).toBe(

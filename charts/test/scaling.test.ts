@@ -55,6 +55,18 @@ describe('Scaling', () => {
     );
   });
 
+  it('accepts minReplicas equal to maxReplicas (a fixed-size autoscaled set)', () => {
+    expect(Scaling.autoscaled({ minReplicas: 3, maxReplicas: 3 }).autoscaling).toMatchObject({
+      minReplicas: 3,
+      maxReplicas: 3,
+    });
+  });
+
+  it('reports only the malformed count, not the comparisons it would spoil', () => {
+    const problems = autoscalingProblems(resolveAutoscaling({ minReplicas: 0 }), (f) => `'${f}'`);
+    expect(problems).toEqual([{ field: 'minReplicas', message: '(0) must be an integer ≥ 1' }]);
+  });
+
   it('fails when minAvailable >= minReplicas', () => {
     expect(messageOf(() => Scaling.autoscaled({ minReplicas: 2 }))).toBe(
       "'minAvailable' (2) must be < 'minReplicas' (2), otherwise no pod may ever be evicted and every node drain " +

@@ -93,7 +93,8 @@ export class CanaryRollout extends Construct {
             serviceAccountName?: string;
           };
         };
-        strategy?: { rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+        // cdk8s-plus always emits a strategy (RollingUpdate unless told otherwise); only Recreate has no rollingUpdate.
+        strategy: { rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
       };
     };
     const meta = (name: string) => ({ name, namespace: props.namespace, labels: { ...props.labels } });
@@ -250,7 +251,7 @@ export class CanaryRollout extends Construct {
       }
     }
 
-    const rolling = deployment.spec.strategy?.rollingUpdate ?? {};
+    const rolling = deployment.spec.strategy.rollingUpdate ?? {};
     this.rollout = new RolloutFromDeployment(this, 'Resource', props.deployment, {
       metadata: { ...meta(props.name), annotations: { ...deployment.metadata.annotations } },
       spec: {

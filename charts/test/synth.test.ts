@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Chart } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { ENVIRONMENTS } from '../src/config/model-pin';
 import {
@@ -152,7 +152,7 @@ describe('synthesize', () => {
 });
 
 describe('synthObjects', () => {
-  it('returns each synthesized object as plain JSON and skips the empty documents of empty charts', () => {
+  it('returns each synthesized object as plain JSON, none for an empty chart', () => {
     const app = new App();
     new Chart(app, 'empty');
     const chart = new Chart(app, 'one');
@@ -160,6 +160,19 @@ describe('synthObjects', () => {
     expect(synthObjects(app)).toEqual([
       expect.objectContaining({ apiVersion: 'v1', kind: 'ConfigMap', data: { x: '1' } }),
     ]);
+  });
+
+  it('skips the empty document cdk8s writes for an object that renders to nothing', () => {
+    class Nothing extends ApiObject {
+      public override toJson(): unknown {
+        return undefined;
+      }
+    }
+    const app = new App();
+    const chart = new Chart(app, 'c');
+    new kplus.ConfigMap(chart, 'A', { metadata: { name: 'a' } });
+    new Nothing(chart, 'N', { apiVersion: 'v1', kind: 'Nothing' });
+    expect(synthObjects(app).map((o) => o.kind)).toEqual(['ConfigMap']);
   });
 });
 

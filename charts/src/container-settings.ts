@@ -18,10 +18,13 @@ export function httpProbe(path: string, port: number, t: ProbeTiming): kplus.Pro
   return kplus.Probe.fromHttpGet(path, { port, ...t });
 }
 
-/** A Duration in whole seconds (what Kubernetes' `…Seconds` fields take); fails naming `prop` otherwise. */
+/**
+ * A Duration in whole seconds (what Kubernetes' `…Seconds` fields take); fails naming `prop` otherwise. Never negative:
+ * cdk8s refuses to construct a negative Duration.
+ */
 export function wholeSeconds(d: Duration, prop: string): number {
   const s = d.toSeconds({ integral: false });
-  if (!Number.isInteger(s) || s < 0) {
+  if (!Number.isInteger(s)) {
     throw new Error(`'${prop}' (${s} s) must be a whole number of seconds ≥ 0.`);
   }
   return s;

@@ -69,4 +69,12 @@ describe('container settings', () => {
       "'tmp' (0.5Mi) must be a positive whole number of mebibytes.",
     );
   });
+
+  it('takes zero seconds and 1 MiB, the smallest amounts, and refuses zero MiB', () => {
+    expect(wholeSeconds(Duration.seconds(0), 'grace')).toBe(0);
+    expect(sizeLimit(Size.mebibytes(1), 'tmp').toMebibytes()).toBe(1);
+    expect(() => sizeLimit(Size.mebibytes(0), 'tmp')).toThrow(
+      "'tmp' (0Mi) must be a positive whole number of mebibytes.",
+    );
+  });
 });

@@ -152,4 +152,83 @@ describe('EnvironmentChart from config', () => {
     const { chart } = buildEnvironment(REPO_ROOT, 'production');
     expect(chart.externalSecrets).toEqual([]);
   });
+  it('gives each ExternalSecret the namespace, the store, the refresh interval and the labels of the config', () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      namespace: 'ml-prod',
+      model: { from: 'registry', alias: 'production' },
+      mlflow: { trackingUri: 'http://mlflow.mlflow:5000', namespace: 'mlflow' },
+      externalSecrets: {
+        secretStoreName: 'vault',
+        secretStoreKind: 'SecretStore',
+        refreshInterval: '15m',
+        mlflowCredentialsKey: 'mlflow',
+      },
+    });
+    const chart = new EnvironmentChart(new App(), { environment: 'production', config, pin: PIN });
+    const [secret] = synth(chart).filter((o) => o.kind === 'ExternalSecret');
+    expect(secret.metadata).toMatchObject({
+      namespace: 'ml-prod',
+      labels: { 'app.kubernetes.io/part-of': 'model-gitops', 'app.kubernetes.io/managed-by': 'cdk8s' },
+    });
+    expect(secret.spec).toMatchObject({
+      secretStoreRef: { name: 'vault', kind: 'SecretStore' },
+      refreshInterval: '15m',
+    });
+  });
+
+  it('emits no MLflow ExternalSecret for a baked model even when the store names an MLflow key', () => {
+    // The schema refuses this combination; the chart must not rely on that to avoid reading a missing registry.
+    const parsed = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'registry', alias: 'production' },
+      mlflow: { trackingUri: 'http://mlflow.mlflow:5000', namespace: 'mlflow' },
+      externalSecrets: { secretStoreName: 'vault', mlflowCredentialsKey: 'mlflow' },
+    });
+    const config = { ...parsed, model: { from: 'baked' as const } };
+    const chart = new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN });
+    expect(chart.externalSecrets).toEqual([]);
+  });
+
+  it('autoscales without a PodDisruptionBudget section', () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'baked' },
+      autoscaling: { minReplicas: 3, maxReplicas: 4 },
+    });
+    const objects = synth(new EnvironmentChart(new App(), { environment: 'staging', config, pin: PIN }));
+    expect(objects.find((o) => o.kind === 'HorizontalPodAutoscaler').spec).toMatchObject({
+      minReplicas: 3,
+      maxReplicas: 4,
+    });
+  });
+
+  it("puts the dashboard in the service's namespace and passes a ClusterIP Service's port and annotations", () => {
+    const config = EnvironmentConfigSchema.parse({
+      ...base,
+      namespace: 'ml-prod',
+      model: { from: 'baked' },
+      replicas: 1,
+      service: { type: 'ClusterIP', port: 8080, annotations: { team: 'ml' } },
+    });
+    const objects = synth(new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN }));
+    const dashboard = objects.find((o) => o.metadata.name === 'cats-dogs-classifier-dashboard');
+    expect(dashboard.metadata.namespace).toBe('ml-prod');
+    const service = objects.find((o) => o.kind === 'Service');
+    expect(service.metadata.annotations).toEqual({ team: 'ml' });
+    expect(service.spec.ports.map((p: Json) => p.port)).toEqual([8080]);
+  });
+
+  it('lets the construct refuse a LoadBalancer whose config lost its source ranges', () => {
+    const parsed = EnvironmentConfigSchema.parse({
+      ...base,
+      model: { from: 'baked' },
+      replicas: 1,
+      service: { type: 'LoadBalancer', loadBalancerSourceRanges: ['203.0.113.0/24'] },
+    });
+    const config = { ...parsed, service: { ...parsed.service!, loadBalancerSourceRanges: undefined } };
+    expect(() => new EnvironmentChart(new App(), { environment: 'production', config, pin: PIN })).toThrow(
+      /loadBalancerSourceRanges' is empty/,
+    );
+  });
 });

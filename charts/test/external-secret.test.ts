@@ -40,10 +40,15 @@ describe('ExternalSecret', () => {
     ]);
   });
 
-  it('fails on a malformed refresh interval', () => {
-    expect(() => synth({ refreshInterval: 'hourly' })).toThrow(
-      "'refreshInterval' 'hourly' must be a duration such as 30m or 1h.",
+  it.each(['hourly', 'x1h', '1hx', 'h', '1d'])('fails on the malformed refresh interval %j', (interval) => {
+    expect(() => synth({ refreshInterval: interval })).toThrow(
+      `'refreshInterval' '${interval}' must be a duration such as 30m or 1h.`,
     );
+  });
+
+  it('takes a multi-digit refresh interval and the labels it is given', () => {
+    const obj = synth({ refreshInterval: '15m', labels: { team: 'ml' } });
+    expect([obj.spec.refreshInterval, obj.metadata.labels]).toEqual(['15m', { team: 'ml' }]);
   });
 
   it('is rejected by the structural check when the store is missing', () => {

@@ -12,9 +12,9 @@ describe('quantity', () => {
   );
 
   it('converts CPU to millicores', () => {
-    expect([cpuMillis('500m'), cpuMillis('2'), cpuMillis('1.5'), cpuMillis('0.1')]).toEqual([
-      500, 2000, 1500, 100,
-    ]);
+    expect([cpuMillis('500m'), cpuMillis('2'), cpuMillis('1.5'), cpuMillis('0.1'), cpuMillis('.25')]).toEqual(
+      [500, 2000, 1500, 100, 250],
+    );
   });
 
   it('converts memory to mebibytes', () => {
@@ -33,5 +33,34 @@ describe('quantity', () => {
     expect(() => cpuMillis('0.0001')).toThrow('must be a positive whole number of millicores');
     expect(() => memoryMebibytes('1G')).toThrow('must be a positive whole number of mebibytes');
     expect(() => memoryMebibytes('0Mi')).toThrow('must be a positive whole number of mebibytes');
+  });
+
+  it.each([
+    [
+      'cpuMillis',
+      () => cpuMillis('0'),
+      "CPU quantity '0' must be a positive whole number of millicores, e.g. 250m or 1.5.",
+    ],
+    [
+      'cpuMillis',
+      () => cpuMillis('0.0001'),
+      "CPU quantity '0.0001' must be a positive whole number of millicores, e.g. 250m or 1.5.",
+    ],
+    [
+      'memoryMebibytes',
+      () => memoryMebibytes('1G'),
+      "memory quantity '1G' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.",
+    ],
+    [
+      'memoryMebibytes',
+      () => memoryMebibytes('0Mi'),
+      "memory quantity '0Mi' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.",
+    ],
+  ])('%s names the quantity by default and shows valid forms', (_, call, message) =>
+    expect(call).toThrow(message),
+  );
+
+  it('accepts the smallest amounts: 1m and 1Mi', () => {
+    expect([cpuMillis('1m'), memoryMebibytes('1Mi')]).toEqual([1, 1]);
   });
 });

@@ -43,4 +43,17 @@ describe('resourceAmountProblems', () => {
     ]);
     expect(problems({ memoryLimit: Size.mebibytes(0) }).map((p) => p.field)).toEqual(['memoryLimit']);
   });
+
+  it.each([0, -1, -500])('fails on %p millicores, the boundary of "positive"', (cpu) => {
+    expect(problems({ cpuRequestMillicores: cpu })).toEqual([
+      {
+        field: 'cpuRequestMillicores',
+        message: '<cpuRequestMillicores> must be a positive whole number of millicores, e.g. 250 for 250m',
+      },
+    ]);
+  });
+
+  it('accepts 1 millicore and 1 MiB', () => {
+    expect(problems({ cpuRequestMillicores: 1, memoryRequest: Size.mebibytes(1) })).toEqual([]);
+  });
 });

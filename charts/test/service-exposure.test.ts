@@ -179,3 +179,35 @@ describe('ServiceExposure.validate', () => {
     expect(() => ServiceExposure.nodePort(HOST).validate([])).not.toThrow();
   });
 });
+
+describe('ServiceExposure.validate and networkPolicySources, edge cases', () => {
+  it('joins several problems into one message, each ending with a full stop', () => {
+    const e = ServiceExposure.loadBalancer({
+      loadBalancerSourceRanges: ['203.0.113.7/24', '198.51.100.1/24'],
+    });
+    expect(() => e.validate([])).toThrow(
+      "'loadBalancerSourceRanges' '203.0.113.7/24' has bits set below its /24 prefix: write 203.0.113.0/24. " +
+        "'loadBalancerSourceRanges' '198.51.100.1/24' has bits set below its /24 prefix: write 198.51.100.0/24.",
+    );
+  });
+
+  it.each([
+    ['Cluster without node CIDRs', ServiceExposure.nodePort({ externalTrafficPolicy: 'Cluster' })],
+    ['Local without source ranges', ServiceExposure.nodePort({})],
+  ])('admits nothing for %s (validate refuses it first)', (_, e) => {
+    expect(e.networkPolicySources(['10.244.0.0/16'])).toEqual([]);
+  });
+
+  it('never reads the pod CIDRs for ClusterIP, as validate does not', () => {
+    expect(ServiceExposure.clusterIp().networkPolicySources(['10.244.0.1/16'])).toEqual([]);
+  });
+
+  it('names what it could not parse when called without validate', () => {
+    expect(() => ServiceExposure.nodePort(HOST).networkPolicySources(['10.244.0.0/33'])).toThrow(
+      "'podCidrs' '10.244.0.0/33' is not an IPv4 CIDR: write e.g. 203.0.113.0/24.",
+    );
+    expect(() =>
+      ServiceExposure.nodePort({ nodePortSourceRanges: ['nowhere'] }).networkPolicySources([]),
+    ).toThrow("source range 'nowhere' is not an IPv4 CIDR: write e.g. 203.0.113.0/24.");
+  });
+});

@@ -34,4 +34,8 @@ describe('workloadServiceMonitor', () => {
     );
     expect(() => synth(Duration.seconds(0))).toThrow("'scrapeInterval' (0 s) must be at least 1 second.");
   });
+
+  it('accepts the shortest interval, 1 second', () => {
+    expect(synth(Duration.seconds(1)).spec.endpoints[0].interval).toBe('1s');
+  });
 });

@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Chart } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { ENVIRONMENTS } from '../src/config/model-pin';
 import {
@@ -147,6 +147,79 @@ describe('synthesize', () => {
     addFile(out, 'dist/local', a!);
     expect(() => addFile(out, 'dist/local', b!)).toThrow(
       "dist/local/ConfigMap.same.yaml: two objects of kind ConfigMap are named 'same' in dist/local: give one a different metadata.name.",
+    );
+  });
+});
+
+describe('synthObjects', () => {
+  it('returns each synthesized object as plain JSON, none for an empty chart', () => {
+    const app = new App();
+    new Chart(app, 'empty');
+    const chart = new Chart(app, 'one');
+    new kplus.ConfigMap(chart, 'A', { metadata: { name: 'a' }, data: { x: '1' } });
+    expect(synthObjects(app)).toEqual([
+      expect.objectContaining({ apiVersion: 'v1', kind: 'ConfigMap', data: { x: '1' } }),
+    ]);
+  });
+
+  it('skips the empty document cdk8s writes for an object that renders to nothing', () => {
+    class Nothing extends ApiObject {
+      public override toJson(): unknown {
+        return undefined;
+      }
+    }
+    const app = new App();
+    const chart = new Chart(app, 'c');
+    new kplus.ConfigMap(chart, 'A', { metadata: { name: 'a' } });
+    new Nothing(chart, 'N', { apiVersion: 'v1', kind: 'Nothing' });
+    expect(synthObjects(app).map((o) => o.kind)).toEqual(['ConfigMap']);
+  });
+});
+
+describe('writeFiles', () => {
+  const yaml = (rel: string, text: string) => [rel, text] as const;
+
+  it('writes in path order into an empty root, reporting every file and skipping output dirs that do not exist', () => {
+    const root = tempDir();
+    const files = new Map([
+      yaml('dist/local/b.yaml', 'b'),
+      yaml('argocd/c.yaml', 'c'),
+      yaml('dist/local/a.yaml', 'a'),
+    ]);
+    expect(writeFiles(root, files)).toEqual({
+      written: ['argocd/c.yaml', 'dist/local/a.yaml', 'dist/local/b.yaml'],
+      removed: [],
+    });
+    expect(readFileSync(join(root, 'dist', 'local', 'a.yaml'), 'utf8')).toBe('a');
+  });
+
+  it('rewrites a file whose content changed and deletes the stale ones it no longer produces', () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'dist', 'local'), { recursive: true });
+    writeFileSync(join(root, 'dist', 'local', 'kept.yaml'), 'old');
+    writeFileSync(join(root, 'dist', 'local', 'stale-b.yaml'), 'x');
+    writeFileSync(join(root, 'dist', 'local', 'stale-a.yaml'), 'x');
+    expect(writeFiles(root, new Map([yaml('dist/local/kept.yaml', 'new')]))).toEqual({
+      written: ['dist/local/kept.yaml'],
+      removed: ['dist/local/stale-a.yaml', 'dist/local/stale-b.yaml'],
+    });
+    expect(readdirSync(join(root, 'dist', 'local'))).toEqual(['kept.yaml']);
+    expect(readFileSync(join(root, 'dist', 'local', 'kept.yaml'), 'utf8')).toBe('new');
+  });
+});
+
+describe('toYaml', () => {
+  it('orders the top-level keys apiVersion, kind, metadata whatever their input order, then the rest by code point', () => {
+    const text = toYaml({
+      metadata: { name: 'x' },
+      spec: { b: 1, B: 2, a: 3, aa: 4, c: null },
+      kind: 'K',
+      Zeta: 1,
+      apiVersion: 'v1',
+      data: 1,
+    });
+    expect(text).toBe(
+      `${GENERATED_HEADER}apiVersion: v1\nkind: K\nmetadata:\n  name: x\nZeta: 1\ndata: 1\nspec:\n  B: 2\n  a: 3\n  aa: 4\n  b: 1\n  c: null\n`,
     );
   });
 });

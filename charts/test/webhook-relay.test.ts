@@ -62,6 +62,7 @@ describe('WebhookRelay', () => {
     const env = Object.fromEntries(container(objects).env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
     expect(env).toMatchObject({
       PORT: '8080',
+      LOG_LEVEL: 'info',
       GITHUB_REPOSITORY: 'example/model-gitops',
       RELAY_MODEL_NAME: 'cats-dogs-classifier',
       RELAY_ALIAS_ENVIRONMENTS: 'production=production,staging=staging',
@@ -205,15 +206,49 @@ describe('WebhookRelay', () => {
     );
   });
 
-  it('fails when the Ingress host is not a DNS name', () => {
-    expect(() => synth({ ingress: { host: 'relay' } })).toThrow(
-      "'ingress.host' 'relay' must be a fully qualified DNS name, e.g. relay.example.com.",
+  it.each(['relay', '-relay.example.com', 'relay.example.com-', 'relay.example..com', 'Relay.example.com'])(
+    'fails when the Ingress host %j is not a DNS name',
+    (host) => {
+      expect(() => synth({ ingress: { host } })).toThrow(
+        `'ingress.host' '${host}' must be a fully qualified DNS name, e.g. relay.example.com.`,
+      );
+    },
+  );
+
+  it('takes an Ingress host with one-letter labels', () => {
+    expect(find(synth({ ingress: { host: 'a.b.example.io' } }), 'Ingress').spec.rules[0].host).toBe(
+      'a.b.example.io',
     );
   });
 
-  it('fails when githubRepository is not owner/name', () => {
-    expect(() => synth({ githubRepository: 'https://github.com/example/model-gitops' })).toThrow(
-      "'githubRepository' 'https://github.com/example/model-gitops' must be owner/name, e.g. example/model-gitops.",
+  it.each(['https://github.com/example/model-gitops', 'example/model-gitops/extra', 'model-gitops'])(
+    'fails when githubRepository %j is not owner/name',
+    (repo) => {
+      expect(() => synth({ githubRepository: repo })).toThrow(
+        `'githubRepository' '${repo}' must be owner/name, e.g. example/model-gitops.`,
+      );
+    },
+  );
+
+  it('fails on an image without a tag, as the service does', () => {
+    expect(() => synth({ image: 'ghcr.io/example/model-gitops' })).toThrow(
+      "image 'ghcr.io/example/model-gitops' has neither a tag nor a digest",
+    );
+  });
+
+  it('fails naming the prop when the resources or the /tmp size break a rule', () => {
+    expect(() =>
+      synth({
+        resources: {
+          cpuRequestMillicores: 0,
+          cpuLimitMillicores: 500,
+          memoryRequest: Size.mebibytes(96),
+          memoryLimit: Size.mebibytes(256),
+        },
+      }),
+    ).toThrow(/^'resources\.cpuRequestMillicores' \(0\) must be a positive whole number of millicores/);
+    expect(() => synth({ tmpVolumeSizeLimit: Size.kibibytes(512) })).toThrow(
+      "'tmpVolumeSizeLimit' (0.5Mi) must be a positive whole number of mebibytes.",
     );
   });
 

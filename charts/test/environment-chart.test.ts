@@ -152,6 +152,7 @@ describe('EnvironmentChart from config', () => {
     const { chart } = buildEnvironment(REPO_ROOT, 'production');
     expect(chart.externalSecrets).toEqual([]);
   });
+
   it('gives each ExternalSecret the namespace, the store, the refresh interval and the labels of the config', () => {
     const config = EnvironmentConfigSchema.parse({
       ...base,

@@ -1,5 +1,4 @@
 import {
-  DESCRIPTION_DEFAULTS,
   metadataBlockOf,
   parseDescriptionPart,
   parseModelMetadata,
@@ -44,16 +43,6 @@ describe('the complete description: required names and sizes, every other field 
         background: '#ffffff',
       },
       output: { name: 'probabilities', kind: 'logits' },
-    });
-    expect(DESCRIPTION_DEFAULTS).toEqual({
-      channelOrder: 'RGB',
-      resize: 'squash',
-      interpolation: 'bilinear',
-      scale: 1 / 255,
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      background: '#ffffff',
-      kind: 'logits',
     });
   });
 

@@ -112,10 +112,10 @@ export function uriPort(uri: string): number {
   try {
     url = new URL(uri);
   } catch {
-    throw new Error(`MLflow tracking URI '${uri}' is not a URL: write e.g. http://mlflow.mlflow:5000.`);
+    throw new Error(`'mlflow.trackingUri' ('${uri}') is not a URL: write e.g. http://mlflow.mlflow:5000.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`MLflow tracking URI '${uri}' must be http:// or https://.`);
+    throw new Error(`'mlflow.trackingUri' ('${uri}') must be http:// or https://.`);
   }
   return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }

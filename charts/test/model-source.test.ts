@@ -59,9 +59,9 @@ describe('ModelSource', () => {
   it('fails when the tracking URI is not an http(s) URL', () => {
     const from = (trackingUri: string) =>
       messageOf(() => ModelSource.fromRegistry(PIN, { alias: 'a' }, { trackingUri, namespace: 'mlflow' }));
-    expect(from('mlflow:5000')).toBe("MLflow tracking URI 'mlflow:5000' must be http:// or https://.");
+    expect(from('mlflow:5000')).toBe("'mlflow.trackingUri' ('mlflow:5000') must be http:// or https://.");
     expect(from('not a url')).toBe(
-      "MLflow tracking URI 'not a url' is not a URL: write e.g. http://mlflow.mlflow:5000.",
+      "'mlflow.trackingUri' ('not a url') is not a URL: write e.g. http://mlflow.mlflow:5000.",
     );
   });
 

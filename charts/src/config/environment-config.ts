@@ -272,11 +272,11 @@ export const EnvironmentConfigSchema = z
     }
     if (c.mlflow) {
       // The rules of ModelSource.fromRegistry's MLflow connection. Its messages start with the construct's field
-      // ('mlflow.cidr'), except the tracking URI's; its credentialsSecretName is the file's credentialsSecret.
+      // ('mlflow.cidr'); its credentialsSecretName is the file's credentialsSecret.
       const { credentialsSecret, ...m } = c.mlflow;
       constructIssue(
         ctx,
-        (f = 'mlflow.trackingUri') =>
+        (f = 'mlflow') =>
           f === 'mlflow.credentialsSecretName' ? ['mlflow', 'credentialsSecret'] : f.split('.'),
         () => resolveMlflowConnection({ ...m, credentialsSecretName: credentialsSecret }),
       );

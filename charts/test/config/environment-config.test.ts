@@ -426,12 +426,12 @@ describe('environment config: each rejected value names its field and the rule',
     [
       'mlflow.trackingUri',
       'ftp://mlflow:5000',
-      "'mlflow.trackingUri' MLflow tracking URI 'ftp://mlflow:5000' must be http:// or https://.",
+      "'mlflow.trackingUri' ('ftp://mlflow:5000') must be http:// or https://.",
     ],
     [
       'mlflow.trackingUri',
       'not a url',
-      "'mlflow.trackingUri' MLflow tracking URI 'not a url' is not a URL: write e.g. http://mlflow.mlflow:5000.",
+      "'mlflow.trackingUri' ('not a url') is not a URL: write e.g. http://mlflow.mlflow:5000.",
     ],
     [
       'mlflow.credentialsSecret',

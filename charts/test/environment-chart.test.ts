@@ -191,7 +191,7 @@ describe('EnvironmentChart from config', () => {
     expect(chart.externalSecrets).toEqual([]);
   });
 
-  it('autoscales without a PodDisruptionBudget section', () => {
+  it('takes the HorizontalPodAutoscaler counts from a config that has no PodDisruptionBudget section', () => {
     const config = EnvironmentConfigSchema.parse({
       ...base,
       model: { from: 'baked' },

@@ -6,13 +6,8 @@
 export { Classifier, type ClassifierOptions } from './classifier';
 export { AppError, ImageError, PredictionError, type PredictionErrorCode } from './errors';
 export { InferencePool, type InferencePoolOptions, type InferenceResult } from './inference/pool';
-export {
-  createValidatedSession,
-  openModel,
-  runBatch,
-  type OpenModel,
-  type SessionSettings,
-} from './model/loader';
+export { createValidatedSession, runBatch, type OpenModel, type SessionSettings } from './model/loader';
+export { openModel } from './model/open-model';
 export { preprocessImage, sniffImageFormat, type ImageFormat, type PreprocessLimits } from './preprocess';
 export { scoreImage, type ClassScore, type ImageScores } from './scores';
 export { DEFAULT_MAX_IMAGE_PIXELS } from './config';

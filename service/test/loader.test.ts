@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Classifier } from '../src/classifier';
 import { InferencePool } from '../src/inference/pool';
 import { readModelFiles, sha256Hex } from '../src/model/format';
-import { openModel, runBatch } from '../src/model/loader';
+import { runBatch } from '../src/model/loader';
+import { openModel } from '../src/model/open-model';
 import { buildIdentityModel, buildMobileNet, buildSimpleCnn, writeModelDir } from '../src/model/onnx-builder';
 import { noisyJpeg, tempDir, writeTinyCnn } from './helpers';
 

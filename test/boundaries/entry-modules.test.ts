@@ -40,6 +40,15 @@ describe('what importing an entry module loads', () => {
     expect(loaded.filter((p) => heavy.includes(p))).toEqual([]);
   });
 
+  test('an inference worker loads ONNX Runtime and none of the model format parsers, nor sharp', async () => {
+    // Each worker pays for what it loads at every start (cold start, bench/README.md).
+    const loaded = await packagesLoadedBy('service/src/inference/worker');
+    expect(loaded).toContain('onnxruntime-node');
+    expect(loaded.filter((p) => ['zod', 'yaml', 'protobufjs', 'onnx-proto', 'sharp'].includes(p))).toEqual(
+      [],
+    );
+  });
+
   test.each([
     ['service/src', RUNTIMES],
     ['charts/src', CDK8S],

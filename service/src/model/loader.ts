@@ -1,15 +1,10 @@
 import { join } from 'node:path';
 import './ort-telemetry'; // before onnxruntime-node: see there
 import * as ort from 'onnxruntime-node';
-import {
-  checkModelIo,
-  ModelLoadError,
-  readModelFiles,
-  type ModelFiles,
-  type ModelIo,
-  type ModelMetadata,
-  type TensorInfo,
-} from './format';
+import type { ModelFiles, ModelMetadata, TensorInfo } from './format';
+// Not the format's index: this module is all an inference worker loads, and the index's parsers (zod, yaml,
+// protobufjs) would cost each worker ~0.2 s of CPU at start-up (bench/README.md, cold start).
+import { checkModelIo, ModelLoadError, type ModelIo } from './format/io';
 
 /** ONNX Runtime session settings the service exposes. */
 export interface SessionSettings {
@@ -83,15 +78,6 @@ export async function createValidatedSession(
     await session.release();
     throw err;
   }
-}
-
-/** {@link readModelFiles} then {@link createValidatedSession}: the whole load-and-validate path, in process. */
-export async function openModel(
-  dir: string,
-  opts: SessionSettings & { readonly expectedSha256?: string } = {},
-): Promise<OpenModel & { readonly files: ModelFiles }> {
-  const files = await readModelFiles(dir, { sha256: opts.expectedSha256 });
-  return { files, ...(await createValidatedSession(files, opts)) };
 }
 
 /**

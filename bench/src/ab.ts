@@ -18,6 +18,7 @@ import {
   procThreadCpuSeconds,
   procCpuSeconds,
   resetPeakRss,
+  scrapeLoopDelayMs,
   serviceCommand,
   startService,
   threadCpuMsPerImage,
@@ -37,6 +38,8 @@ export interface AbRound {
   readonly cpuMsPerImage: number;
   readonly threadCpuMsPerImage: Readonly<Record<string, number>>;
   readonly peakRssMiB: number;
+  /** Longest event-loop stall the service saw during the round (see scrapeLoopDelayMs), ms. */
+  readonly loopStallMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
 }
@@ -86,16 +89,19 @@ async function measure(
     const load = { url: svc.url, path: '/predict', connections, timeoutSec: 30, images: bodies };
     await runLoad({ ...load, durationSec: Math.min(3, seconds) }); // warm-up
     resetPeakRss(svc.pid);
+    await scrapeLoopDelayMs(svc.url); // resets the service's loop-delay histogram
     const cpu = procCpuSeconds(svc.pid);
     const threads = procThreadCpuSeconds(svc.pid);
     const r = await runLoad({ ...load, durationSec: seconds });
     const images = r.ok;
     const after = procThreadCpuSeconds(svc.pid);
+    const loopStallMs = await scrapeLoopDelayMs(svc.url);
     return {
       imagesPerSec: r.okPerSec,
       cpuMsPerImage: ((procCpuSeconds(svc.pid) - cpu) * 1000) / images,
       threadCpuMsPerImage: threadCpuMsPerImage(threads, after, images),
       peakRssMiB: procStatusMiB(svc.pid, 'VmHWM'),
+      loopStallMs,
       p50Ms: r.latencyMs.p50,
       p99Ms: r.latencyMs.p99,
     };
@@ -107,7 +113,7 @@ async function measure(
 function row(name: string, r: AbRound, threadNames: readonly string[]): string {
   const f = (x: number, d = 2) => x.toFixed(d);
   const t = threadNames.map((n) => f(r.threadCpuMsPerImage[n] ?? 0)).join(' | ');
-  return `| ${name} | ${f(r.imagesPerSec, 1)} | ${f(r.cpuMsPerImage)} | ${t} | ${f(r.peakRssMiB, 0)} | ${f(r.p50Ms)} / ${f(r.p99Ms)} |`;
+  return `| ${name} | ${f(r.imagesPerSec, 1)} | ${f(r.cpuMsPerImage)} | ${t} | ${f(r.peakRssMiB, 0)} | ${f(r.loopStallMs, 1)} | ${f(r.p50Ms)} / ${f(r.p99Ms)} |`;
 }
 
 async function main(): Promise<void> {
@@ -135,7 +141,7 @@ async function main(): Promise<void> {
       const r = await measure(v, bodies, o.connections, o.seconds);
       rounds.get(v.name)?.push(r);
       process.stdout.write(
-        `round ${round} ${v.name}: ${r.imagesPerSec.toFixed(1)} img/s, ${r.cpuMsPerImage.toFixed(2)} CPU-ms/img, peak RSS ${r.peakRssMiB.toFixed(0)} MiB\n`,
+        `round ${round} ${v.name}: ${r.imagesPerSec.toFixed(1)} img/s, ${r.cpuMsPerImage.toFixed(2)} CPU-ms/img, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, loop stall ${r.loopStallMs.toFixed(1)} ms\n`,
       );
     }
   }
@@ -152,6 +158,7 @@ async function main(): Promise<void> {
           [...names].map((n) => [n, m((r) => r.threadCpuMsPerImage[n] ?? 0)]),
         ),
         peakRssMiB: m((r) => r.peakRssMiB),
+        loopStallMs: m((r) => r.loopStallMs),
         p50Ms: m((r) => r.p50Ms),
         p99Ms: m((r) => r.p99Ms),
       },
@@ -164,8 +171,8 @@ async function main(): Promise<void> {
     );
   process.stdout.write(
     `\nMedians of ${o.rounds} interleaved rounds, ${o.connections} connections, ${o.seconds} s each (CPU-ms per image by thread):\n\n` +
-      `| variant | img/s | CPU-ms/img | ${threadNames.join(' | ')} | peak RSS MiB | p50 / p99 ms |\n` +
-      `|---|---:|---:|${threadNames.map(() => '---:|').join('')}---:|---:|\n` +
+      `| variant | img/s | CPU-ms/img | ${threadNames.join(' | ')} | peak RSS MiB | loop stall ms | p50 / p99 ms |\n` +
+      `|---|---:|---:|${threadNames.map(() => '---:|').join('')}---:|---:|---:|\n` +
       medians.map((x) => row(x.name, x.r, threadNames)).join('\n') +
       '\n',
   );

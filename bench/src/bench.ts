@@ -24,6 +24,7 @@ import {
   request,
   resetPeakRss,
   rssSampler,
+  scrapeLoopDelayMs,
   serviceCommand,
   sleep,
   startService,
@@ -151,24 +152,6 @@ export interface BenchReport {
   readonly images: readonly { name: string; bytes: number }[];
   readonly settings: Omit<BenchSettings, 'variants'> & { variants: readonly string[] };
   readonly models: readonly ModelResult[];
-}
-
-/**
- * The longest event-loop stall the service saw since the previous scrape, in ms. prom-client's
- * `nodejs_eventloop_lag_*` come from `monitorEventLoopDelay`, whose samples are whole timer periods
- * (resolution 10 ms: an idle loop reports min ≈ 10 ms), so the stall is max − min of the same window.
- */
-async function scrapeLoopDelayMs(url: string): Promise<number> {
-  try {
-    const text = (await request(`${url}/metrics`, { timeoutMs: 5000 })).body.toString('utf8');
-    const gauge = (name: string): number => {
-      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
-      return m ? Number(m[1]) * 1000 : Number.NaN;
-    };
-    return gauge('nodejs_eventloop_lag_max_seconds') - gauge('nodejs_eventloop_lag_min_seconds');
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function healthProber(url: string, everyMs = 100): { stop(): Promise<LatencySummary> } {

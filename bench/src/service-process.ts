@@ -349,3 +349,21 @@ export function rssSampler(pid: number, everyMs = 20): { stop(): number } {
     },
   };
 }
+
+/**
+ * The longest event-loop stall the service saw since the previous scrape, in ms. prom-client's
+ * `nodejs_eventloop_lag_*` come from `monitorEventLoopDelay`, whose samples are whole timer periods
+ * (resolution 10 ms: an idle loop reports min ≈ 10 ms), so the stall is max − min of the same window.
+ */
+export async function scrapeLoopDelayMs(url: string): Promise<number> {
+  try {
+    const text = (await request(`${url}/metrics`, { timeoutMs: 5000 })).body.toString('utf8');
+    const gauge = (name: string): number => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) * 1000 : Number.NaN;
+    };
+    return gauge('nodejs_eventloop_lag_max_seconds') - gauge('nodejs_eventloop_lag_min_seconds');
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -32,14 +32,20 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
 
 /**
  * Decodes one image and turns it into the model's input values for one image (float32, the model's layout
- * and channel order): {@link decodeImage}, then {@link normalise}.
+ * and channel order): {@link decodeImage}, then {@link normalise}. Writes them into `out` when given (one
+ * image's values long: its place in a batch, or a reused buffer), else into a new array; returns it.
  */
 export async function preprocessImage(
   bytes: Uint8Array,
   meta: ModelMetadata,
   limits: PreprocessLimits,
+  out?: Float32Array,
 ): Promise<Float32Array> {
-  return normalise(await decodeImage(bytes, meta, limits), meta);
+  const values = meta.input.height * meta.input.width * 3;
+  if (out && out.length !== values) {
+    throw new Error(`preprocessImage: 'out' holds ${out.length} values, one image has ${values}`);
+  }
+  return normalise(await decodeImage(bytes, meta, limits), meta, out ?? new Float32Array(values));
 }
 
 /**
@@ -170,19 +176,14 @@ async function readHeader(
  * RGB HWC bytes of one image (from {@link decodeImage}) → the model's input values in its layout and channel
  * order: `value = pixel * scale`, `(value - mean) / std` per channel.
  */
-function normalise(pixels: Uint8Array, meta: ModelMetadata): Float32Array {
-  const { scale, mean, std } = meta.preprocessing;
+function normalise(pixels: Uint8Array, meta: ModelMetadata, out: Float32Array): Float32Array {
   const { channelOrder, layout } = meta.input;
   const count = meta.input.height * meta.input.width;
-  const out = new Float32Array(count * 3);
+  const tables = valueTables(meta);
   for (let c = 0; c < 3; c++) {
     // Model channel c reads source channel c (RGB) or 2 - c (BGR); mean/std are in model order.
     const src = channelOrder === 'RGB' ? c : 2 - c;
-    // The 256 possible values of this channel, computed as (p * scale - m) / s once, not once per pixel.
-    const m = mean[c] as number;
-    const s = std[c] as number;
-    const values = new Float64Array(256);
-    for (let p = 0; p < 256; p++) values[p] = (p * scale - m) / s;
+    const values = tables[c] as Float64Array;
     if (layout === 'NCHW') {
       const base = c * count;
       for (let i = 0; i < count; i++) out[base + i] = values[pixels[i * 3 + src] as number] as number;
@@ -191,6 +192,26 @@ function normalise(pixels: Uint8Array, meta: ModelMetadata): Float32Array {
     }
   }
   return out;
+}
+
+const VALUE_TABLES = new WeakMap<ModelMetadata, readonly Float64Array[]>();
+
+/**
+ * The 256 possible values of each model channel, `(p * scale - mean[c]) / std[c]`: computed once per model
+ * (metadata objects are not changed once parsed), not once per pixel or per image.
+ */
+function valueTables(meta: ModelMetadata): readonly Float64Array[] {
+  let tables = VALUE_TABLES.get(meta);
+  if (!tables) {
+    const { scale, mean, std } = meta.preprocessing;
+    tables = [0, 1, 2].map((c) => {
+      const values = new Float64Array(256);
+      for (let p = 0; p < 256; p++) values[p] = (p * scale - (mean[c] as number)) / (std[c] as number);
+      return values;
+    });
+    VALUE_TABLES.set(meta, tables);
+  }
+  return tables;
 }
 
 function shortReason(err: unknown): string {

@@ -14,6 +14,8 @@ beforeAll(async () => {
   files = await readModelFiles(tmp.dir);
 });
 afterAll(() => tmp.cleanup());
+// 2x2 RGB, row-major.
+const PIXELS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120];
 
 describe('InferencePool', () => {
   test('many concurrent jobs on two workers each get their own result', async () => {
@@ -52,6 +54,45 @@ describe('InferencePool', () => {
       });
       // The pool still serves.
       expect(Array.from((await pool.predict([png], Infinity)).scores)).toEqual(Array.from(expected));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('input buffers come back from the workers and are reused without mixing images', async () => {
+    // The identity model answers its input: a value left over from an earlier image would show in the scores.
+    const pool = await InferencePool.start({ files, workers: 2, queueMax: 8, maxImagePixels: 100 });
+    try {
+      const pngs = await Promise.all(
+        [0, 1, 2].map((k) =>
+          pngFrom(
+            PIXELS.map((v) => v + 40 * k),
+            2,
+            2,
+          ),
+        ),
+      );
+      const expected = await Promise.all(
+        pngs.map(async (png) => Array.from(await preprocessImage(png, files.metadata, { maxPixels: 100 }))),
+      );
+      for (let round = 0; round < 3; round++) {
+        const singles = await Promise.all(pngs.map((png) => pool.predict([png], Infinity)));
+        expect(singles.map((r) => Array.from(r.scores))).toEqual(expected);
+        const batch = await pool.predict([pngs[2] as Buffer, pngs[0] as Buffer], Infinity);
+        expect(Array.from(batch.scores)).toEqual([
+          ...(expected[2] as number[]),
+          ...(expected[0] as number[]),
+        ]);
+        // A bad image gives its buffer back unused; the next image still gets all its own values.
+        await expect(pool.predict([Buffer.from('not an image')], Infinity)).rejects.toMatchObject({
+          index: 0,
+        });
+      }
+      // run() hands over (transfers) the caller's buffer, which the pool may reuse later.
+      const own = new Float32Array(12).fill(3);
+      expect(Array.from((await pool.run(own, 1, Infinity)).scores)).toEqual(new Array(12).fill(3));
+      expect(own.length).toBe(0);
+      expect(Array.from((await pool.predict([pngs[1] as Buffer], Infinity)).scores)).toEqual(expected[1]);
     } finally {
       await pool.close();
     }

@@ -41,6 +41,21 @@ describe('preprocessImage', () => {
     Array.from(out).forEach((v, i) => expect(v).toBeCloseTo(expected[i] as number, 6));
   });
 
+  test('writes into a given buffer of one image (every value: stale contents do not survive), else refuses it', async () => {
+    const png = await pngFrom(PIXELS, 2, 2);
+    const fresh = await preprocessImage(png, meta(), LIMITS);
+    const reused = new Float32Array(12).fill(Number.NaN);
+    expect(await preprocessImage(png, meta(), LIMITS, reused)).toBe(reused);
+    expect(Array.from(reused)).toEqual(Array.from(fresh));
+    const batch = new Float32Array(24).fill(-7);
+    await preprocessImage(png, meta(), LIMITS, batch.subarray(12));
+    expect(Array.from(batch.subarray(0, 12))).toEqual(new Array(12).fill(-7));
+    expect(Array.from(batch.subarray(12))).toEqual(Array.from(fresh));
+    await expect(preprocessImage(png, meta(), LIMITS, new Float32Array(11))).rejects.toThrow(
+      "'out' holds 11 values, one image has 12",
+    );
+  });
+
   test('transparent pixels are flattened onto the metadata background', async () => {
     const rgba = [255, 0, 0, 0, 255, 0, 0, 0, 0, 0, 255, 255, 0, 0, 255, 255];
     const m = meta({ preprocessing: { scale: 1, background: '#102030' } });

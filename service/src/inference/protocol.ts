@@ -19,5 +19,12 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'ready'; readonly io: ModelIo }
   | { readonly type: 'load-failed'; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly scores: Float32Array; readonly seconds: number }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly scores: Float32Array;
+      readonly seconds: number;
+      /** The job's `data`, transferred back so the pool can reuse its buffer. */
+      readonly input: Float32Array;
+    }
   | { readonly type: 'run-failed'; readonly id: number; readonly message: string };

@@ -27,7 +27,11 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
       (out) => {
         const scores = Float32Array.from(out); // own buffer, so it can be transferred
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        post({ type: 'result', id: msg.id, scores, seconds }, [scores.buffer as ArrayBuffer]);
+        // ONNX Runtime is done with the input: it goes back too, for the pool's next image.
+        post({ type: 'result', id: msg.id, scores, seconds, input: msg.data }, [
+          scores.buffer as ArrayBuffer,
+          msg.data.buffer as ArrayBuffer,
+        ]);
       },
       (err: unknown) => post({ type: 'run-failed', id: msg.id, message: (err as Error).message }),
     );

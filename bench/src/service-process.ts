@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { REPO_ROOT, entryFor, freshEntry, type NodeEntry } from '../../service/src/build-or-source';
+import { SERVICE_NODE_ARGS } from '../../service/src/config';
 
 export { REPO_ROOT, freshEntry };
 
@@ -160,7 +161,8 @@ export async function spawnService(options: SpawnServiceOptions = {}): Promise<S
   const port = options.port ?? (await freePort());
   const cmd = options.command ?? serviceCommand();
   const base = options.inheritEnv === false ? { PATH: process.env.PATH ?? '' } : process.env;
-  const child = spawn(process.execPath, [...cmd.args, ...(options.args ?? [])], {
+  // The Node options the image and the charts start the service with (a custom command gets them too).
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...cmd.args, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     // MALLOC_ARENA_MAX=2 as service/Dockerfile sets it, so peak RSS is what the image ships.
     env: {

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SERVICE_NODE_ARGS } from '../../service/src/config';
 import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
 
 // The commands dist/ gives its containers, run for real from the sources (tsx stands in for the image's
@@ -136,7 +137,8 @@ describe('containers of dist/production, run as processes', () => {
       .update(readFileSync(join(modelDir, 'model.onnx')))
       .digest('hex');
     const port = await freePort();
-    expect(c.command).toEqual(['node', '/app/build/service/src/server.js']);
+    // The service's own Node options (as the image's CMD and the bench run it).
+    expect(c.command).toEqual(['node', ...SERVICE_NODE_ARGS, '/app/build/service/src/server.js']);
     // The default model stands in for the fetched one: its own digests replace the pin's.
     const modelFiles = readdirSync(modelDir)
       .sort()
@@ -156,7 +158,7 @@ describe('containers of dist/production, run as processes', () => {
     };
     Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
     const { status, stderr } = await startAndPoll(
-      [...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],
+      [...SERVICE_NODE_ARGS, ...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],
       env,
       `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
     );

@@ -24,6 +24,16 @@ export const DEFAULT_MODEL_DIR = resolve(SERVICE_DIR, 'models', 'default');
  */
 export const SERVICE_NAME = 'cats-dogs-classifier';
 
+/**
+ * Node options the service process runs with, before its script: the image's CMD, the charts' container
+ * command (`SERVICE_SEMI_SPACE_MIB` in charts/src/inference-service.ts; charts/ synthesizes without service/,
+ * so a test keeps the two equal) and the bench. V8's young generation capped at 1 MiB semi-spaces (every
+ * isolate: the main thread and the inference workers): measured in three interleaved A/Bs at saturation,
+ * peak RSS 354 → 329, 332 → 314 and 328 → 310 MiB, images/s the same within noise, V8's GC threads half
+ * the CPU (bench/README.md, A/B table).
+ */
+export const SERVICE_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1'];
+
 /** Largest image (width x height) accepted by default: MAX_IMAGE_PIXELS, and every caller of the preprocessing. */
 export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
 

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ignore from '@balena/dockerignore';
+import { SERVICE_NODE_ARGS } from '../src/config';
 
 // service/Dockerfile and the .dockerignore that selects its build context, read as Docker reads them.
 const REPO = join(__dirname, '..', '..');
@@ -106,7 +107,8 @@ describe('service/Dockerfile', () => {
     ]);
     expect(runtime.instructions).toContain('USER 10001:10001');
     expect(runtime.instructions.find((i) => i.startsWith('ENV '))).toMatch(/\bORT_DISABLE_TELEMETRY=1\b/);
-    expect(runtime.instructions.at(-1)).toBe('CMD ["node", "build/service/src/server.js"]');
+    const cmd = ['node', ...SERVICE_NODE_ARGS, 'build/service/src/server.js'];
+    expect(runtime.instructions.at(-1)).toBe(`CMD [${cmd.map((a) => JSON.stringify(a)).join(', ')}]`);
   });
 });
 

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { preprocessImage } from '../../service/src';
+import { SERVICE_NODE_ARGS } from '../../service/src/config';
 import { readModelFiles } from '../../service/src/model/format';
 import { measureCeiling, type CeilingMode, type CeilingResult } from './ceiling';
 import { measureFloor, type FloorResult } from './floor';
@@ -375,7 +376,7 @@ export async function runBench(
     label: s.label,
     startedAt,
     machine: machineInfo(),
-    serviceEntry: serviceCommand().args.join(' '),
+    serviceEntry: [...SERVICE_NODE_ARGS, ...serviceCommand().args].join(' '),
     images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })),
     settings: { ...s, variants: s.variants.map((v) => v.name) },
     models,

@@ -29,35 +29,20 @@ describe('quantity', () => {
     );
   });
 
-  it('fails on fractions of a millicore or a mebibyte, and on zero', () => {
-    expect(() => cpuMillis('0.0001')).toThrow('must be a positive whole number of millicores');
-    expect(() => memoryMebibytes('1G')).toThrow('must be a positive whole number of mebibytes');
-    expect(() => memoryMebibytes('0Mi')).toThrow('must be a positive whole number of mebibytes');
-  });
+  it.each(['0', '0.0001'])(
+    'fails on the CPU quantity %p (zero, a fraction of a millicore), naming it by default and showing valid forms',
+    (q) =>
+      expect(() => cpuMillis(q)).toThrow(
+        `CPU quantity '${q}' must be a positive whole number of millicores, e.g. 250m or 1.5.`,
+      ),
+  );
 
-  it.each([
-    [
-      'cpuMillis',
-      () => cpuMillis('0'),
-      "CPU quantity '0' must be a positive whole number of millicores, e.g. 250m or 1.5.",
-    ],
-    [
-      'cpuMillis',
-      () => cpuMillis('0.0001'),
-      "CPU quantity '0.0001' must be a positive whole number of millicores, e.g. 250m or 1.5.",
-    ],
-    [
-      'memoryMebibytes',
-      () => memoryMebibytes('1G'),
-      "memory quantity '1G' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.",
-    ],
-    [
-      'memoryMebibytes',
-      () => memoryMebibytes('0Mi'),
-      "memory quantity '0Mi' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.",
-    ],
-  ])('%s names the quantity by default and shows valid forms', (_, call, message) =>
-    expect(call).toThrow(message),
+  it.each(['0Mi', '1G'])(
+    'fails on the memory quantity %p (zero, a fraction of a mebibyte), naming it by default and showing valid forms',
+    (q) =>
+      expect(() => memoryMebibytes(q)).toThrow(
+        `memory quantity '${q}' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.`,
+      ),
   );
 
   it('accepts the smallest amounts: 1m and 1Mi', () => {

@@ -59,7 +59,7 @@ describe('InferencePool', () => {
     }
   });
 
-  test('input buffers come back from the workers and are reused without mixing images', async () => {
+  test('buffers handed back and forth between pool and workers never mix images (single, batch, after a bad image, after run())', async () => {
     // The identity model answers its input: a value left over from an earlier image would show in the scores.
     const pool = await InferencePool.start({ files, workers: 2, queueMax: 8, maxImagePixels: 100 });
     try {

@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorkerThread } from '../build-or-source';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../config';
 import { ImageError, PredictionError } from '../errors';
-import { ModelLoadError, type ModelFiles, type ModelIo } from '../model/format';
+import { ModelLoadError, valuesPerImage, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
 import { preprocessImage } from '../preprocess';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
@@ -224,7 +224,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     const started = process.hrtime.bigint();
     const meta = this.opts.files.metadata;
     const limits = { maxPixels: this.opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS };
-    const per = this.imageValues;
+    const per = valuesPerImage(this.io);
     // Each image is normalised straight into its place in the batch: no per-image tensor, no concatenation.
     const data =
       images.length === 1
@@ -252,15 +252,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     return { ...(await this.run(data, images.length, deadline)), preprocessSeconds };
   }
 
-  /** Values of one image's tensor (channels x height x width). */
-  private get imageValues(): number {
-    const [a, b, c] = this.io.imageShape;
-    return a * b * c;
-  }
-
   /** Keeps a one-image input buffer that is no longer used (back from a worker, or never sent) for reuse. */
   private recycle(data: Float32Array): void {
-    if (data.length === this.imageValues && this.spareInputs.length < MAX_SPARE_INPUTS) {
+    if (data.length === valuesPerImage(this.io) && this.spareInputs.length < MAX_SPARE_INPUTS) {
       this.spareInputs.push(data);
     }
   }

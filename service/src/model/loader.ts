@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelFiles, ModelMetadata, TensorInfo } from './format';
 // Not the format's index: this module is all an inference worker loads, and the index's parsers (zod, yaml,
 // protobufjs) would cost each worker ~0.2 s of CPU at start-up (bench/README.md, cold start).
-import { checkModelIo, ModelLoadError, type ModelIo } from './format/io';
+import { checkModelIo, ModelLoadError, valuesPerImage, type ModelIo } from './format/io';
 
 /** ONNX Runtime session settings the service exposes. */
 export interface SessionSettings {
@@ -60,13 +60,7 @@ export async function createValidatedSession(
   }
   try {
     const io = validateModelAgainstSession(files.metadata, session);
-    const scores = await runBatch(
-      session,
-      files.metadata,
-      io,
-      new Float32Array(io.imageShape.reduce((a, b) => a * b)),
-      1,
-    );
+    const scores = await runBatch(session, files.metadata, io, new Float32Array(valuesPerImage(io)), 1);
     if (scores.length !== io.classes) {
       throw new ModelLoadError(
         `${join(files.dir, files.onnxFile)}: the warm-up inference returned ${scores.length} scores but the description ` +
@@ -91,7 +85,7 @@ export async function runBatch(
   data: Float32Array,
   batch: number,
 ): Promise<Float32Array> {
-  const per = io.imageShape[0] * io.imageShape[1] * io.imageShape[2];
+  const per = valuesPerImage(io);
   if (data.length !== per * batch) {
     throw new Error(`runBatch: got ${data.length} values for ${batch} images of ${per}`);
   }

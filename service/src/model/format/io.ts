@@ -19,6 +19,12 @@ export interface ModelIo {
   readonly classes: number;
 }
 
+/** Values in one image's tensor (channels x height x width): the stride of a batch. */
+export function valuesPerImage(io: ModelIo): number {
+  const [a, b, c] = io.imageShape;
+  return a * b * c;
+}
+
 /** Inputs and outputs as the protobuf (`readOnnxGraph`) or an ONNX Runtime session declares them. */
 export interface GraphIo {
   readonly inputs: readonly TensorInfo[];

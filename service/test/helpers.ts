@@ -9,7 +9,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { createApp, type AppLimits } from '../src/app';
 import { InferencePool } from '../src/inference/pool';
-import type { WorkerInit } from '../src/inference/protocol';
+import { sendLoad, type WorkerInit } from '../src/inference/protocol';
 import { createMetrics, type ServiceMetrics } from '../src/metrics';
 import type { ModelFiles } from '../src/model/format';
 import { ServiceState } from '../src/state';
@@ -95,7 +95,9 @@ const WORKER_TS = join(__dirname, '..', 'src', 'inference', 'worker.ts');
  */
 export function spawnRealWorker(init: WorkerInit, prelude = ''): Worker {
   const code = `${prelude};require('tsx/cjs/api').register();require(${JSON.stringify(WORKER_TS)});`;
-  return new Worker(code, { eval: true, workerData: init });
+  const worker = new Worker(code, { eval: true });
+  sendLoad(worker, init);
+  return worker;
 }
 
 /** A running app on 127.0.0.1 with a real worker pool on `files` (model `tiny`, version `7`). */

@@ -7,7 +7,7 @@ import { ImageError, PredictionError } from '../errors';
 import { ModelLoadError, valuesPerImage, type ModelFiles, type ModelIo } from '../model/format';
 import type { SessionSettings } from '../model/loader';
 import { preprocessImage } from '../preprocess';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import { sendLoad, type FromWorker, type ToWorker, type WorkerInit } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -37,7 +37,7 @@ export interface InferencePoolOptions {
   readonly maxConsecutiveFailures?: number;
   /** Wait before replacing a dead worker; doubled after each further failure in a row, up to 10 s. @default 100 */
   readonly restartDelayMs?: number;
-  /** Test hook that starts one worker thread. @default - the inference worker script */
+  /** Test hook that starts one worker thread and sends it `init` ({@link sendLoad}). @default - the inference worker script */
   readonly spawnWorker?: (init: WorkerInit) => Worker;
 }
 
@@ -87,9 +87,11 @@ interface Slot {
   jobId: number;
 }
 
-/** Starts one worker: `worker.js`, or `worker.ts` through tsx under ts-jest/tsx (see build-or-source). */
+/** Starts one worker on `init`: `worker.js`, or `worker.ts` through tsx under ts-jest/tsx (see build-or-source). */
 function spawnWorker(init: WorkerInit): Worker {
-  return startWorkerThread(__dirname, 'worker', { workerData: init });
+  const worker = startWorkerThread(__dirname, 'worker', {});
+  sendLoad(worker, init);
+  return worker;
 }
 
 const MAX_RESTART_DELAY_MS = 10_000;

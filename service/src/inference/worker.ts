@@ -1,14 +1,24 @@
 /**
  * Inference worker thread: owns one ONNX Runtime session, so the blocking `session.run()` never stalls
- * the HTTP event loop. Loads and warms up the model from `workerData`, then runs one batch per message.
+ * the HTTP event loop. Loads and warms up the model from its first message (`load`), then runs one batch
+ * per message.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { createValidatedSession, runBatch } from '../model/loader';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
-async function main(port: NonNullable<typeof parentPort>): Promise<void> {
-  const init = workerData as WorkerInit;
-  const post = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
+type Post = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
+
+function main(port: MessagePort): void {
+  const post: Post = (msg, transfer = []) => port.postMessage(msg, transfer);
+  // The pool sends `load` first (sendLoad), before any other message.
+  port.once('message', (msg: ToWorker) => {
+    if (msg.type === 'load') void serve(port, post, msg.init);
+  });
+}
+
+/** Loads the model, then serves; `init` (the model bytes) is not kept once the session exists. */
+async function serve(port: MessagePort, post: Post, init: WorkerInit): Promise<void> {
   let model;
   try {
     model = await createValidatedSession(init, init.settings);
@@ -17,13 +27,15 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     return;
   }
   const { session, io } = model;
+  const { metadata } = init;
   port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'load') return; // once only: the pool never sends a second
     if (msg.type === 'close') {
       void session.release().finally(() => port.close());
       return;
     }
     const started = process.hrtime.bigint();
-    runBatch(session, init.metadata, io, msg.data, msg.batch).then(
+    runBatch(session, metadata, io, msg.data, msg.batch).then(
       (out) => {
         const scores = Float32Array.from(out); // own buffer, so it can be transferred
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -39,4 +51,4 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
   post({ type: 'ready', io });
 }
 
-if (parentPort) void main(parentPort);
+if (parentPort) main(parentPort);

@@ -4,7 +4,7 @@ import type { WorkerInit } from '../src/inference/protocol';
 import { readModelFiles, type ModelFiles } from '../src/model/format';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
 import { preprocessImage } from '../src/preprocess';
-import { pngFrom, spawnRealWorker, tempDir, waitFor } from './helpers';
+import { noisyJpeg, pngFrom, spawnRealWorker, tempDir, waitFor } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
 let files: ModelFiles;
@@ -28,6 +28,22 @@ describe('InferencePool', () => {
       const results = await Promise.all(inputs.map((x) => pool.run(x, 1, Infinity)));
       expect(results.map((r) => Array.from(r.scores))).toEqual(expected);
       expect(pool.runs).toBe(40);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('predict reports the first bad image by index, not the first to fail, once every image settled', async () => {
+    const pool = await InferencePool.start({ files, workers: 1, queueMax: 4 });
+    try {
+      const png = await pngFrom(PIXELS, 2, 2);
+      const jpeg = await noisyJpeg(1280, 960);
+      const truncated = jpeg.subarray(0, Math.floor(jpeg.length * 0.9)); // fails late, after decoding
+      const garbage = Buffer.from('not an image'); // fails at once
+      await expect(pool.predict([png, truncated, garbage], Infinity)).rejects.toMatchObject({
+        index: 1,
+        code: 'image_undecodable',
+      });
     } finally {
       await pool.close();
     }

@@ -215,8 +215,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   /**
    * Classifies encoded images as one batch, the service's one prediction path: decodes and normalises them
    * (`preprocessImage`: sharp on the libuv pool, all images at once), then runs them in a worker. Rejects
-   * with {@link ImageError} for an image that cannot be used, PredictionError `timeout` when the deadline
-   * passed while decoding, otherwise as {@link run}.
+   * with {@link ImageError} for the first image (by index) that cannot be used, once every image's decoding
+   * has settled, so the caller may reuse the images' bytes when this settles; PredictionError `timeout` when
+   * the deadline passed while decoding, otherwise as {@link run}.
    *
    * Decoding stays on this thread's libuv pool rather than in the workers: measured A/B (bench/README.md),
    * decoding in the workers cost 1.5 CPU-ms more per image and a quarter of the throughput, as each worker
@@ -233,16 +234,18 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         ? (this.spareInputs.pop() ?? new Float32Array(per))
         : new Float32Array(per * images.length);
     try {
-      await Promise.all(
+      // Every image settles before this does (no decode still reads a body or writes `data` afterwards); a
+      // failure is reported for the first failing image by index.
+      const decoded = await Promise.allSettled(
         images.map((bytes, index) =>
-          preprocessImage(bytes, meta, limits, data.subarray(index * per, (index + 1) * per)).catch(
-            (err: unknown) => {
-              if (err instanceof PredictionError) throw new ImageError(index, err.code, err.message);
-              throw err;
-            },
-          ),
+          preprocessImage(bytes, meta, limits, data.subarray(index * per, (index + 1) * per)),
         ),
       );
+      const index = decoded.findIndex((d) => d.status === 'rejected');
+      if (index >= 0) {
+        const err = (decoded[index] as PromiseRejectedResult).reason as unknown;
+        throw err instanceof PredictionError ? new ImageError(index, err.code, err.message) : err;
+      }
       if (Date.now() >= deadline) {
         throw new PredictionError('timeout', 'the request took longer than REQUEST_TIMEOUT_MS');
       }

@@ -34,7 +34,7 @@ export type FromWorker =
 /**
  * Sends a new worker the model to load. The bytes go as a copy whose buffer is transferred, not in
  * `workerData` (which a worker keeps for its whole life): once its session exists the worker holds no copy
- * of the model file (peak RSS −20 MiB with two workers and the default model: bench/README.md, A/B table).
+ * of the model file (peak RSS 289 → 276 MiB with two workers and the default model: bench/README.md, A/B table).
  * `init.onnx` stays usable here, for the next replacement worker.
  */
 export function sendLoad(worker: Worker, init: WorkerInit): void {

@@ -38,7 +38,7 @@ describe('quantity', () => {
   );
 
   it.each(['0Mi', '1G'])(
-    'fails on the memory quantity %p (zero, a fraction of a mebibyte), naming it by default and showing valid forms',
+    'fails on the memory quantity %p (zero, not a whole number of mebibytes), naming it by default and showing valid forms',
     (q) =>
       expect(() => memoryMebibytes(q)).toThrow(
         `memory quantity '${q}' must be a positive whole number of mebibytes, e.g. 512Mi or 2Gi.`,

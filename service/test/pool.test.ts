@@ -33,7 +33,7 @@ describe('InferencePool', () => {
     }
   });
 
-  test('predict reports the first bad image by index, not the first to fail, once every image settled', async () => {
+  test('predict reports the first bad image by index, not the first one to fail', async () => {
     const pool = await InferencePool.start({ files, workers: 1, queueMax: 4 });
     try {
       const png = await pngFrom(PIXELS, 2, 2);

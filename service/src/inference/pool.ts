@@ -216,8 +216,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * Classifies encoded images as one batch, the service's one prediction path: decodes and normalises them
    * (`preprocessImage`: sharp on the libuv pool, all images at once), then runs them in a worker. Rejects
    * with {@link ImageError} for the first image (by index) that cannot be used, once every image's decoding
-   * has settled, so the caller may reuse the images' bytes when this settles; PredictionError `timeout` when
-   * the deadline passed while decoding, otherwise as {@link run}.
+   * has settled; PredictionError `timeout` when the deadline passed while decoding, otherwise as {@link run}.
    *
    * Decoding stays on this thread's libuv pool rather than in the workers: measured A/B (bench/README.md),
    * decoding in the workers cost 1.5 CPU-ms more per image and a quarter of the throughput, as each worker
@@ -234,8 +233,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         ? (this.spareInputs.pop() ?? new Float32Array(per))
         : new Float32Array(per * images.length);
     try {
-      // Every image settles before this does (no decode still reads a body or writes `data` afterwards); a
-      // failure is reported for the first failing image by index.
+      // Every image settles first, so which image is reported does not depend on which decode failed sooner.
       const decoded = await Promise.allSettled(
         images.map((bytes, index) =>
           preprocessImage(bytes, meta, limits, data.subarray(index * per, (index + 1) * per)),

@@ -18,7 +18,7 @@ import {
   procThreadCpuSeconds,
   procCpuSeconds,
   resetPeakRss,
-  scrapeLoopDelayMs,
+  scrapeServiceMetrics,
   serviceCommand,
   startService,
   threadCpuMsPerImage,
@@ -38,7 +38,7 @@ export interface AbRound {
   readonly cpuMsPerImage: number;
   readonly threadCpuMsPerImage: Readonly<Record<string, number>>;
   readonly peakRssMiB: number;
-  /** Longest event-loop stall the service saw during the round (see scrapeLoopDelayMs), ms. */
+  /** Longest event-loop stall the service saw during the round (see scrapeServiceMetrics), ms. */
   readonly loopStallMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -89,13 +89,13 @@ async function measure(
     const load = { url: svc.url, path: '/predict', connections, timeoutSec: 30, images: bodies };
     await runLoad({ ...load, durationSec: Math.min(3, seconds) }); // warm-up
     resetPeakRss(svc.pid);
-    await scrapeLoopDelayMs(svc.url); // resets the service's loop-delay histogram
+    await scrapeServiceMetrics(svc.url); // restarts the service's loop-delay window
     const cpu = procCpuSeconds(svc.pid);
     const threads = procThreadCpuSeconds(svc.pid);
     const r = await runLoad({ ...load, durationSec: seconds });
     const images = r.ok;
     const after = procThreadCpuSeconds(svc.pid);
-    const loopStallMs = await scrapeLoopDelayMs(svc.url);
+    const { loopStallMs } = await scrapeServiceMetrics(svc.url);
     return {
       imagesPerSec: r.okPerSec,
       cpuMsPerImage: ((procCpuSeconds(svc.pid) - cpu) * 1000) / images,

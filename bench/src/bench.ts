@@ -25,10 +25,12 @@ import {
   request,
   resetPeakRss,
   rssSampler,
-  scrapeLoopDelayMs,
+  gcBetween,
+  scrapeServiceMetrics,
   serviceCommand,
   sleep,
   startService,
+  type GcTotals,
   type ServiceProcess,
 } from './service-process';
 import { summarize, type LatencySummary } from './stats';
@@ -98,8 +100,10 @@ export interface LevelResult {
   readonly load: LoadResult;
   /** Peak RSS of the server process during this level (VmHWM after a reset), MiB. */
   readonly peakRssMiB: number;
-  /** Longest event-loop stall the service itself saw (prom-client lag max − min, see scrapeLoopDelayMs), ms. */
+  /** Longest event-loop stall the service itself saw (prom-client lag max − min, see scrapeServiceMetrics), ms. */
   readonly maxLoopDelayMs: number;
+  /** The main thread's garbage collections during the level (what stalls its event loop). */
+  readonly gc: GcTotals;
   /** GET /health latency measured from outside every 100 ms during the level. */
   readonly healthMs: LatencySummary;
   /** CPU cores the server process used during the level (CPU seconds / wall seconds). */
@@ -119,6 +123,8 @@ export interface VariantResult {
     readonly readyMs: number;
     readonly firstPredictionMs: number;
     readonly rssAfterReadyMiB: number;
+    /** CPU-ms each group of the server's threads had used when it turned ready (see `procThreadCpuSeconds`). */
+    readonly threadCpuMs: Readonly<Record<string, number>>;
   };
   readonly lowLoad: LevelResult;
   readonly sweep: readonly LevelResult[];
@@ -241,7 +247,7 @@ async function measureLevel(
   durationSec: number,
   overallRate?: number,
 ): Promise<LevelResult> {
-  await scrapeLoopDelayMs(svc.url); // resets the service's loop-delay histogram
+  const metricsBefore = await scrapeServiceMetrics(svc.url); // also restarts the loop-delay window
   const hwmReset = resetPeakRss(svc.pid);
   const sampler = rssSampler(svc.pid);
   const health = healthProber(svc.url);
@@ -263,7 +269,7 @@ async function measureLevel(
   const healthMs = await health.stop();
   const polled = sampler.stop();
   const hwm = procStatusMiB(svc.pid, 'VmHWM');
-  const maxLoopDelayMs = await scrapeLoopDelayMs(svc.url);
+  const metricsAfter = await scrapeServiceMetrics(svc.url);
   const images = load.okPerSec * imagesPerRequest * load.durationSec;
   return {
     connections,
@@ -271,7 +277,8 @@ async function measureLevel(
     overallRate,
     load,
     peakRssMiB: hwmReset && !Number.isNaN(hwm) ? Math.max(hwm, polled) : polled,
-    maxLoopDelayMs,
+    maxLoopDelayMs: metricsAfter.loopStallMs,
+    gc: gcBetween(metricsBefore.gc, metricsAfter.gc),
     healthMs,
     serviceCores: serviceCpu / wallSec,
     loadCores: load.cpuSeconds / wallSec,
@@ -293,6 +300,9 @@ export async function benchVariant(
     pollMs: 5,
   });
   try {
+    const threadCpuMs = Object.fromEntries(
+      [...procThreadCpuSeconds(svc.pid)].map(([name, seconds]) => [name, seconds * 1000]),
+    );
     const perRequest = variant.imagesPerRequest ?? 1;
     const rssAfterReadyMiB = procStatusMiB(svc.pid, 'VmRSS');
     const { path: target, bodies } = await requestsFor(svc, modelDir, variant, images);
@@ -347,7 +357,7 @@ export async function benchVariant(
     const exit = await svc.stop(30_000);
     return {
       variant,
-      coldStart: { readyMs: svc.readyMs, firstPredictionMs: first.ms, rssAfterReadyMiB },
+      coldStart: { readyMs: svc.readyMs, firstPredictionMs: first.ms, rssAfterReadyMiB, threadCpuMs },
       lowLoad,
       sweep,
       saturation,

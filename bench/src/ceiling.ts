@@ -17,6 +17,8 @@ export interface CeilingPoint {
   readonly seconds: number;
   readonly imagesPerSec: number;
   readonly latencyMs: LatencySummary;
+  /** CPU-ms per image of the whole bench process (every thread), which runs nothing else meanwhile. */
+  readonly cpuMsPerImage: number;
 }
 
 /** The in-process ceiling of one model: every concurrency tried, and the best. */
@@ -116,6 +118,7 @@ export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResul
   const runFor = async (concurrency: number, seconds: number): Promise<CeilingPoint> => {
     const latencies: number[] = [];
     let next = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const end = Date.now() + seconds * 1000;
     await Promise.all(
@@ -126,12 +129,14 @@ export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResul
       }),
     );
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
     return {
       concurrency,
       images: latencies.length,
       seconds: elapsed,
       imagesPerSec: latencies.length / elapsed,
       latencyMs: summarize(latencies),
+      cpuMsPerImage: (cpu.user + cpu.system) / 1000 / latencies.length,
     };
   };
   try {

@@ -150,6 +150,11 @@ export function renderMarkdown(r: BenchReport): string {
       const met = t.met === null ? '—' : t.met ? 'yes' : '**no**';
       out.push(`| ${t.target} | ${t.measured} | ${met} | ${t.missedBy ?? ''} |`);
     }
+    const missed = model.targets.filter((t) => t.limitedBy !== null);
+    if (missed.length > 0) {
+      out.push('', "What limits each missed target (this run's profile):", '');
+      for (const t of missed) out.push(`- ${t.target}: ${t.limitedBy}`);
+    }
   }
   return `${out.join('\n')}\n`;
 }

@@ -352,20 +352,55 @@ export function rssSampler(pid: number, everyMs = 20): { stop(): number } {
   };
 }
 
-/**
- * The longest event-loop stall the service saw since the previous scrape, in ms. prom-client's
- * `nodejs_eventloop_lag_*` come from `monitorEventLoopDelay`, whose samples are whole timer periods
- * (resolution 10 ms: an idle loop reports min ≈ 10 ms), so the stall is max − min of the same window.
- */
-export async function scrapeLoopDelayMs(url: string): Promise<number> {
+/** Garbage collections of the service's main thread (prom-client's `nodejs_gc_duration_seconds`), cumulative. */
+export interface GcTotals {
+  /** Full (mark-compact) collections: their final pause, which stops the event loop. */
+  readonly major: { readonly count: number; readonly ms: number };
+  /** Young-generation collections (scavenges). */
+  readonly minor: { readonly count: number; readonly ms: number };
+}
+
+/** What one scrape of the service's `/metrics` tells the bench. */
+export interface ServiceMetrics {
+  /**
+   * The longest event-loop stall the service saw since the previous scrape, in ms. prom-client's
+   * `nodejs_eventloop_lag_*` come from `monitorEventLoopDelay`, whose samples are whole timer periods
+   * (resolution 10 ms: an idle loop reports min ≈ 10 ms), so the stall is max − min of the same window.
+   */
+  readonly loopStallMs: number;
+  readonly gc: GcTotals;
+}
+
+/** Scrapes the service's `/metrics` (which also restarts its loop-delay window); NaN figures if it fails. */
+export async function scrapeServiceMetrics(url: string): Promise<ServiceMetrics> {
+  let text = '';
   try {
-    const text = (await request(`${url}/metrics`, { timeoutMs: 5000 })).body.toString('utf8');
-    const gauge = (name: string): number => {
-      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
-      return m ? Number(m[1]) * 1000 : Number.NaN;
-    };
-    return gauge('nodejs_eventloop_lag_max_seconds') - gauge('nodejs_eventloop_lag_min_seconds');
+    text = (await request(`${url}/metrics`, { timeoutMs: 5000 })).body.toString('utf8');
   } catch {
-    return Number.NaN;
+    // figures stay NaN
   }
+  const sample = (name: string, labels = '', missing = Number.NaN): number => {
+    if (!text) return Number.NaN;
+    const m = new RegExp(`^${name}(?:\\{${labels}[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : missing;
+  };
+  const gc = (kind: string) => ({
+    // A kind of collection that has not happened yet has no sample: none so far.
+    count: sample('nodejs_gc_duration_seconds_count', `kind="${kind}"`, 0),
+    ms: sample('nodejs_gc_duration_seconds_sum', `kind="${kind}"`, 0) * 1000,
+  });
+  const lag = (name: string): number => sample(name) * 1000;
+  return {
+    loopStallMs: lag('nodejs_eventloop_lag_max_seconds') - lag('nodejs_eventloop_lag_min_seconds'),
+    gc: { major: gc('major'), minor: gc('minor') },
+  };
+}
+
+/** The collections between two scrapes. */
+export function gcBetween(before: GcTotals, after: GcTotals): GcTotals {
+  const d = (k: keyof GcTotals) => ({
+    count: after[k].count - before[k].count,
+    ms: after[k].ms - before[k].ms,
+  });
+  return { major: d('major'), minor: d('minor') };
 }

@@ -3,7 +3,7 @@
  * its bound and how to read the value from a model's results. `evaluateTargets` applies them;
  * report.ts renders the table. Change a target here and nowhere else.
  */
-import type { ModelResult, VariantResult } from './bench';
+import type { LevelResult, ModelResult, VariantResult } from './bench';
 import type { ServerFigures } from './peer';
 
 /** A model's results before its targets are evaluated. */
@@ -28,6 +28,8 @@ export interface TargetSpec {
   readonly needs?: 'peer';
   /** The value, or undefined when the run did not measure it (e.g. the default option failed). */
   readonly measure: (m: MeasuredModel) => Measured | undefined;
+  /** What limits the value, from the same run's profile: printed when the target is missed. */
+  readonly limits: (m: MeasuredModel) => string | undefined;
 }
 
 /** A target applied to one model's results. */
@@ -44,8 +46,11 @@ export interface TargetResult {
   readonly met: boolean | null;
   /** How far the value is on the wrong side of the limit, as printed; null when met or not measured. */
   readonly missedBy: string | null;
+  /** What limits the value, from the same run's profile ({@link TargetSpec.limits}); null unless missed. */
+  readonly limitedBy: string | null;
 }
 
+const f0 = (v: number): string => (Number.isFinite(v) ? v.toFixed(0) : 'n/a');
 const f1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 const MB_PER_MIB = 1.048576;
@@ -60,9 +65,9 @@ export function defaultVariant(m: MeasuredModel): VariantResult | undefined {
   );
 }
 
-function withDefault(
-  pick: (v: VariantResult, m: MeasuredModel) => Measured,
-): (m: MeasuredModel) => Measured | undefined {
+function withDefault<T>(
+  pick: (v: VariantResult, m: MeasuredModel) => T,
+): (m: MeasuredModel) => T | undefined {
   return (m) => {
     const v = defaultVariant(m);
     return v ? pick(v, m) : undefined;
@@ -82,6 +87,39 @@ function againstPeer(
     };
 }
 
+/** Images answered during a level. */
+function levelImages(l: LevelResult): number {
+  return l.imagesPerSec * l.load.durationSec;
+}
+
+/** The main thread's garbage collections during a level: what pauses its event loop. */
+function gcText(l: LevelResult): string {
+  const { major, minor } = l.gc;
+  if (!Number.isFinite(major.count)) return 'no garbage-collection figures (the /metrics scrape failed)';
+  const each = (g: { count: number; ms: number }): string => f1(g.count > 0 ? g.ms / g.count : 0);
+  return (
+    `the main thread paused for ${major.count} full garbage collections ` +
+    `(${f1((1000 * major.count) / levelImages(l))} per 1000 images, ${each(major)} ms each on average) ` +
+    `and ${minor.count} young-generation ones (${each(minor)} ms each)`
+  );
+}
+
+/** Who used the cores during a level. */
+function coresText(l: LevelResult, cores: number): string {
+  return `the server used ${f2(l.serviceCores)} and the load generator ${f2(l.loadCores)} of the ${cores} cores`;
+}
+
+/** The service's main-thread CPU-ms per image in a level, with what that thread does. */
+function mainThreadText(l: LevelResult): string {
+  const ms = l.serviceThreadCpuMsPerImage.MainThread ?? Number.NaN;
+  return `main thread (HTTP, body, response, sharp's setup, normalisation) ${f2(ms)}`;
+}
+
+/** The in-process single-image p50 (the floor of the service's latency at low load). */
+function singleImageP50(m: MeasuredModel): number {
+  return Math.min(...m.ceilings.map((c) => c.singleImage.p50));
+}
+
 /** Every target, in the order printed. */
 export const TARGETS: readonly TargetSpec[] = [
   {
@@ -94,6 +132,12 @@ export const TARGETS: readonly TargetSpec[] = [
       value: v.saturation.imagesPerSec / m.ceiling.best.imagesPerSec,
       detail: `${f1(v.saturation.imagesPerSec)} / ${f1(m.ceiling.best.imagesPerSec)} img/s`,
     })),
+    limits: withDefault(
+      (v, m) =>
+        `at saturation the service spent ${f2(v.saturation.serviceCpuMsPerImage)} CPU-ms per image against ` +
+        `${f2(m.ceiling.best.cpuMsPerImage)} in process, its ${mainThreadText(v.saturation)}; ` +
+        coresText(v.saturation, m.floor.cores),
+    ),
   },
   {
     id: 'ceiling-vs-floor',
@@ -107,6 +151,10 @@ export const TARGETS: readonly TargetSpec[] = [
         `${f1(m.ceiling.best.imagesPerSec)} / ${f1(m.floor.imagesPerSec)} img/s; floor = ${m.floor.cores} cores / ` +
         `(${f2(m.floor.preprocessCpuMs)} preprocess + ${f2(m.floor.inferenceCpuMs)} inference CPU-ms)`,
     }),
+    limits: (m) =>
+      `the ceiling spent ${f2(m.ceiling.best.cpuMsPerImage)} CPU-ms per image (${m.ceiling.mode}, ` +
+      `${m.ceiling.best.concurrency} in flight) against the floor's ` +
+      `${f2(m.floor.preprocessCpuMs + m.floor.inferenceCpuMs)}, one call at a time`,
   },
   {
     id: 'saturation-vs-peer',
@@ -116,6 +164,12 @@ export const TARGETS: readonly TargetSpec[] = [
     unit: 'x',
     needs: 'peer',
     measure: againstPeer('saturationImagesPerSec', f1, 'img/s'),
+    limits: (m) =>
+      m.peer &&
+      `CPU-ms per image at saturation ${f2(m.peer.service.cpuMsPerImage)} against the peer's ` +
+        `${f2(m.peer.peer.cpuMsPerImage)}; one call at a time, preprocessing ${f2(m.floor.preprocessCpuMs)} ` +
+        `(sharp) against ${f2(m.peer.cost.preprocessCpuMs)} (Pillow), inference ${f2(m.floor.inferenceCpuMs)} ` +
+        `(ONNX Runtime) against ${f2(m.peer.cost.inferenceCpuMs)} (torch)`,
   },
   {
     id: 'p50-vs-peer',
@@ -125,6 +179,12 @@ export const TARGETS: readonly TargetSpec[] = [
     unit: 'x',
     needs: 'peer',
     measure: againstPeer('p50OneConnectionMs', f2, 'ms'),
+    limits: (m) =>
+      m.peer &&
+      `the service's p50 is the in-process single image (${f2(singleImageP50(m))} ms: decoding, then inference ` +
+        `in a worker) plus ${f2(m.peer.service.p50OneConnectionMs - singleImageP50(m))} ms of HTTP; the peer ` +
+        `preprocesses and infers on the request's own thread, ` +
+        `${f2(m.peer.cost.preprocessCpuMs + m.peer.cost.inferenceCpuMs)} CPU-ms per image`,
   },
   {
     id: 'p99-vs-peer',
@@ -134,6 +194,16 @@ export const TARGETS: readonly TargetSpec[] = [
     unit: 'x',
     needs: 'peer',
     measure: againstPeer('p99OneConnectionMs', f2, 'ms'),
+    limits: (m) => {
+      const v = defaultVariant(m);
+      return (
+        m.peer &&
+        v &&
+        `p99 − p50 at one connection ${f2(m.peer.service.p99OneConnectionMs - m.peer.service.p50OneConnectionMs)} ms ` +
+          `against the peer's ${f2(m.peer.peer.p99OneConnectionMs - m.peer.peer.p50OneConnectionMs)}; at one ` +
+          `connection in the sweep ${gcText(v.lowLoad)}, longest event-loop stall ${f1(v.lowLoad.maxLoopDelayMs)} ms`
+      );
+    },
   },
   {
     id: 'preprocess-vs-pillow',
@@ -147,6 +217,13 @@ export const TARGETS: readonly TargetSpec[] = [
         value: m.floor.preprocessCpuMs / m.peer.cost.preprocessCpuMs,
         detail: `${f2(m.floor.preprocessCpuMs)} / ${f2(m.peer.cost.preprocessCpuMs)} CPU-ms/img`,
       },
+    limits: (m) => {
+      const pillow = new Map(m.peer?.cost.preprocess.map((p) => [p.name, p.cpuMs]));
+      const each = m.floor.preprocess
+        .filter((p) => pillow.has(p.name))
+        .map((p) => `${p.name} ${f2(p.cpuMs)} / ${f2(pillow.get(p.name) ?? Number.NaN)}`);
+      return m.peer && `CPU-ms per image, sharp / Pillow: ${each.join(', ')}`;
+    },
   },
   {
     id: 'peak-rss',
@@ -161,6 +238,17 @@ export const TARGETS: readonly TargetSpec[] = [
         detail: `${f1(mib)} MiB (${f1(v.coldStart.rssAfterReadyMiB)} at ready)`,
       };
     }),
+    limits: withDefault((v) => {
+      const peak = [...v.sweep, v.halfRate].reduce((a, b) => (b.peakRssMiB > a.peakRssMiB ? b : a));
+      const where = peak.overallRate
+        ? `the open loop at ${peak.overallRate}/s`
+        : `${peak.connections} connections`;
+      return (
+        `${f1(v.coldStart.rssAfterReadyMiB)} MiB at ready (modules, inference workers and their sessions), ` +
+        `${f1(peak.peakRssMiB - v.coldStart.rssAfterReadyMiB)} MiB more at the peak (${where}: request bodies, ` +
+        `decoders' buffers, garbage not yet collected)`
+      );
+    }),
   },
   {
     id: 'loop-stall',
@@ -172,6 +260,7 @@ export const TARGETS: readonly TargetSpec[] = [
       value: v.saturation.maxLoopDelayMs,
       detail: `at ${v.saturation.connections} connections; /health max ${f1(v.saturation.healthMs.max)} ms`,
     })),
+    limits: withDefault((v, m) => `${gcText(v.saturation)}; ${coresText(v.saturation, m.floor.cores)}`),
   },
   {
     id: 'half-load-tail',
@@ -183,6 +272,7 @@ export const TARGETS: readonly TargetSpec[] = [
       value: v.halfRate.load.latencyMs.p99 / v.halfRate.load.latencyMs.p50,
       detail: `${f2(v.halfRate.load.latencyMs.p99)} / ${f2(v.halfRate.load.latencyMs.p50)} ms`,
     })),
+    limits: withDefault((v, m) => `at 50 % ${gcText(v.halfRate)}; ${coresText(v.halfRate, m.floor.cores)}`),
   },
   {
     id: 'low-load-p50',
@@ -197,6 +287,11 @@ export const TARGETS: readonly TargetSpec[] = [
         detail: `${f2(v.lowLoad.load.latencyMs.p50)} − ${f2(single)} ms`,
       };
     }),
+    limits: withDefault(
+      (v) =>
+        `at one connection the service's ${mainThreadText(v.lowLoad)} CPU-ms per image; ` +
+        'each image also makes a round trip to an inference worker',
+    ),
   },
   {
     id: 'cold-start',
@@ -208,6 +303,16 @@ export const TARGETS: readonly TargetSpec[] = [
       value: v.coldStart.readyMs,
       detail: `first prediction ${f1(v.coldStart.firstPredictionMs)} ms later`,
     })),
+    limits: withDefault((v, m) => {
+      const threads = Object.entries(v.coldStart.threadCpuMs)
+        .filter(([, ms]) => ms >= 10)
+        .sort((a, b) => b[1] - a[1]);
+      const total = threads.reduce((sum, [, ms]) => sum + ms, 0);
+      return (
+        `CPU used by ready: ${threads.map(([name, ms]) => `${name} ${f0(ms)}`).join(', ')} ms ` +
+        `(${f0(total)} CPU-ms in all: ${f0(total / m.floor.cores)} ms even with all ${m.floor.cores} cores busy)`
+      );
+    }),
   },
 ];
 
@@ -231,6 +336,7 @@ export function checkTarget(t: TargetSpec, measured: Measured | undefined): Targ
       measured: measured ? `${why}: ${measured.detail}` : why,
       met: null,
       missedBy: null,
+      limitedBy: null,
     };
   }
   const { value } = measured;
@@ -246,10 +352,14 @@ export function checkTarget(t: TargetSpec, measured: Measured | undefined): Targ
     measured: `${formatValue(value, t.unit)} (${measured.detail})`,
     met,
     missedBy: met ? null : `${formatValue(gap, t.unit)}${relative}`,
+    limitedBy: null,
   };
 }
 
 /** Every target for one model. */
 export function evaluateTargets(m: MeasuredModel, targets: readonly TargetSpec[] = TARGETS): TargetResult[] {
-  return targets.map((t) => checkTarget(t, t.measure(m)));
+  return targets.map((t) => {
+    const result = checkTarget(t, t.measure(m));
+    return result.met === false ? { ...result, limitedBy: t.limits(m) ?? null } : result;
+  });
 }

@@ -89,6 +89,8 @@ describe('npm run bench (smoke, tiny settings)', () => {
         expect(typeof t.value).toBe('number');
         expect(typeof t.met).toBe('boolean');
         expect(t.missedBy === null).toBe(t.met);
+        // A missed target says what limits it; a met one does not.
+        expect(t.limitedBy === null).toBe(t.met);
       }
     }
     expect(model.peer).toBeUndefined();
@@ -98,14 +100,20 @@ describe('npm run bench (smoke, tiny settings)', () => {
     const model = report.models[0];
     expect(model.model).toBe('default');
     expect(model.ceiling.best.images).toBeGreaterThan(0);
+    expect(model.ceiling.best.cpuMsPerImage).toBeGreaterThan(0);
     expect(model.variants.map((v) => v.variant.api ?? 'predict')).toEqual(['predict', 'v2-bytes']);
     for (const v of model.variants) {
       for (const level of [...v.sweep, v.halfRate]) {
         expect(level.load.ok).toBeGreaterThan(0);
         expect(level.load.completed - level.load.ok + level.load.errors).toBe(0);
         expect(level.peakRssMiB).toBeGreaterThan(0);
+        // Read from the service's /metrics: counts, not NaN (a failed scrape).
+        expect(Number.isInteger(level.gc.major.count) && Number.isInteger(level.gc.minor.count)).toBe(true);
       }
       expect(v.coldStart.readyMs).toBeGreaterThan(0);
+      // Start-up loads modules on the main thread and a model in each inference worker.
+      expect(v.coldStart.threadCpuMs.MainThread).toBeGreaterThan(0);
+      expect(v.coldStart.threadCpuMs.WorkerThread).toBeGreaterThan(0);
       expect(v.exit.code).toBe(0);
     }
   });

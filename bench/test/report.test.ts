@@ -59,4 +59,14 @@ describe('renderMarkdown', () => {
     );
     expect(md).toContain('peer 100.0 (worker cores 0.90/0.95), 100.0 (worker cores 0.90/0.95)');
   });
+
+  it('says under the targets what limits each missed one, and prints no such list when all are met', () => {
+    const missed = renderMarkdown(report([withTargets(measuredModel({ peer: peer() }))]));
+    const list = missed.slice(missed.indexOf("What limits each missed target (this run's profile):"));
+    expect(list.split('\n').filter((l) => l.startsWith('- '))).toEqual([
+      '- preprocessing CPU (sharp) / Pillow, same images and output size ≤ 1x: CPU-ms per image, sharp / ' +
+        'Pillow: jpeg-640x480 6.00 / 4.00, png-640x480 10.00 / 6.00',
+    ]);
+    expect(renderMarkdown(report([withTargets(measuredModel())]))).not.toContain('What limits');
+  });
 });

@@ -79,7 +79,7 @@ describe('bench targets', () => {
           defaultVariant({
             saturation: sat,
             sweep: [sat],
-            coldStart: { readyMs: 1400, firstPredictionMs: 20, rssAfterReadyMiB: 200 },
+            coldStart: { ...defaultVariant().coldStart, readyMs: 1400 },
           }),
         ],
       }),
@@ -91,6 +91,69 @@ describe('bench targets', () => {
     expect(byId(results, 'peak-rss')).toMatchObject({ met: false, missedBy: '119.4 MB (40 % over)' });
     expect(byId(results, 'loop-stall')).toMatchObject({ met: false, missedBy: '10.0 ms (50 % over)' });
     expect(byId(results, 'cold-start')).toMatchObject({ met: false, missedBy: '400.0 ms (40 % over)' });
+  });
+
+  it('says what limits each missed target, from the same figures, and nothing for one that is met', () => {
+    const sat = level(8, 152, { peakRssMiB: 400, maxLoopDelayMs: 30 });
+    const slow = defaultVariant({
+      saturation: sat,
+      sweep: [defaultVariant().lowLoad, sat],
+      coldStart: { ...defaultVariant().coldStart, readyMs: 1400 },
+    });
+    const results = evaluateTargets(measuredModel({ variants: [slow], peer: peer() }));
+    const limitedBy = (id: string) => byId(results, id).limitedBy;
+    expect(limitedBy('saturation-vs-ceiling')).toBe(
+      'at saturation the service spent 10.00 CPU-ms per image against 9.00 in process, its main thread ' +
+        "(HTTP, body, response, sharp's setup, normalisation) 2.00; the server used 1.90 and the load " +
+        'generator 0.10 of the 2 cores',
+    );
+    // 4 full collections in 152 images: 26.3 per 1000.
+    expect(limitedBy('loop-stall')).toBe(
+      'the main thread paused for 4 full garbage collections (26.3 per 1000 images, 5.0 ms each on average) ' +
+        'and 50 young-generation ones (0.5 ms each); the server used 1.90 and the load generator 0.10 of the 2 cores',
+    );
+    expect(limitedBy('peak-rss')).toBe(
+      '200.0 MiB at ready (modules, inference workers and their sessions), 200.0 MiB more at the peak ' +
+        "(8 connections: request bodies, decoders' buffers, garbage not yet collected)",
+    );
+    // Threads under 10 CPU-ms are left out; 1250 CPU-ms on 2 cores.
+    expect(limitedBy('cold-start')).toBe(
+      'CPU used by ready: MainThread 600, WorkerThread 500, V8Worker 150 ms (1250 CPU-ms in all: 625 ms even ' +
+        'with all 2 cores busy)',
+    );
+    expect(limitedBy('preprocess-vs-pillow')).toBe(
+      'CPU-ms per image, sharp / Pillow: jpeg-640x480 6.00 / 4.00, png-640x480 10.00 / 6.00',
+    );
+    const unscraped = level(8, 152, {
+      maxLoopDelayMs: 30,
+      gc: { major: { count: Number.NaN, ms: Number.NaN }, minor: { count: Number.NaN, ms: Number.NaN } },
+    });
+    const noMetrics = evaluateTargets(
+      measuredModel({ variants: [defaultVariant({ saturation: unscraped, sweep: [unscraped] })] }),
+    );
+    expect(byId(noMetrics, 'loop-stall').limitedBy).toBe(
+      'no garbage-collection figures (the /metrics scrape failed); the server used 1.90 and the load generator ' +
+        '0.10 of the 2 cores',
+    );
+    // Met: no explanation, even where one could be computed.
+    expect(byId(results, 'saturation-vs-peer')).toMatchObject({ met: true, limitedBy: null });
+    expect(byId(results, 'ceiling-vs-floor')).toMatchObject({ met: true, limitedBy: null });
+  });
+
+  it('explains the peer targets from both sides of the comparison', () => {
+    const slowPeerRatio = peer({
+      service: { ...peer().service, p50OneConnectionMs: 19.5, p99OneConnectionMs: 40 },
+    });
+    const results = evaluateTargets(measuredModel({ peer: slowPeerRatio }));
+    expect(byId(results, 'p50-vs-peer').limitedBy).toBe(
+      "the service's p50 is the in-process single image (9.50 ms: decoding, then inference in a worker) plus " +
+        "10.00 ms of HTTP; the peer preprocesses and infers on the request's own thread, 9.00 CPU-ms per image",
+    );
+    expect(byId(results, 'p99-vs-peer').limitedBy).toBe(
+      "p99 − p50 at one connection 20.50 ms against the peer's 5.00; at one connection in the sweep the main " +
+        'thread paused for 4 full garbage collections (44.4 per 1000 images, 5.0 ms each on average) and 50 ' +
+        'young-generation ones (0.5 ms each), longest event-loop stall 10.0 ms',
+    );
   });
 
   it('marks the service targets not measured when the default option failed to run', () => {
@@ -111,6 +174,7 @@ describe('bench targets', () => {
       limit: 1,
       unit: 'ms',
       measure: () => undefined,
+      limits: () => 'never asked',
     };
     expect(checkTarget(spec, { value: Number.NaN, detail: 'no samples' })).toMatchObject({
       met: null,

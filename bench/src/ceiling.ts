@@ -1,7 +1,7 @@
-import sharp from 'sharp';
 import {
   DEFAULT_MAX_IMAGE_PIXELS,
   InferencePool,
+  configureSharp,
   openModel,
   preprocessImage,
   runBatch,
@@ -101,8 +101,7 @@ async function openClassify(
  * caller, over the modes) is the ceiling the service is compared with.
  */
 export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResult> {
-  const previousSharp = sharp.concurrency();
-  sharp.concurrency(opts.sharpConcurrency ?? 1);
+  const previousSharp = configureSharp(opts.sharpConcurrency ?? 1); // as the service sets sharp up
   const files = await readModelFiles(opts.modelDir);
   const model = await openClassify(
     files,
@@ -150,6 +149,6 @@ export async function measureCeiling(opts: CeilingOptions): Promise<CeilingResul
     return { mode: ceilingModeName(opts.mode), points, best, singleImage: single.latencyMs };
   } finally {
     await model.close();
-    sharp.concurrency(previousSharp);
+    configureSharp(previousSharp);
   }
 }

@@ -1,6 +1,11 @@
 import os from 'node:os';
-import sharp from 'sharp';
-import { DEFAULT_MAX_IMAGE_PIXELS, openModel, preprocessImage, runBatch } from '../../service/src';
+import {
+  DEFAULT_MAX_IMAGE_PIXELS,
+  configureSharp,
+  openModel,
+  preprocessImage,
+  runBatch,
+} from '../../service/src';
 import type { BenchImage } from './images';
 
 /** CPU milliseconds per call for one input, measured one call at a time. */
@@ -60,7 +65,7 @@ export async function cpuMsEach<T>(
 
 /**
  * Measures the floor in isolation: the service's preprocessing of each bench image, then inference, one
- * call at a time (sharp with one libvips thread, as the service runs it), `durationSec` each.
+ * call at a time (sharp set up as the service runs it, one libvips thread), `durationSec` each.
  */
 export async function measureFloor(opts: {
   readonly modelDir: string;
@@ -69,8 +74,7 @@ export async function measureFloor(opts: {
   /** @default DEFAULT_MAX_IMAGE_PIXELS (the service's MAX_IMAGE_PIXELS default) */
   readonly maxPixels?: number;
 }): Promise<FloorResult> {
-  const previousSharp = sharp.concurrency();
-  sharp.concurrency(1);
+  const previousSharp = configureSharp(1);
   const model = await openModel(opts.modelDir, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const meta = model.files.metadata;
   try {
@@ -95,7 +99,7 @@ export async function measureFloor(opts: {
     };
   } finally {
     await model.session.release();
-    sharp.concurrency(previousSharp);
+    configureSharp(previousSharp);
   }
 }
 

@@ -8,6 +8,12 @@ export { AppError, ImageError, PredictionError, type PredictionErrorCode } from 
 export { InferencePool, type InferencePoolOptions, type InferenceResult } from './inference/pool';
 export { createValidatedSession, runBatch, type OpenModel, type SessionSettings } from './model/loader';
 export { openModel } from './model/open-model';
-export { preprocessImage, sniffImageFormat, type ImageFormat, type PreprocessLimits } from './preprocess';
+export {
+  configureSharp,
+  preprocessImage,
+  sniffImageFormat,
+  type ImageFormat,
+  type PreprocessLimits,
+} from './preprocess';
 export { scoreImage, type ClassScore, type ImageScores } from './scores';
 export { DEFAULT_MAX_IMAGE_PIXELS } from './config';

@@ -19,6 +19,18 @@ export interface PreprocessLimits {
   readonly maxPixels: number;
 }
 
+/**
+ * Sets sharp up as the service decodes: `concurrency` libvips threads per image, and libvips' operation cache
+ * off (every image is new, so the cache only costs CPU and memory). The service calls it at start-up; the
+ * bench's in-process phases call it too, so they measure the same decoder. Returns the previous concurrency.
+ */
+export function configureSharp(concurrency: number): number {
+  const previous = sharp.concurrency();
+  sharp.concurrency(concurrency);
+  sharp.cache(false);
+  return previous;
+}
+
 /** Recognises JPEG, PNG and WebP by their first bytes; null for anything else. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';

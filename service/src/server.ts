@@ -10,6 +10,7 @@ import { ConfigError, SERVICE_NAME, loadConfig, type ServiceConfig } from './con
 import { PredictionMemory } from './feedback';
 import { InferencePool } from './inference/pool';
 import { readModelFiles } from './model/format';
+import { configureSharp } from './preprocess';
 import { ServiceState } from './state';
 
 async function main(): Promise<void> {
@@ -38,15 +39,13 @@ async function main(): Promise<void> {
   });
   poolReady.catch(() => undefined); // awaited (and reported) below
 
-  const [{ createApp }, { createMetrics }, { default: pino }, { default: sharp }] = await Promise.all([
+  const [{ createApp }, { createMetrics }, { default: pino }] = await Promise.all([
     import('./app'),
     import('./metrics'),
     import('pino'),
-    import('sharp'),
   ]);
   const logger = pino({ level: config.logLevel, base: { service: SERVICE_NAME } });
-  sharp.concurrency(config.sharpConcurrency);
-  sharp.cache(false);
+  configureSharp(config.sharpConcurrency);
   const state = new ServiceState();
   const app = createApp({
     state,

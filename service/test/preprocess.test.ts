@@ -4,7 +4,7 @@ import { parseModelMetadata, type ModelMetadataInput } from '../src/model/format
 import { Classifier } from '../src/classifier';
 import { buildIdentityModel, writeModelDir } from '../src/model/onnx-builder';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../src/config';
-import { preprocessImage, sniffImageFormat } from '../src/preprocess';
+import { configureSharp, preprocessImage, sniffImageFormat } from '../src/preprocess';
 import { noisyJpeg, pngFrom, pngHeaderOnly, tempDir } from './helpers';
 
 const LIMITS = { maxPixels: DEFAULT_MAX_IMAGE_PIXELS };
@@ -178,6 +178,23 @@ describe('preprocessing feeds the model exactly', () => {
       }
     } finally {
       tmp.cleanup();
+    }
+  });
+});
+
+describe('configureSharp', () => {
+  it("sets libvips' threads per image, turns its operation cache off and returns the previous thread count", () => {
+    const original = sharp.concurrency();
+    try {
+      sharp.cache(true);
+      expect(sharp.cache().items.max).toBeGreaterThan(0);
+      expect(configureSharp(3)).toBe(original);
+      expect(sharp.concurrency()).toBe(3);
+      expect(sharp.cache()).toMatchObject({ memory: { max: 0 }, files: { max: 0 }, items: { max: 0 } });
+      expect(configureSharp(1)).toBe(3);
+      expect(sharp.concurrency()).toBe(1);
+    } finally {
+      sharp.concurrency(original);
     }
   });
 });

@@ -185,6 +185,7 @@ describe('preprocessing feeds the model exactly', () => {
 describe('configureSharp', () => {
   it("sets libvips' threads per image, turns its operation cache off and returns the previous thread count", () => {
     const original = sharp.concurrency();
+    const { memory, files, items } = sharp.cache();
     try {
       sharp.cache(true);
       expect(sharp.cache().items.max).toBeGreaterThan(0);
@@ -194,7 +195,9 @@ describe('configureSharp', () => {
       expect(configureSharp(1)).toBe(3);
       expect(sharp.concurrency()).toBe(1);
     } finally {
+      // Leave sharp as this test found it, for the tests after it in this process.
       sharp.concurrency(original);
+      sharp.cache({ memory: memory.max, files: files.max, items: items.max });
     }
   });
 });

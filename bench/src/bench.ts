@@ -2,7 +2,8 @@
  * `npm run bench`: the service against its in-process ceiling, on the same generated images.
  * See bench/README.md for the phases and how to read the table. `--quick` is a ~1 s smoke run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { preprocessImage } from '../../service/src';
@@ -15,6 +16,7 @@ import { runLoad, type LoadResult } from './load';
 import { machineInfo, type MachineInfo } from './machine';
 import { ensureModels } from './models';
 import { ensurePeerPackages, peerInProcess, peerRounds, type PeerResult } from './peer';
+import { mainThreadProfileFile, readCpuProfile, summariseProfile, type ThreadProfile } from './profile';
 import { renderMarkdown } from './report';
 import {
   REPO_ROOT,
@@ -34,7 +36,7 @@ import {
   type ServiceProcess,
 } from './service-process';
 import { summarize, type LatencySummary } from './stats';
-import { evaluateTargets, type TargetResult } from './targets';
+import { defaultVariant, evaluateTargets, type TargetResult } from './targets';
 
 /**
  * Which endpoint the load calls: `/predict`, or the Open Inference Protocol's
@@ -144,10 +146,25 @@ export interface ModelResult {
   readonly variants: readonly VariantResult[];
   /** The reference server's figures next to the service's (`--peer` only). */
   readonly peer?: PeerResult;
+  /** The main thread's CPU profile at the default option's saturation (absent when it could not be taken). */
+  readonly profile?: SaturationProfile;
   /** Every target of targets.ts applied to this model's figures. */
   readonly targets: readonly TargetResult[];
   /** Options that could not be measured, with the reason. */
   readonly failed: readonly { readonly variant: string; readonly error: string }[];
+}
+
+/**
+ * The service's main thread at saturation, from a CPU profile taken in a run of its own (profiling costs
+ * throughput, so the measured levels run without it): see profile.ts.
+ */
+export interface SaturationProfile extends ThreadProfile {
+  readonly connections: number;
+  readonly seconds: number;
+  /** Images/s while profiled. */
+  readonly imagesPerSec: number;
+  /** The main thread's `.cpuprofile`, beside the report (opens in Chrome DevTools' Performance panel). */
+  readonly file: string;
 }
 
 /** The JSON document written to bench/results/. */
@@ -287,6 +304,62 @@ async function measureLevel(
   };
 }
 
+/** The environment the bench starts the service with, for `variant` of the model in `modelDir`. */
+function serviceEnv(modelDir: string, variant: Variant): Record<string, string> {
+  return { MODEL_DIR: modelDir, MODEL_VERSION: '1', LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...variant.env };
+}
+
+/**
+ * Profiles the main thread of a fresh service (`node --cpu-prof`) while `connections` closed-loop connections
+ * run for `s.durationSec` after the usual warm-up; keeps its `.cpuprofile` in `s.outDir` and summarises the
+ * samples taken during the load (the profile's clock is `process.hrtime`'s).
+ */
+async function profileSaturation(
+  model: string,
+  modelDir: string,
+  variant: Variant,
+  images: readonly BenchImage[],
+  connections: number,
+  s: BenchSettings,
+): Promise<SaturationProfile> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-cpu-prof-'));
+  try {
+    const svc = await startService({
+      env: { ...serviceEnv(modelDir, variant), NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` },
+      pollMs: 5,
+    });
+    const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+    let window: { fromUs: number; toUs: number };
+    let load: LoadResult;
+    try {
+      const { path: target, bodies } = await requestsFor(svc, modelDir, variant, images);
+      const run = (durationSec: number): Promise<LoadResult> =>
+        runLoad({ url: svc.url, path: target, connections, durationSec, timeoutSec: 30, images: bodies });
+      if (s.warmupSec > 0) await run(s.warmupSec);
+      const fromUs = nowUs();
+      load = await run(s.durationSec);
+      window = { fromUs, toUs: nowUs() };
+      // Node writes the profile as the process exits.
+      const exit = await svc.stop(30_000);
+      if (exit.code !== 0) throw new Error(`the profiled service exited with ${exit.signal ?? exit.code}`);
+    } finally {
+      await svc.stop(5000);
+    }
+    const file = `${s.label}-${model}-main-thread.cpuprofile`;
+    mkdirSync(s.outDir, { recursive: true });
+    copyFileSync(mainThreadProfileFile(dir, svc.pid), path.join(s.outDir, file));
+    return {
+      connections,
+      seconds: load.durationSec,
+      imagesPerSec: load.okPerSec * (variant.imagesPerRequest ?? 1),
+      file,
+      ...summariseProfile(readCpuProfile(path.join(s.outDir, file)), window),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Measures one serving variant in a fresh service process. */
 export async function benchVariant(
   modelDir: string,
@@ -295,10 +368,7 @@ export async function benchVariant(
   s: BenchSettings,
   log: (line: string) => void,
 ): Promise<VariantResult> {
-  const svc = await startService({
-    env: { MODEL_DIR: modelDir, MODEL_VERSION: '1', LOG_LEVEL: 'warn', DRAIN_DELAY_MS: '0', ...variant.env },
-    pollMs: 5,
-  });
+  const svc = await startService({ env: serviceEnv(modelDir, variant), pollMs: 5 });
   try {
     const threadCpuMs = Object.fromEntries(
       [...procThreadCpuSeconds(svc.pid)].map(([name, seconds]) => [name, seconds * 1000]),
@@ -448,6 +518,23 @@ export async function runBench(
         failure(v.name, err);
       }
     }
+    const base = defaultVariant({ variants });
+    let profile: SaturationProfile | undefined;
+    if (base) {
+      log(`model ${model}: CPU profile of the main thread at ${base.saturation.connections} connections`);
+      try {
+        profile = await profileSaturation(
+          model,
+          modelDir,
+          base.variant,
+          images,
+          base.saturation.connections,
+          s,
+        );
+      } catch (err) {
+        failure('CPU profile at saturation', err);
+      }
+    }
     let peer: PeerResult | undefined;
     if (meta && peerPre) {
       try {
@@ -474,6 +561,7 @@ export async function runBench(
       floor,
       variants,
       peer,
+      profile,
       failed,
     };
     models.push({ ...measured, targets: evaluateTargets(measured) });

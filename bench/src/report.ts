@@ -155,8 +155,29 @@ export function renderMarkdown(r: BenchReport): string {
       out.push('', "What limits each missed target (this run's profile):", '');
       for (const t of missed) out.push(`- ${t.target}: ${t.limitedBy}`);
     }
+    out.push(...profileSection(model));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Where the main thread's wall time went at saturation, from its CPU profile (bench.ts `profileSaturation`). */
+function profileSection(model: ModelResult): string[] {
+  const p = model.profile;
+  if (!p) return [];
+  const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
+  return [
+    '',
+    `The main thread at saturation, from a CPU profile (\`${p.file}\` beside this report; ${p.connections} ` +
+      `connections for ${f1(p.seconds)} s, ${f1(p.imagesPerSec)} img/s while profiled). Shares of its wall time; ` +
+      'V8 samples wall time, so time spent waiting for a core counts in the function the thread was in: ' +
+      `idle ${pct(p.idle)}, garbage collection ${pct(p.gc)}.`,
+    '',
+    `By package (self time, a native counted with its caller): ${p.packages.map((x) => `${x.what} ${pct(x.share)}`).join(', ')}.`,
+    '',
+    '| function (self time) | share of wall time |',
+    '|---|---:|',
+    ...p.functions.map((x) => `| ${x.what.replaceAll('|', '\\|')} | ${pct(x.share)} |`),
+  ];
 }
 
 /**

@@ -56,7 +56,7 @@ const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 const MB_PER_MIB = 1.048576;
 
 /** The service's default option: no environment overrides, one raw image per request. */
-export function defaultVariant(m: MeasuredModel): VariantResult | undefined {
+export function defaultVariant(m: Pick<MeasuredModel, 'variants'>): VariantResult | undefined {
   return m.variants.find(
     (x) =>
       Object.keys(x.variant.env).length === 0 &&

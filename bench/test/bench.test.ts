@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchReport } from '../src/bench';
 import { generateImages } from '../src/images';
+import { readCpuProfile } from '../src/profile';
 import { TARGETS, targetText } from '../src/targets';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -116,6 +117,21 @@ describe('npm run bench (smoke, tiny settings)', () => {
       expect(v.coldStart.threadCpuMs.WorkerThread).toBeGreaterThan(0);
       expect(v.exit.code).toBe(0);
     }
+  });
+
+  it("profiles the main thread at the default option's saturation and keeps the profile beside the report", () => {
+    const { profile, variants } = report.models[0];
+    expect(profile).toMatchObject({ connections: variants[0].saturation.connections });
+    if (!profile) return;
+    expect(profile.samples).toBeGreaterThan(0);
+    expect(profile.imagesPerSec).toBeGreaterThan(0);
+    // The service's own code runs on the main thread under load, and its shares are parts of one whole.
+    expect(profile.packages.map((p) => p.what)).toContain('service');
+    const shares = [profile.idle, profile.gc, ...profile.functions.map((f) => f.share)];
+    expect(shares.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1 + 1e-9);
+    expect(readCpuProfile(path.join(outDir, profile.file)).samples.length).toBeGreaterThanOrEqual(
+      profile.samples,
+    );
   });
 
   it('writes JSON and a Markdown table with the machine and every target', () => {

@@ -69,4 +69,39 @@ describe('renderMarkdown', () => {
     ]);
     expect(renderMarkdown(report([withTargets(measuredModel())]))).not.toContain('What limits');
   });
+
+  it("prints where the main thread's wall time went at saturation when a profile was taken", () => {
+    const profile = {
+      connections: 16,
+      seconds: 4,
+      imagesPerSec: 180,
+      file: 'bench-default-main-thread.cpuprofile',
+      wallMs: 4000,
+      samples: 3500,
+      idle: 0.3,
+      gc: 0.18,
+      functions: [
+        { what: 'postMessage (native, from dispatch build/service/src/inference/pool.js)', share: 0.11 },
+        { what: 'a|b node:x:1', share: 0.01 },
+      ],
+      packages: [
+        { what: 'service', share: 0.2 },
+        { what: 'sharp', share: 0.12 },
+      ],
+    };
+    const md = renderMarkdown(report([withTargets(measuredModel({ profile }))]));
+    expect(md).toContain(
+      'The main thread at saturation, from a CPU profile (`bench-default-main-thread.cpuprofile` beside this ' +
+        'report; 16 connections for 4.0 s, 180.0 img/s while profiled).',
+    );
+    expect(md).toContain('idle 30.0 %, garbage collection 18.0 %.');
+    expect(md).toContain(
+      'By package (self time, a native counted with its caller): service 20.0 %, sharp 12.0 %.',
+    );
+    expect(rowOf(md, '| postMessage')).toBe(
+      '| postMessage (native, from dispatch build/service/src/inference/pool.js) | 11.0 % |',
+    );
+    expect(rowOf(md, '| a')).toBe('| a\\|b node:x:1 | 1.0 % |');
+    expect(renderMarkdown(report([withTargets(measuredModel())]))).not.toContain('CPU profile');
+  });
 });

@@ -1,4 +1,5 @@
-import { probabilities, scoreImage, softmax } from '../src/scores';
+import { seededRandom } from '../src/model/builders';
+import { probabilities, scoreImage, softmax, topClasses } from '../src/scores';
 
 describe('scoreImage', () => {
   test('logits get a softmax and the classes are sorted best first', () => {
@@ -47,5 +48,32 @@ describe('scoreImage', () => {
   test('softmax is stable for large logits', () => {
     const p = softmax([1000, 1000]);
     expect(Array.from(p)).toEqual([0.5, 0.5]);
+  });
+});
+
+describe('topClasses', () => {
+  /** The reference: every class sorted by score, best first, ties by class index. */
+  const sorted = (probs: Float32Array): number[] =>
+    Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+
+  test('picks the same classes, in the same order, as sorting them all, for every k', () => {
+    const random = seededRandom(17);
+    for (const classes of [1, 2, 3, 10, 1000]) {
+      const labels = Array.from({ length: classes }, (_, i) => `c${i}`);
+      // Few distinct values, so ties are common.
+      const probs = Float32Array.from({ length: classes }, () => Math.floor(random() * 8) / 8);
+      const expected = sorted(probs);
+      for (const k of [1, 2, 5, 16, 17, 100, classes, classes + 3]) {
+        const s = topClasses(probs, labels, k);
+        const want = expected.slice(0, Math.min(k, classes));
+        expect(s.topK.map((c) => c.index)).toEqual(want);
+        expect(s.topK.map((c) => c.label)).toEqual(want.map((i) => `c${i}`));
+        expect({ index: s.index, score: s.score }).toEqual({ index: want[0], score: probs[want[0]] });
+      }
+    }
+  });
+
+  test('gives at least one class when asked for none', () => {
+    expect(topClasses(Float32Array.of(0.1, 0.9), ['a', 'b'], 0).topK.map((c) => c.label)).toEqual(['b']);
   });
 });

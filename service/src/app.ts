@@ -266,9 +266,8 @@ export function createApp(deps: AppDeps): express.Express {
         `prediction '${requestId}' was '${prediction.predictedLabel}', not '${predictedLabel}'`,
       );
     }
-    const counted = !prediction.feedbackCounted;
+    const counted = memory.countFeedback(requestId);
     if (counted) {
-      prediction.feedbackCounted = true;
       metrics.feedback.inc({
         model_version: prediction.modelVersion,
         true_label: label,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { PredictionMemory } from '../src/feedback';
+import { PredictionMemory, type Lookup } from '../src/feedback';
+import { seededRandom } from '../src/model/builders';
 
 /** Heap bytes in use after a full garbage collection. */
 function heapAfterGc(): number {
@@ -63,7 +64,62 @@ describe('PredictionMemory', () => {
       return memory;
     });
     expect(memory.size).toBe(n);
-    // The entry adds its record and its slot in the map to the id (~115 bytes); unflattened, ~540 more.
-    expect(perEntry).toBeLessThan(flatString + 200);
+    // The entry adds its slot in the map to the id (~45 bytes); a record object per entry ~70 more,
+    // an unflattened id ~440 more.
+    expect(perEntry).toBeLessThan(flatString + 100);
+  });
+
+  test('counts feedback once per prediction', () => {
+    const memory = new PredictionMemory({ ttlMs: 1000, maxEntries: 10 });
+    memory.remember('a', 'cat', '1');
+    expect(memory.countFeedback('a')).toBe(true);
+    expect(memory.countFeedback('a')).toBe(false);
+    expect(memory.lookup('a')).toMatchObject({ status: 'found', prediction: { feedbackCounted: true } });
+    expect(memory.countFeedback('b')).toBe(false);
+    // Remembered again under the same id: a new prediction, not counted yet.
+    memory.remember('a', 'dog', '2');
+    expect(memory.lookup('a')).toMatchObject({
+      status: 'found',
+      prediction: { predictedLabel: 'dog', modelVersion: '2', feedbackCounted: false },
+    });
+  });
+
+  test('answers as a plain map of records would, through eviction, re-used ids, expiry and growth', () => {
+    // The reference: one record per id in an insertion-ordered Map.
+    type Entry = { predictedLabel: string; modelVersion: string; at: number; feedbackCounted: boolean };
+    const random = seededRandom(5);
+    for (const maxEntries of [1, 3, 1500]) {
+      let now = 0;
+      const ttlMs = 50;
+      const memory = new PredictionMemory({ ttlMs, maxEntries, now: () => now });
+      const model = new Map<string, Entry>();
+      const expected = (id: string): Lookup => {
+        const e = model.get(id);
+        if (!e) return { status: 'unknown' };
+        if (now - e.at > ttlMs) return { status: 'expired' };
+        return { status: 'found', prediction: { ...e } };
+      };
+      const ids = Array.from({ length: maxEntries * 2 + 2 }, (_, i) => `id-${i}`);
+      for (let step = 0; step < 6000; step++) {
+        const id = ids[Math.floor(random() * ids.length)] as string;
+        const op = random();
+        now += Math.floor(random() * 3);
+        if (op < 0.5) {
+          const label = random() < 0.5 ? 'cat' : 'dog';
+          const version = random() < 0.5 ? '1' : '2';
+          memory.remember(id, label, version);
+          model.delete(id);
+          model.set(id, { predictedLabel: label, modelVersion: version, at: now, feedbackCounted: false });
+          if (model.size > maxEntries) model.delete(model.keys().next().value as string);
+        } else if (op < 0.7) {
+          const e = model.get(id);
+          expect(memory.countFeedback(id)).toBe(e !== undefined && !e.feedbackCounted);
+          if (e) e.feedbackCounted = true;
+        } else {
+          expect(memory.lookup(id)).toEqual(expected(id));
+        }
+        expect(memory.size).toBe(model.size);
+      }
+    }
   });
 });

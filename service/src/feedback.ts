@@ -40,8 +40,7 @@ export class PredictionMemory {
   private readonly slots = new Map<string, number>();
   /** Slots of forgotten predictions, handed out again first. */
   private readonly freeSlots: number[] = [];
-  /** Slots handed out so far (the columns grow by doubling, up to maxEntries). */
-  private used = 0;
+  /** Columns by slot; they grow by doubling, up to maxEntries. */
   private at = new Float64Array(0);
   private outcome = new Uint32Array(0);
   private counted = new Uint8Array(0);
@@ -97,8 +96,10 @@ export class PredictionMemory {
     this.freeSlots.push(slot);
   }
 
+  /** With no free slot, slots 0 … size − 1 are all taken: the next is `size`, at the end of the columns. */
   private newSlot(): number {
-    if (this.used === this.at.length) {
+    const slot = this.slots.size;
+    if (slot === this.at.length) {
       const size = Math.min(this.opts.maxEntries, Math.max(1024, this.at.length * 2));
       const at = new Float64Array(size);
       const outcome = new Uint32Array(size);
@@ -108,7 +109,7 @@ export class PredictionMemory {
       counted.set(this.counted);
       [this.at, this.outcome, this.counted] = [at, outcome, counted];
     }
-    return this.used++;
+    return slot;
   }
 
   /** The index of (predictedLabel, modelVersion) in `outcomes`: one per label and model version. */

@@ -118,12 +118,16 @@ export function summariseProfile(
     if (functionName.startsWith('(')) return { fn: functionName, pkg: functionName };
     // A native (postMessage, a socket write…): named with the code that called it, the nearest caller
     // outside Node's internals when there is one (`postMessage` is reached through node:internal/worker).
-    const callers: CpuProfile['nodes'][number]['callFrame'][] = [];
+    let caller: CpuProfile['nodes'][number]['callFrame'] | undefined;
     for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
-      const caller = (nodes.get(up) as CpuProfile['nodes'][number]).callFrame;
-      if (caller.url !== '') callers.push(caller);
+      const frame = (nodes.get(up) as CpuProfile['nodes'][number]).callFrame;
+      if (frame.url === '') continue;
+      caller ??= frame;
+      if (!frame.url.startsWith('node:')) {
+        caller = frame;
+        break;
+      }
     }
-    const caller = callers.find((c) => !c.url.startsWith('node:')) ?? callers[0];
     if (caller) {
       return {
         fn: `${functionName} (native, from ${caller.functionName || '(anonymous)'} ${location(caller.url)})`,

@@ -39,43 +39,20 @@ async function main(): Promise<void> {
   });
   poolReady.catch(() => undefined); // awaited (and reported) below
 
-  const [{ createApp }, { createMetrics }, { default: pino }] = await Promise.all([
-    import('./app'),
-    import('./metrics'),
-    import('pino'),
-  ]);
-  const logger = pino({ level: config.logLevel, base: { service: SERVICE_NAME } });
-  configureSharp(config.sharpConcurrency);
   const state = new ServiceState();
-  const app = createApp({
-    state,
-    metrics: createMetrics(),
-    logger,
-    limits: {
-      maxBodyBytes: config.maxBodyBytes,
-      maxBufferedBodyBytes: config.maxBufferedBodyBytes,
-      maxImagesPerRequest: config.maxImagesPerRequest,
-      requestTimeoutMs: config.requestTimeoutMs,
-    },
-    feedback: new PredictionMemory({ ttlMs: config.feedbackTtlMs, maxEntries: config.feedbackMaxEntries }),
-  });
-  const server = createServer(
-    {
-      // A client that has not sent its headers (or its whole request) in time gets 408 from Node and its
-      // connection is closed, so slow clients cannot hold sockets, admission places or body memory.
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      // Node checks those timeouts on this interval (default 30 s, which let a slow body live ~40 s).
-      connectionsCheckingInterval: connectionsCheckingIntervalMs(config),
-    },
-    app,
-  );
-  server.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  let http: { server: Server; logger: Logger };
+  try {
+    http = await listen(config, state);
+  } catch (err) {
+    // The workers are still loading the model: a process that exits under them aborts in ONNX Runtime's
+    // teardown (SIGABRT, exit 134) instead of exiting 1 with the reason.
+    await poolReady.then(
+      (pool) => pool.close(),
+      () => undefined,
+    );
+    throw err;
+  }
+  const { server, logger } = http;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, host: config.host }, 'listening');
@@ -122,6 +99,52 @@ async function main(): Promise<void> {
     },
     'ready',
   );
+}
+
+/** Loads the HTTP stack (while the inference workers load the model) and listens. */
+async function listen(
+  config: ServiceConfig,
+  state: ServiceState,
+): Promise<{ server: Server; logger: Logger }> {
+  const [{ createApp }, { createMetrics }, { default: pino }] = await Promise.all([
+    import('./app'),
+    import('./metrics'),
+    import('pino'),
+  ]);
+  const logger = pino({ level: config.logLevel, base: { service: SERVICE_NAME } });
+  configureSharp(config.sharpConcurrency);
+  const app = createApp({
+    state,
+    metrics: createMetrics(),
+    logger,
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+      maxImagesPerRequest: config.maxImagesPerRequest,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    feedback: new PredictionMemory({ ttlMs: config.feedbackTtlMs, maxEntries: config.feedbackMaxEntries }),
+  });
+  const server = createServer(
+    {
+      // A client that has not sent its headers (or its whole request) in time gets 408 from Node and its
+      // connection is closed, so slow clients cannot hold sockets, admission places or body memory.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Node checks those timeouts on this interval (default 30 s, which let a slow body live ~40 s).
+      connectionsCheckingInterval: connectionsCheckingIntervalMs(config),
+    },
+    app,
+  );
+  server.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err) =>
+      reject(new Error(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${err.message}`)),
+    );
+  });
+  return { server, logger };
 }
 
 /**

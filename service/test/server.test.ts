@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnService, type SpawnedService } from '../../bench/src/harness';
+import { DEFAULT_MODEL_DIR } from '../src/config';
 import { noisyJpeg, tempDir, waitFor, writeTinyCnn } from './helpers';
 
 /** The server process (see bench/src/service-process.ts) on `env` alone, not waited for: tests watch its logs. */
@@ -269,6 +270,22 @@ describe('server process', () => {
     expect((await proc.exited).code).toBe(2);
     expect(proc.stderr()).toContain('PORT="eighty": must be a whole number from 0 to 65535');
     expect(proc.stderr()).toContain('REQUEST_TIMEOUT_MS="-5"');
+  });
+
+  test('fails to start with exit 1 and the reason when the port is taken, not an abort under the loading workers', async () => {
+    // The default model, not a tiny one: the listen error must come while the workers are still loading it.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const proc = track(await startServer({ MODEL_DIR: DEFAULT_MODEL_DIR, PORT: String(port) }));
+      expect(await proc.exited).toEqual({ code: 1, signal: null });
+      expect(proc.stderr()).toContain(
+        `cannot start: cannot listen on 127.0.0.1:${port} (HOST, PORT): listen EADDRINUSE`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   test('fails to start when the model directory is missing', async () => {

@@ -16,7 +16,7 @@ import { admitRequest, classifyImages, requireModel } from './data-plane';
 import { AppError, PredictionError, predictionAppError } from './errors';
 import { PredictionMemory } from './feedback';
 import { createMetrics, type ServiceMetrics } from './metrics';
-import { readBody, readImages } from './request-images';
+import { parseJsonBody, readBody, readImages } from './request-images';
 import { topClasses } from './scores';
 import type { LoadedModel, ServiceState } from './state';
 
@@ -215,15 +215,8 @@ export function createApp(deps: AppDeps): express.Express {
         'send application/json {"requestId":"...","label":"..."}',
       );
     }
-    let raw: unknown;
-    try {
-      const body = await readBody(req, FEEDBACK_MAX_BYTES, { limitName: 'the /feedback limit' });
-      raw = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
-    }
-    const parsed = FeedbackSchema.safeParse(raw);
+    const body = await readBody(req, FEEDBACK_MAX_BYTES, { limitName: 'the /feedback limit' });
+    const parsed = FeedbackSchema.safeParse(parseJsonBody(body));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new AppError(

@@ -89,13 +89,17 @@ export async function readImages(req: Request, limits: BodyLimits): Promise<Buff
   );
 }
 
-function readJson(body: Buffer, limits: BodyLimits): Buffer[] {
-  let raw: unknown;
+/** A request body parsed as JSON; 400 `invalid_json` naming the parser's complaint when it is not JSON. */
+export function parseJsonBody(body: Buffer): unknown {
   try {
-    raw = JSON.parse(body.toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (err) {
     throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+function readJson(body: Buffer, limits: BodyLimits): Buffer[] {
+  const raw = parseJsonBody(body);
   const parsed = PredictJsonRequestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

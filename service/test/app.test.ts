@@ -511,26 +511,35 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
     expect((await predict(h.server, good)).status).toBe(200);
   });
 
-  test('a client that disconnects mid-body does not hurt the server', async () => {
-    const port = (h.server.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/predict',
-        headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
+  test.each([
+    ['/predict', 'image/jpeg'],
+    ['/feedback', 'application/json'],
+  ])(
+    'a client that disconnects mid-body on %s is counted as client_aborted and does not hurt the server',
+    async (path, type) => {
+      const port = (h.server.address() as AddressInfo).port;
+      const errors = async (reason: string): Promise<number> =>
+        metricValue(h.server, new RegExp(`^inference_errors_total\\{reason="${reason}"\\}`));
+      const before = await Promise.all(['client_aborted', 'invalid_json', 'internal_error'].map(errors));
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path,
+          headers: { 'Content-Type': type, 'Content-Length': good.length },
+        });
+        req.on('error', () => resolve());
+        req.write(good.subarray(0, 100), () => setTimeout(() => req.destroy(), 50));
       });
-      req.on('error', () => resolve());
-      req.write(good.subarray(0, 100), () => setTimeout(() => req.destroy(), 50));
-    });
-    await waitFor(
-      async () => (await metricValue(h.server, /^inference_errors_total\{reason="client_aborted"\}/)) === 1,
-      'the aborted request to be counted',
-    );
-    expect(await metricValue(h.server, /^inference_errors_total\{reason="internal_error"\}/)).toBe(0);
-    expect((await predict(h.server, good)).status).toBe(200);
-  });
+      await waitFor(
+        async () => (await errors('client_aborted')) === (before[0] as number) + 1,
+        'the aborted request to be counted',
+      );
+      expect([await errors('invalid_json'), await errors('internal_error')]).toEqual(before.slice(1));
+      expect((await predict(h.server, good)).status).toBe(200);
+    },
+  );
 
   test('errors are counted by reason', async () => {
     const line = /^inference_errors_total\{reason="image_undecodable"\}/;

@@ -12,7 +12,7 @@ import { SERVICE_DIR } from '../config';
 import { admitRequest, classifyImages, classifyTensor, requireModel } from '../data-plane';
 import { AppError } from '../errors';
 import type { ServiceMetrics } from '../metrics';
-import { readBody } from '../request-images';
+import { parseJsonBody, readBody } from '../request-images';
 import type { ServiceState } from '../state';
 import {
   SERVER_EXTENSIONS,
@@ -105,13 +105,7 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
     }
     const reserve = admitRequest(model, bodies, res);
     const body = await readBody(req, limits.maxBodyBytes, { reserve });
-    let raw: unknown;
-    try {
-      raw = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      throw new AppError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
-    }
-    const request = parseInferenceRequest(raw);
+    const request = parseInferenceRequest(parseJsonBody(body));
     const input = decodeInput(request, model, limits.maxImagesPerRequest);
     const outputs = decodeOutputs(request, model.metadata.labels.length);
     const probs =

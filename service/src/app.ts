@@ -11,6 +11,7 @@ import {
 } from './api/service-protocol';
 import { V2_PROTOCOL, registerV2Routes } from './api/v2-routes';
 import { BodyBudget } from './body-budget';
+import { unansweredStatus } from './client-errors';
 import { defaultConfig, defaultMaxBufferedBodyBytes } from './config';
 import { admitRequest, classifyImages, requireModel } from './data-plane';
 import { AppError, PredictionError, predictionAppError } from './errors';
@@ -97,21 +98,23 @@ export function createApp(deps: AppDeps): express.Express {
       metrics.inFlight.dec();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      const labels = { route, method: req.method, status: String(res.statusCode) };
+      // Never answered by the app: Node answered (a malformed or late body) or the client left first.
+      const status = res.headersSent ? res.statusCode : unansweredStatus(req.socket);
+      const labels = { route, method: req.method, status: String(status) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
       const line = {
         requestId: req.id,
         method: req.method,
         route,
-        status: res.statusCode,
+        status,
         latencyMs: Math.round(seconds * 10000) / 10,
         modelVersion: model?.version,
         errorCode: res.locals.errorCode as string | undefined,
         aborted: !res.writableFinished || undefined,
       };
       // Probes answering 503 while loading or draining are expected: only failed requests are warnings.
-      if (res.statusCode >= 500 && line.errorCode !== undefined) logger.warn(line, 'request');
+      if (status >= 500 && line.errorCode !== undefined) logger.warn(line, 'request');
       else logger.info(line, 'request');
     };
     res.on('finish', finish);

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { answerClientError } from './client-errors';
 import { ConfigError, SERVICE_NAME, loadConfig, type ServiceConfig } from './config';
 import { PredictionMemory } from './feedback';
 import { InferencePool } from './inference/pool';
@@ -137,6 +138,7 @@ async function listen(
     },
     app,
   );
+  server.on('clientError', answerClientError);
   server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -718,6 +718,40 @@ describe('load shedding', () => {
     }
   });
 
+  test('a client that leaves while its image waits is counted as 499, not as the 200 written after it left', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await startHarness({ beforeRun: () => gate });
+    try {
+      const port = (h.server.address() as AddressInfo).port;
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/predict',
+        headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
+      });
+      req.on('error', () => undefined);
+      req.end(good);
+      await waitFor(() => h.pool.busyWorkers === 1, 'the image to reach the held worker');
+      req.destroy();
+      const count = (status: string): Promise<number> =>
+        metricValue(
+          h.server,
+          new RegExp(`^http_requests_total\\{route="/predict",method="POST",status="${status}"\\}`),
+        );
+      await waitFor(async () => (await count('499')) === 1, 'the request to be counted as 499');
+      release();
+      await waitFor(() => h.pool.busyWorkers === 0, 'the worker to finish the image');
+      expect(await count('200')).toBe(0);
+      expect((await predict(h.server, good)).status).toBe(200);
+      expect(await count('200')).toBe(1);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
   test('a request that waits past REQUEST_TIMEOUT_MS gets 504 and never reaches the model', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -29,6 +29,23 @@ function logged(proc: SpawnedService, msg: string): Record<string, unknown> | un
     .find((l) => l.msg === msg);
 }
 
+/** Writes `text` on a new connection and resolves with all it receives until the server closes it. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text, 'latin1'));
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+/** The status line and the JSON body of a raw HTTP/1.1 response. */
+function parseRawResponse(raw: string): { statusLine: string; body: unknown } {
+  const [head = '', body = ''] = raw.split('\r\n\r\n');
+  return { statusLine: head.split('\r\n')[0] ?? '', body: body ? (JSON.parse(body) as unknown) : null };
+}
+
 interface Reply {
   status: number;
   body: string;
@@ -233,12 +250,43 @@ describe('server process', () => {
       }
     }
     for (const c of clients)
-      expect({ mode: c.mode, status: c.received().split('\r\n')[0] }).toEqual({
+      expect({ mode: c.mode, ...parseRawResponse(c.received()) }).toEqual({
         mode: c.mode,
-        status: 'HTTP/1.1 408 Request Timeout',
+        statusLine: 'HTTP/1.1 408 Request Timeout',
+        body: { error: { code: 'request_timeout', message: expect.stringContaining('REQUEST_TIMEOUT_MS') } },
       });
+    // The slow body reached the app, which never answered it: logged with the status the client got.
+    const slowBody = logLines(proc).find((l) => l.includes('"route":"/predict"'));
+    expect(JSON.parse(slowBody ?? '{}')).toMatchObject({ status: 408, aborted: true });
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
     expect(proc.child.exitCode).toBeNull();
+  });
+
+  test('requests Node cannot parse get its status with a JSON error, and are logged and counted with it', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1' }));
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    const badChunk =
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n';
+    expect(parseRawResponse(await rawExchange(port, badChunk))).toEqual({
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      body: { error: { code: 'malformed_request', message: 'the request is not valid HTTP/1.1' } },
+    });
+    const bigHeader = `GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${'a'.repeat(20_000)}\r\n\r\n`;
+    expect(parseRawResponse(await rawExchange(port, bigHeader))).toEqual({
+      statusLine: 'HTTP/1.1 431 Request Header Fields Too Large',
+      body: { error: { code: 'headers_too_large', message: 'the request headers are over 16 KiB' } },
+    });
+    const metrics = (await rawExchange(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+      .split('\n')
+      .filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/predict"'));
+    expect(metrics).toEqual([expect.stringMatching(/status="400"\} 1$/)]);
+    expect(JSON.parse(logLines(proc).find((l) => l.includes('"route":"/predict"')) ?? '{}')).toMatchObject({
+      status: 400,
+      aborted: true,
+    });
+    expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
   });
 
   test('a start and a prediction leave no ONNX Runtime telemetry traces (device id cache, mat-debug log)', async () => {

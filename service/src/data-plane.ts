@@ -56,12 +56,16 @@ export async function classifyImages(
     throw err;
   }
   metrics.preprocessDuration.observe(result.preprocessSeconds);
-  return probabilitiesOf(result, images.length, model, metrics);
+  const probs = probabilitiesOf(result, images.length, model);
+  countPredictions(result, probs, model, metrics);
+  return probs;
 }
 
 /**
  * Runs `count` images already in the model's input form (concatenated in `batch`, whose buffer moves to the
- * worker) as one batch; returns each image's class probabilities and counts the predictions.
+ * worker) as one batch; returns each image's class probabilities and counts the predictions. 422
+ * `non_finite_output`, with nothing counted, when an output is not finite: a raw tensor far outside what
+ * preprocessing produces can overflow the model (infinite logits).
  */
 export async function classifyTensor(
   req: Request,
@@ -71,7 +75,18 @@ export async function classifyTensor(
   metrics: ServiceMetrics,
 ): Promise<Float32Array[]> {
   checkDeadline(req);
-  return probabilitiesOf(await model.engine.run(batch, count, req.deadline), count, model, metrics);
+  const result = await model.engine.run(batch, count, req.deadline);
+  const probs = probabilitiesOf(result, count, model);
+  const bad = probs.findIndex((p) => p.some((v) => !Number.isFinite(v)));
+  if (bad >= 0) {
+    throw new AppError(
+      422,
+      'non_finite_output',
+      `the model output for image ${bad} is not finite: its input is far outside the range preprocessing produces`,
+    );
+  }
+  countPredictions(result, probs, model, metrics);
+  return probs;
 }
 
 /** 504 when the request's deadline has already passed. */
@@ -81,20 +96,26 @@ function checkDeadline(req: Request): void {
   }
 }
 
-function probabilitiesOf(
-  result: InferenceResult,
-  count: number,
-  model: LoadedModel,
-  metrics: ServiceMetrics,
-): Float32Array[] {
+/** Each image's class probabilities from the model's raw output. */
+function probabilitiesOf(result: InferenceResult, count: number, model: LoadedModel): Float32Array[] {
   const { metadata } = model;
   const classes = metadata.labels.length;
+  return Array.from({ length: count }, (_, i) =>
+    probabilities(result.scores.subarray(i * classes, (i + 1) * classes), metadata.output.kind),
+  );
+}
+
+/** The run's duration and batch size, and each image's top class, into the metrics. */
+function countPredictions(
+  result: InferenceResult,
+  probs: readonly Float32Array[],
+  model: LoadedModel,
+  metrics: ServiceMetrics,
+): void {
   metrics.inferenceDuration.observe(result.seconds);
-  metrics.batchSize.observe(count);
-  return Array.from({ length: count }, (_, i) => {
-    const probs = probabilities(result.scores.subarray(i * classes, (i + 1) * classes), metadata.output.kind);
-    const best = topClasses(probs, metadata.labels, 1);
+  metrics.batchSize.observe(probs.length);
+  for (const p of probs) {
+    const best = topClasses(p, model.metadata.labels, 1);
     metrics.predictions.inc({ label: best.label, model_version: model.version });
-    return probs;
-  });
+  }
 }

@@ -381,7 +381,12 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect(res.body.error).toContain(text);
   });
 
-  test('fails when a raw tensor overflows the model: 422, never non-numbers in the output', async () => {
+  test('fails when a raw tensor overflows the model: 422, never non-numbers in the output, nothing counted', async () => {
+    const predictions = async (): Promise<string[]> =>
+      (await request(svc.server).get('/metrics')).text
+        .split('\n')
+        .filter((l) => l.startsWith('inference_predictions_total{'));
+    const before = await predictions();
     const res = await infer({
       inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: new Array(3072).fill(3e38) }],
     });
@@ -389,6 +394,7 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect(res.body.error).toBe(
       'the model output for image 0 is not finite: its input is far outside the range preprocessing produces',
     );
+    expect(await predictions()).toEqual(before);
   });
 
   test('fails when an image is larger than MAX_IMAGE_PIXELS: 422', async () => {

@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { registerDocsRoutes } from './api/docs';
 import { openApiDocument, type Json } from './api/openapi';
 import {
+  REQUEST_ID_PATTERN,
   TopKQuerySchema,
   feedbackRequestSchema,
   type ModelResponse,
@@ -50,7 +51,6 @@ function defaultPredictionMemory(): PredictionMemory {
   return new PredictionMemory({ ttlMs: feedbackTtlMs, maxEntries: feedbackMaxEntries });
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Largest /feedback body: a request id and two labels need far less. */
 const FEEDBACK_MAX_BYTES = 64 * 1024;
 
@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     const incoming = req.header('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     req.deadline = Date.now() + limits.requestTimeoutMs;
     res.setHeader('X-Request-Id', req.id);
     const model = state.model;

@@ -177,6 +177,23 @@ describe('endpoints', () => {
     expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/); // replaced, never echoed
   });
 
+  test("an incoming X-Request-Id with ':' is replaced, so it cannot take a batch's prediction id", async () => {
+    const single = await predict(h.server, good).set('X-Request-Id', 'clash:0');
+    expect(single.body.predictions[0].id).toMatch(/^[0-9a-f-]{36}$/);
+    const batch = await request(h.server)
+      .post('/predict')
+      .set('X-Request-Id', 'clash')
+      .attach('a', good, 'a.jpg')
+      .attach('b', good, 'b.jpg');
+    expect(batch.body.predictions.map((p: { id: string }) => p.id)).toEqual(['clash:0', 'clash:1']);
+    const predicted = batch.body.predictions[0].label as string;
+    const fb = await request(h.server)
+      .post('/feedback')
+      .send({ requestId: 'clash:0', label: predicted, predictedLabel: predicted });
+    expect(fb.status).toBe(200);
+    expect(fb.body.counted).toBe(true);
+  });
+
   test('PNG and WebP bodies are accepted', async () => {
     const png = await sharp(good).png().toBuffer();
     const webp = await sharp(good).webp().toBuffer();

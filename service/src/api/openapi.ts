@@ -12,6 +12,7 @@ import {
   NotReadyResponseSchema,
   PREDICT_ERRORS,
   PredictJsonRequestSchema,
+  REQUEST_ID_PATTERN,
   ReadyResponseSchema,
   TopKQuerySchema,
   errorBodySchema,
@@ -386,7 +387,7 @@ export function openApiDocument(model: DocumentedModel): Json {
       },
       headers: {
         'X-Request-Id': {
-          description: 'the incoming X-Request-Id when it matches [A-Za-z0-9._:-]{1,128}, else a new UUID',
+          description: `the incoming X-Request-Id when it matches ${REQUEST_ID_PATTERN.source}, else a new UUID`,
           required: true,
           schema: { type: 'string' },
         },

@@ -62,6 +62,12 @@ export function classScoreSchema(labels?: readonly string[]) {
   });
 }
 
+/**
+ * An incoming X-Request-Id the service keeps (any other gets a new UUID). No `:`: it separates a batch's
+ * prediction ids, `<requestId>:<index>`, so a kept id can never equal another request's prediction id.
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
 /** `POST /predict` answer. */
 export function predictResponseSchema(labels?: readonly string[]) {
   const score = classScoreSchema(labels);

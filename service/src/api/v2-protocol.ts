@@ -265,9 +265,6 @@ export function decodeInput(request: InferenceRequest, model: LoadedModel, maxIm
   );
 }
 
-/** Largest finite float32. */
-const FP32_MAX = 3.4028234663852886e38;
-
 function checkCount(count: number, maxImages: number): void {
   if (count < 1) throw invalid("'inputs.0.shape' has 0 images: send at least one");
   if (count > maxImages) throw tooMany(maxImages);
@@ -283,7 +280,7 @@ function flatten(data: readonly unknown[], shape: readonly number[], datatype: '
   const check = (value: unknown, path: string): void => {
     const ok =
       datatype === 'FP32'
-        ? typeof value === 'number' && Math.abs(value) <= FP32_MAX
+        ? typeof value === 'number' && Number.isFinite(Math.fround(value)) // as the tensor will hold it
         : typeof value === 'string';
     if (!ok) {
       throw invalid(

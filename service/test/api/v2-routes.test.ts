@@ -330,6 +330,21 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
       'within the float32 range',
     ],
     [
+      'an FP32 element that float32 rounds to infinity',
+      {
+        inputs: [
+          {
+            name: 'input',
+            shape: [1, 3, 32, 32],
+            datatype: 'FP32',
+            data: [-3.4028235677973366e38, ...new Array(3071).fill(0)],
+          },
+        ],
+      },
+      400,
+      "'inputs.0.data.0' is -3.4028235677973366e+38",
+    ],
+    [
       'an FP32 element beyond the float32 range',
       {
         inputs: [
@@ -379,6 +394,22 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect(res.status).toBe(status);
     expect(Object.keys(res.body)).toEqual(['error']);
     expect(res.body.error).toContain(text);
+  });
+
+  test('accepts the float32 maximum as JSON writers print it (3.4028235e38, above the exact value)', async () => {
+    const res = await infer({
+      inputs: [
+        {
+          name: 'input',
+          shape: [1, 3, 32, 32],
+          datatype: 'FP32',
+          data: [3.4028235e38, -3.4028235e38, ...new Array(3070).fill(0)],
+        },
+      ],
+    });
+    // Past the parser: what the model makes of it (a number or 422 non_finite_output) is another test's.
+    expect(res.body.error ?? '').not.toContain('float32 range');
+    expect([200, 422]).toContain(res.status);
   });
 
   test('fails when a raw tensor overflows the model: 422, never non-numbers in the output, nothing counted', async () => {

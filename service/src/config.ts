@@ -64,6 +64,12 @@ const EnvSchema = z.object({
       /^[A-Za-z0-9._-]{1,255}=[0-9a-f]{64}(,[A-Za-z0-9._-]{1,255}=[0-9a-f]{64})*$/,
       "must be <file>=<sha256>[,<file>=<sha256>…]: the pin's files",
     )
+    .superRefine((v, ctx) => {
+      const names = v.split(',').map((e) => e.split('=')[0]);
+      const twice = names.find((n, i) => names.indexOf(n) !== i);
+      if (twice !== undefined)
+        ctx.addIssue({ code: 'custom', message: `names ${twice} twice: each file once` });
+    })
     .transform((v) => Object.fromEntries(v.split(',').map((e) => e.split('=') as [string, string])))
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -63,6 +63,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MODEL_FILES: 'MLmodel' }, null)).toThrow(
       'MODEL_FILES="MLmodel": must be <file>=<sha256>[,<file>=<sha256>…]: the pin\'s files',
     );
+    const twice = `model.onnx=${'a'.repeat(64)},MLmodel=${'b'.repeat(64)},model.onnx=${'c'.repeat(64)}`;
+    expect(() => loadConfig({ MODEL_FILES: twice }, null)).toThrow(
+      `MODEL_FILES="${twice}": names model.onnx twice: each file once`,
+    );
   });
 
   test('fails when a value is invalid, naming the variable, the value and the rule', () => {

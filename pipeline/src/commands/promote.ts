@@ -7,6 +7,7 @@ import {
   modelPinPath,
   writeModelPin,
   type EnvironmentName,
+  type EvaluationPolicy,
   type ModelPin,
 } from '../../../charts/src/config';
 import { CliError, stderrLog, type Log } from '../cli-error';
@@ -192,6 +193,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         log(`promote: ${opts.env} was pinned to version ${pin.version} meanwhile; nothing to do`);
         return { status: 'unchanged', version: pin.version };
       }
+      if (attempt > 1) await requireSameGate(root, opts.env, { pin: before, policy }, old);
       const base = await git.head();
       if (opts.pr) {
         const name = `model-promotion/${opts.env}/${pin.name}-v${pin.version}`;
@@ -255,6 +257,32 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       );
     }
     throw err;
+  }
+}
+
+/**
+ * After a lost push race, the promotion is re-applied on top of what won only if the gate's inputs are still
+ * those it judged by: the same champion and the same evaluation policy. Otherwise the version was never
+ * compared with what now serves, and the promotion stops (the tree is restored).
+ */
+async function requireSameGate(
+  root: string,
+  env: EnvironmentName,
+  judged: { pin: ModelPin | undefined; policy: EvaluationPolicy },
+  now: ModelPin | undefined,
+): Promise<void> {
+  const pinName = (p: ModelPin | undefined): string => (p ? `${p.name} version ${p.version}` : 'no model');
+  if (pinName(now) !== pinName(judged.pin) || now?.sha256 !== judged.pin?.sha256) {
+    throw new CliError(
+      `promote: ${env} was pinned to ${pinName(now)} meanwhile; the gate compared the candidate with ` +
+        `${pinName(judged.pin)}, not with it: run promote again to evaluate against what now serves`,
+    );
+  }
+  if (JSON.stringify(await environmentPolicy(root, env)) !== JSON.stringify(judged.policy)) {
+    throw new CliError(
+      `promote: the evaluation policy of ${env} (charts/environments/${env}.yaml) changed meanwhile; ` +
+        'run promote again to evaluate under it',
+    );
   }
 }
 

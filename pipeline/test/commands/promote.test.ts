@@ -7,7 +7,7 @@ import { promote } from '../../src/commands/promote';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { cloneRepo, git, treeState, type TempRepo } from '../support/repo';
+import { cloneRepo, git, setEvaluationPolicy, treeState, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -89,6 +89,37 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
       'promote(production): cats-dogs-classifier 1 -> 2',
     );
   });
+
+  it.each([
+    [
+      'the champion',
+      (other: string): void => {
+        const file = join(other, 'charts', 'environments', 'production.model.json');
+        const pin = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+        writeFileSync(file, `${JSON.stringify({ ...pin, version: '7' }, null, 2)}\n`);
+        git(other, 'commit', '--quiet', '--all', '-m', 'someone pinned version 7');
+      },
+      /production was pinned to cats-dogs-classifier version 7 meanwhile; the gate compared the candidate with cats-dogs-classifier version 1, not with it: run promote again/,
+    ],
+    [
+      'the evaluation policy',
+      (other: string): void => setEvaluationPolicy(other, 'production', { minAccuracy: 0.99 }),
+      /the evaluation policy of production \(charts\/environments\/production.yaml\) changed meanwhile/,
+    ],
+  ])(
+    'stops, and leaves the tree as it was, when the push loses a race to a change of %s',
+    async (_what, change, message) => {
+      const other = cloneRepo(repo.remote, join(tmp, 'other'));
+      change(other);
+      git(other, 'push', '--quiet', 'origin', 'main');
+      const theirs = git(other, 'rev-parse', 'HEAD');
+      const before = treeState(repo.root);
+
+      await expect(run({ push: true })).rejects.toThrow(message);
+      expect(treeState(repo.root)).toEqual(before);
+      expect(git(repo.remote, 'rev-parse', 'main')).toBe(theirs);
+    },
+  );
 
   it('fails when the push is refused for another reason and leaves the tree exactly as it was', async () => {
     const hook = join(repo.remote, 'hooks', 'pre-receive');

@@ -75,6 +75,30 @@ describe('the model-gitops CLI', () => {
     expect(written(err)).toMatch(/option '--version <n>' cannot be used with option '--alias <alias>'/);
   });
 
+  it.each([
+    [['promote', '--env', 'production', '--alias', ''], "--alias '' must be an alias"],
+    [['promote', '--env', 'production', '--alias', 'latest'], "--alias 'latest' must not be 'latest'"],
+    [['promote', '--env', 'production', '--stage', ''], '--stage must not be empty'],
+    [['promote', '--env', 'production', '--name', ''], "--name '' "],
+    [
+      ['promote', '--env', 'production', '--name', 'my model'],
+      "--name 'my model' must be a registered model name",
+    ],
+    [['register', '--model-dir', '/m', '--name', 'm', '--alias', 'v3'], "--alias 'v3' must not be v<number>"],
+    [
+      ['register', '--model-dir', '/m', '--name', 'm', '--alias', 'bad alias'],
+      "--alias 'bad alias' must be an alias",
+    ],
+    [['model-fetch', '--name', '', '--version', '1', '--dest', '/m'], "--name '' "],
+    [['evaluate', '--name', ' ', '--version', '1'], '--name must not be empty'],
+  ])(
+    'fails with exit code 2 before any request when a name is empty or not one MLflow and the pin accept: %j',
+    async (argv, message) => {
+      expect(await main(['node', 'model-gitops', ...argv])).toBe(2);
+      expect(written(err)).toContain(message);
+    },
+  );
+
   it('fails with exit code 1 and one line when MLflow is not configured', async () => {
     const saved = process.env.MLFLOW_TRACKING_URI;
     delete process.env.MLFLOW_TRACKING_URI;

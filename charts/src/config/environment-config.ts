@@ -11,7 +11,7 @@ import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../sc
 import { EvaluationPolicySchema } from './evaluation-policy';
 import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
 import { validateImage } from './image-reference';
-import { ENVIRONMENTS, type EnvironmentName } from './model-pin';
+import { ENVIRONMENTS, ModelAliasSchema, type EnvironmentName } from './model-pin';
 import { APP_NAME } from './names';
 
 const dnsLabel = z
@@ -77,7 +77,7 @@ const AutoscalingSchema = z
 const ModelSchema = z.discriminatedUnion('from', [
   z.strictObject({
     from: z.literal('registry'),
-    alias: z.string().min(1).optional(),
+    alias: ModelAliasSchema.optional(),
     stage: z.enum(['Staging', 'Production']).optional(),
   }),
   z.strictObject({ from: z.literal('baked'), modelDir: z.string().startsWith('/').optional() }),

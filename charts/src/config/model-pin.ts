@@ -11,6 +11,23 @@ const sha256Hex = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters (the sha256 of the file)');
 
+/** A registered model name the kit can pin (and name Kubernetes labels and metrics after). */
+export const RegisteredModelNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a registered model name: letters, digits, . _ -');
+
+/**
+ * A registered model alias as MLflow accepts it (`_validate_model_alias_name` in mlflow/utils/validation.py):
+ * word characters and dashes, at most 255, not `latest` (any case) and not `v<number>`, which name versions.
+ */
+export const ModelAliasSchema = z
+  .string()
+  .regex(/^[\p{L}\p{N}_-]{1,255}$/u, 'must be an alias: letters, digits, _ and - (at most 255)')
+  .refine((a) => a.toLowerCase() !== 'latest', "must not be 'latest': MLflow reserves it")
+  .refine((a) => !/^[vV]\d+$/.test(a), 'must not be v<number>: MLflow reserves those for versions');
+
 /** The files of the kit's format before MLflow directories, which a legacy pin's two digests name. */
 const LEGACY_ONNX_FILE = 'model.onnx';
 const LEGACY_METADATA_FILE = 'model.json';
@@ -45,11 +62,7 @@ export const ModelPinSchema = z.preprocess(
   z
     .object({
       /** Registered model name in the MLflow Model Registry. */
-      name: z
-        .string()
-        .min(1)
-        .max(256)
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a registered model name: letters, digits, . _ -'),
+      name: RegisteredModelNameSchema,
       /** Registered model version. */
       version: z.string().regex(/^[1-9][0-9]*$/, 'must be a positive integer written as a string, e.g. "3"'),
       /** sha256 of the ONNX file (the model's identity in metrics and logs; also listed in `files`). */

@@ -165,6 +165,19 @@ describe('environment config validation', () => {
     expect(errorOf(c)).toContain("'model' a registry model needs exactly one of 'alias' or 'stage'");
   });
 
+  it.each([
+    ['latest', "must not be 'latest': MLflow reserves it"],
+    ['v2', 'must not be v<number>: MLflow reserves those for versions'],
+    ['', 'must be an alias'],
+  ])(
+    "fails on a model alias MLflow refuses ('%s'), at synth rather than at the first promotion",
+    (alias, rule) => {
+      const c = production();
+      c.model = { from: 'registry', alias };
+      expect(errorOf(c)).toContain(`'model.alias' ${rule}`);
+    },
+  );
+
   it('fails on a registry model without mlflow settings', () => {
     const c = production();
     delete c.mlflow;

@@ -12,7 +12,7 @@ import { jsonReport, textReport } from '../evaluation/report';
 import { Git } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
-import { envOption, versionOption } from './options';
+import { envOption, nonEmptyOption, versionOption } from './options';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
@@ -123,7 +123,7 @@ export function registerEvaluateCommand(program: Command): void {
       "Run the promotion gate's evaluation: a model on a labelled golden set (one folder per label)",
     )
     .addOption(new Option('--model-dir <dir>', 'local model directory').conflicts(['name', 'version']))
-    .option('--name <model>', 'registered model name (with --version)')
+    .option('--name <model>', 'registered model name (with --version)', nonEmptyOption('--name'))
     .option('--version <n>', 'registered model version (with --name)', versionOption('--version'))
     .addOption(new Option('--golden <dir>', 'golden set directory: <label>/<image> files').conflicts('env'))
     .option(

@@ -15,7 +15,7 @@ import {
   ttyProgress,
   type ProgressFn,
 } from '../model-artifacts';
-import { intOption, sha256Option, versionOption } from './options';
+import { intOption, modelNameOption, sha256Option, versionOption } from './options';
 
 /** Options of {@link fetchModel}. */
 export interface FetchModelOptions {
@@ -141,7 +141,7 @@ export function registerModelFetchCommand(program: Command): void {
     .description(
       'Download the pinned files of a model version from MLflow into a directory, verifying each sha256 (the init container)',
     )
-    .requiredOption('--name <model>', 'registered model name')
+    .requiredOption('--name <model>', 'registered model name', modelNameOption('--name'))
     .requiredOption(
       '--version <n>',
       'registered model version (a positive integer)',

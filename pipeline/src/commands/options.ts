@@ -1,5 +1,11 @@
 import { InvalidArgumentError } from 'commander';
-import { ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
+import {
+  ENVIRONMENTS,
+  ModelAliasSchema,
+  RegisteredModelNameSchema,
+  type EnvironmentName,
+} from '../../../charts/src/config';
+import type { z } from 'zod';
 
 /** Parser for a registered model version: a positive integer, kept as a string as MLflow does. */
 export function versionOption(flag: string): (value: string) => string {
@@ -40,4 +46,35 @@ export function envOption(value: string): EnvironmentName {
     throw new InvalidArgumentError(`--env must be one of ${ENVIRONMENTS.join(', ')} (got '${value}')`);
   }
   return value as EnvironmentName;
+}
+
+/** Parser for a string option that must follow a schema; the error names the flag, the value and the rule. */
+function schemaOption(flag: string, schema: z.ZodType<string>): (value: string) => string {
+  return (value) => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      throw new InvalidArgumentError(
+        `${flag} '${value}' ${parsed.error.issues[0]?.message ?? 'is not valid'}`,
+      );
+    }
+    return parsed.data;
+  };
+}
+
+/** Parser for a registered model name the kit can pin (checked before anything is downloaded). */
+export function modelNameOption(flag: string): (value: string) => string {
+  return schemaOption(flag, RegisteredModelNameSchema);
+}
+
+/** Parser for a registered model alias, by MLflow's rules (checked before anything is registered). */
+export function aliasOption(flag: string): (value: string) => string {
+  return schemaOption(flag, ModelAliasSchema);
+}
+
+/** Parser for an option that may not be empty (commander takes `--stage ""` as given). */
+export function nonEmptyOption(flag: string): (value: string) => string {
+  return (value) => {
+    if (value.trim() === '') throw new InvalidArgumentError(`${flag} must not be empty`);
+    return value;
+  };
 }

@@ -27,7 +27,7 @@ import { Git, GitError } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
-import { envOption, intOption, versionOption } from './options';
+import { aliasOption, envOption, intOption, modelNameOption, nonEmptyOption, versionOption } from './options';
 
 /** The trailer key that marks a promotion commit; rollback finds commits by it. */
 export const PROMOTION_TRAILER = 'Model-Promotion';
@@ -404,9 +404,21 @@ export function registerPromoteCommand(program: Command): void {
         .argParser(versionOption('--version'))
         .conflicts(['alias', 'stage']),
     )
-    .addOption(new Option('--alias <alias>', 'promote the version this alias points to').conflicts('stage'))
-    .option('--stage <stage>', 'promote the newest version in this stage (Staging, Production)')
-    .option('--name <model>', 'registered model name (default: the name in the current pin)')
+    .addOption(
+      new Option('--alias <alias>', 'promote the version this alias points to')
+        .argParser(aliasOption('--alias'))
+        .conflicts('stage'),
+    )
+    .option(
+      '--stage <stage>',
+      'promote the newest version in this stage (Staging, Production)',
+      nonEmptyOption('--stage'),
+    )
+    .option(
+      '--name <model>',
+      'registered model name (default: the name in the current pin)',
+      modelNameOption('--name'),
+    )
     .addOption(new Option('--push', 'push the commit to the current branch of the remote').conflicts('pr'))
     .option('--pr', 'commit on a new branch, push it and print a pull request body on stdout')
     .option('--remote <name>', 'git remote to push to', 'origin')
@@ -422,13 +434,14 @@ export function registerPromoteCommand(program: Command): void {
         'Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
     )
     .action(async (o: PromoteCliOptions) => {
-      const selector: Selector | undefined = o.version
-        ? { kind: 'version', value: o.version }
-        : o.alias
-          ? { kind: 'alias', value: o.alias }
-          : o.stage
-            ? { kind: 'stage', value: o.stage }
-            : undefined;
+      const selector: Selector | undefined =
+        o.version !== undefined
+          ? { kind: 'version', value: o.version }
+          : o.alias !== undefined
+            ? { kind: 'alias', value: o.alias }
+            : o.stage !== undefined
+              ? { kind: 'stage', value: o.stage }
+              : undefined;
       const client = new MlflowClient({ connection: mlflowConnectionFromEnv() });
       const result = await promote(client, {
         cwd: process.cwd(),

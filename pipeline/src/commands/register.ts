@@ -13,6 +13,7 @@ import {
 } from '../../../service/src/model/format';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { MlflowClient, mlflowConnectionFromEnv, type ModelVersion } from '../mlflow';
+import { aliasOption, modelNameOption } from './options';
 
 /** Options of {@link registerModel}. */
 export interface RegisterOptions {
@@ -77,7 +78,16 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const version = await client.createModelVersion(opts.name, location, run.run_id, opts.description);
   log(`register: ${opts.name} version ${version.version} from ${location} (run ${run.run_id})`);
   if (opts.alias) {
-    await client.setAlias(opts.name, opts.alias, version.version);
+    try {
+      await client.setAlias(opts.name, opts.alias, version.version);
+    } catch (err) {
+      // The version exists now: say which, so a retry sets the alias rather than registering another one.
+      throw new CliError(
+        `register: version ${version.version} of '${opts.name}' was created, but the alias '${opts.alias}' ` +
+          `could not be set: ${(err as Error).message}: set the alias on version ${version.version} in MLflow ` +
+          'rather than registering again',
+      );
+    }
     log(`register: alias '${opts.alias}' → version ${version.version}`);
   }
   return version;
@@ -107,8 +117,12 @@ export function registerRegisterCommand(program: Command): void {
       '--model-dir <dir>',
       'an MLflow model directory (MLmodel + ONNX) or model.onnx + model.json',
     )
-    .requiredOption('--name <model>', 'registered model name (created when missing)')
-    .option('--alias <alias>', 'point this alias at the new version (e.g. staging)')
+    .requiredOption(
+      '--name <model>',
+      'registered model name (created when missing)',
+      modelNameOption('--name'),
+    )
+    .option('--alias <alias>', 'point this alias at the new version (e.g. staging)', aliasOption('--alias'))
     .option('--experiment <name>', 'experiment for the upload run', 'model-gitops')
     .option('--description <text>', 'description of the new version')
     .addHelpText(

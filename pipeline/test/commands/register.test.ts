@@ -117,6 +117,16 @@ describe('register', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('fails naming the version it created when MLflow refuses the alias, so a retry does not register again', async () => {
+    writeModel(join(tmp, 'm'), tinyModel());
+    await expect(
+      registerModel(fakeClient(fake), { modelDir: join(tmp, 'm'), name: NAME, alias: 'latest', log: quiet }),
+    ).rejects.toThrow(
+      /^register: version 1 of 'cats-dogs-classifier' was created, but the alias 'latest' could not be set: .*is reserved.*: set the alias on version 1 in MLflow rather than registering again$/,
+    );
+    expect(fake.versions.get(NAME)?.map((v) => v.version)).toEqual(['1']);
+  });
+
   it('marks the run FAILED and creates no version when an upload fails', async () => {
     writeModel(join(tmp, 'm'), tinyModel());
     fake.faults.failUploads = true;

@@ -432,6 +432,12 @@ export class FakeMlflow {
         if (!this.findVersion(name, body.version)) {
           return notFound(res, `Model Version (name=${name}, version=${body.version}) not found`);
         }
+        if (String(body.alias).toLowerCase() === 'latest') {
+          return json(res, 400, {
+            error_code: 'INVALID_PARAMETER_VALUE',
+            message: "'latest' alias name (case insensitive) is reserved.",
+          });
+        }
         this.aliases.get(name)?.set(String(body.alias), body.version);
         return json(res, 200, {});
       }

@@ -7,6 +7,7 @@ import {
   modelPinPath,
   readModelPin,
   writeModelPin,
+  type ModelPin,
 } from '../../../charts/src/config';
 import { stderrLog, type Log } from '../cli-error';
 import { Git } from '../git';
@@ -18,7 +19,8 @@ import { Git } from '../git';
  */
 export async function migratePins(cwd: string, log: Log = stderrLog): Promise<string[]> {
   const root = await new Git(cwd).topLevel();
-  const changed: string[] = [];
+  // Every pin is read (and a bad one reported) before any is written: a failure changes nothing.
+  const legacy: { file: string; pin: ModelPin }[] = [];
   for (const env of ENVIRONMENTS) {
     const file = modelPinPath(root, env);
     if (!existsSync(file)) continue;
@@ -29,12 +31,14 @@ export async function migratePins(cwd: string, log: Log = stderrLog): Promise<st
       raw = undefined; // readModelPin below reports it
     }
     if (raw !== undefined && !isLegacyPin(raw)) continue;
-    writeModelPin(file, readModelPin(file));
-    changed.push(relative(root, file));
+    legacy.push({ file, pin: readModelPin(file) });
+  }
+  for (const { file, pin } of legacy) {
+    writeModelPin(file, pin);
     log(`migrate-pins: rewrote ${relative(root, file)} with per-file digests`);
   }
-  if (changed.length === 0) log('migrate-pins: every pin already has per-file digests');
-  return changed;
+  if (legacy.length === 0) log('migrate-pins: every pin already has per-file digests');
+  return legacy.map(({ file }) => relative(root, file));
 }
 
 /** Registers `migrate-pins` on the CLI. */

@@ -53,4 +53,12 @@ describe('migrate-pins', () => {
     await expect(migratePins(root, () => undefined)).rejects.toThrow(/promote the version again/);
     expect(JSON.parse(readFileSync(pinFile('local'), 'utf8'))).toEqual(noMeta);
   });
+
+  it('rewrites no pin when a later one is corrupt: every pin is read before any is written', async () => {
+    const legacy = JSON.stringify(LEGACY, null, 2);
+    writeFileSync(pinFile('local'), legacy); // read first (ENVIRONMENTS order), fine
+    writeFileSync(pinFile('staging'), '{"name": ');
+    await expect(migratePins(root, () => undefined)).rejects.toThrow(/staging\.model\.json/);
+    expect(readFileSync(pinFile('local'), 'utf8')).toBe(legacy);
+  });
 });

@@ -24,6 +24,7 @@ import type { PromotionEvaluation } from '../evaluation/promotion-gate';
 import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, GitError } from '../git';
+import { InterruptGuard } from '../interrupts';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
@@ -163,11 +164,6 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  log(
-    `promote: gate passed: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms ` +
-      `(max ${gate.maxMs.toFixed(1)} ms); accuracy ${(evaluation.challenger.accuracy * 100).toFixed(1)} % on ` +
-      `${evaluation.challenger.samples} golden images`,
-  );
   const evidence = buildEvidence(evaluation.challenger, {
     name,
     version: pin.version,
@@ -185,6 +181,13 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
 
   const synth = opts.synth ?? chartsSynth;
   const attempts = opts.pr ? 1 : opts.push ? (opts.pushAttempts ?? 3) : 1;
+  // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
+  const interrupts = new InterruptGuard();
+  log(
+    `promote: gate passed: ${gate.samples} sample images, median ${gate.medianMs.toFixed(1)} ms ` +
+      `(max ${gate.maxMs.toFixed(1)} ms); accuracy ${(evaluation.challenger.accuracy * 100).toFixed(1)} % on ` +
+      `${evaluation.challenger.samples} golden images`,
+  );
   let prBranch: string | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
@@ -203,9 +206,12 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       }
       writeModelPin(modelPinPath(root, opts.env), pin);
       writeEvidence(evidencePath(root, opts.env), evidence);
+      interrupts.check();
       await runSynth(synth, root);
+      interrupts.check();
       await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
       const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate, evaluation));
+      interrupts.check(); // the last point before anything leaves this machine
       log(
         `promote: committed ${commit.slice(0, 12)} (${opts.env}: ${old?.version ?? 'none'} → ${pin.version})`,
       );
@@ -251,12 +257,9 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     if (prBranch) await cleanup(`switch back to ${branch}`, ['checkout', '--quiet', '--force', branch]);
     await git.restore(startHead, PROMOTION_PATHS);
     if (prBranch) await cleanup(`delete branch ${prBranch}`, ['branch', '--quiet', '-D', prBranch]);
-    if (err instanceof GitError) {
-      throw new CliError(
-        `promote: ${err.message}; the working tree was restored to ${startHead.slice(0, 12)}`,
-      );
-    }
-    throw err;
+    throw interrupts.failure('promote', err, startHead);
+  } finally {
+    interrupts.dispose();
   }
 }
 

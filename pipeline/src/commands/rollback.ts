@@ -12,6 +12,7 @@ import { CliError, stderrLog, type Log } from '../cli-error';
 import { currentPin } from '../environments';
 import { evidencePath } from '../evaluation/evidence';
 import { Git, GitError } from '../git';
+import { InterruptGuard } from '../interrupts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption } from './options';
 import { PROMOTION_TRAILER, requireClean } from './promote';
@@ -79,6 +80,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
         `${pinRel} has changed since (now version ${now?.version ?? 'none'}); promote the version you want instead`,
     );
   }
+  // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
+  const interrupts = new InterruptGuard();
+  log(`rollback: reverting ${target.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`);
   try {
     writeModelPin(pinFile, previous);
     // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
@@ -88,7 +92,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     } else {
       rmSync(evidencePath(root, opts.env), { force: true });
     }
+    interrupts.check();
     await runSynth(opts.synth ?? chartsSynth, root);
+    interrupts.check();
     await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
     const message = [
       `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
@@ -106,6 +112,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       '',
     ].join('\n');
     const commit = await git.commit(message);
+    interrupts.check(); // the last point before anything leaves this machine
     log(
       `rollback: committed ${commit.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`,
     );
@@ -116,12 +123,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     return { commit, reverted: target, fromVersion: promoted.version, toVersion: previous.version };
   } catch (err) {
     await git.restore(startHead, PROMOTION_PATHS);
-    if (err instanceof GitError) {
-      throw new CliError(
-        `rollback: ${err.message}; the working tree was restored to ${startHead.slice(0, 12)}`,
-      );
-    }
-    throw err;
+    throw interrupts.failure('rollback', err, startHead);
+  } finally {
+    interrupts.dispose();
   }
 }
 

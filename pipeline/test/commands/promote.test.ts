@@ -4,6 +4,7 @@
 import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
+import { interruptCli } from '../support/cli-process';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
@@ -119,6 +120,23 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
       expect(treeState(repo.root)).toEqual(before);
       expect(git(repo.remote, 'rev-parse', 'main')).toBe(theirs);
     },
+  );
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'on %s after the gate passed, stops at the next step, restores the tree and exits 130 / 143',
+    async (signal) => {
+      const before = treeState(repo.root);
+      const { stderr, ...exit } = await interruptCli(['promote', '--env', 'production'], {
+        cwd: repo.root,
+        env: { ...process.env, MLFLOW_TRACKING_URI: fake.url },
+        when: 'promote: gate passed',
+        signal,
+      });
+      expect(exit).toEqual({ code: signal === 'SIGINT' ? 130 : 143, signal: null });
+      expect(stderr).toContain(`promote: interrupted by ${signal}; the working tree was restored to`);
+      expect(treeState(repo.root)).toEqual(before);
+    },
+    60_000,
   );
 
   it('fails when the push is refused for another reason and leaves the tree exactly as it was', async () => {

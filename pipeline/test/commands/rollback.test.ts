@@ -5,6 +5,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { rollback } from '../../src/commands/rollback';
+import { interruptCli } from '../support/cli-process';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
@@ -31,6 +32,20 @@ describe('rollback (real git repositories in temp dirs)', () => {
 
   const promoteProduction = (): Promise<unknown> =>
     promote(fakeClient(fake), { cwd: repo.root, env: 'production', log: quiet });
+
+  it('on SIGINT while it rewrites the tree, stops at the next step, restores the tree and exits 130', async () => {
+    await promoteProduction();
+    const before = treeState(repo.root);
+    const { stderr, ...exit } = await interruptCli(['rollback', '--env', 'production'], {
+      cwd: repo.root,
+      env: process.env,
+      when: 'rollback: reverting',
+      signal: 'SIGINT',
+    });
+    expect(exit).toEqual({ code: 130, signal: null });
+    expect(stderr).toContain('rollback: interrupted by SIGINT; the working tree was restored to');
+    expect(treeState(repo.root)).toEqual(before);
+  }, 60_000);
 
   it('reverts the newest promotion: pin and dist/ back to before it, one commit with trailers', async () => {
     await promoteProduction();

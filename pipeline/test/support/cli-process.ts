@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -26,4 +27,30 @@ export function runCli(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: CliRun) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
+}
+
+/**
+ * Runs `model-gitops <args>` and sends it `signal` once its stderr shows `when`; resolves with how it exited
+ * and its stderr. tsx is a loader in that one process (its CLI wrapper would handle the signal itself).
+ */
+export function interruptCli(
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; when: string; signal: NodeJS.Signals },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(require.resolve('tsx')).href, CLI_ENTRY, ...args],
+    {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    const seen = stderr.includes(opts.when);
+    stderr += d.toString();
+    if (!seen && stderr.includes(opts.when)) child.kill(opts.signal);
+  });
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
 }

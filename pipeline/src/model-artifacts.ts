@@ -122,8 +122,12 @@ export function removeStaleTempDirs(dest: string): void {
   try {
     names = readdirSync(dirname(dest));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // no parent yet, so nothing stale
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // no parent yet, so nothing stale
+    throw new CliError(
+      `${dest}: its parent ${dirname(dest)} cannot be listed (${code}): ` +
+        'the destination must be a path inside a directory this process can read and write',
+    );
   }
   for (const name of names) {
     if (name.startsWith(prefix) && /\.(fetch|old)-[0-9a-f]{12}$/.test(name)) {

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import path from 'node:path';
 import { buildProgram, main } from '../src/cli';
 
@@ -98,6 +101,22 @@ describe('the model-gitops CLI', () => {
       expect(written(err)).toContain(message);
     },
   );
+
+  it('fails with exit code 2 naming --evidence when the evidence file is not in a git checkout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smoke-evidence-'));
+    try {
+      const file = join(dir, 'production.evaluation.json');
+      copyFileSync(
+        path.join(__dirname, '..', '..', 'charts', 'environments', 'production.evaluation.json'),
+        file,
+      );
+      const argv = ['smoke', '--url', 'http://127.0.0.1:9', '--expect-version', '1', '--evidence', file];
+      expect(await main(['node', 'model-gitops', ...argv])).toBe(2);
+      expect(written(err)).toContain(`--evidence ${file}: the file is not in a git checkout`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('fails with exit code 1 and one line when MLflow is not configured', async () => {
     const saved = process.env.MLFLOW_TRACKING_URI;

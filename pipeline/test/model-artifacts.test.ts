@@ -47,7 +47,10 @@ describe('model directory helpers', () => {
 
   it('fails when the parent of the destination cannot be listed, instead of skipping the cleanup', () => {
     writeFileSync(join(tmp, 'models'), 'a file, not a directory');
-    expect(() => removeStaleTempDirs(join(tmp, 'models', 'current'))).toThrow(/ENOTDIR/);
+    expect(() => removeStaleTempDirs(join(tmp, 'models', 'current'))).toThrow(
+      `${join(tmp, 'models', 'current')}: its parent ${join(tmp, 'models')} cannot be listed (ENOTDIR): ` +
+        'the destination must be a path inside a directory this process can read and write',
+    );
   });
 });
 

@@ -164,8 +164,11 @@ export class Delivery {
       }
       if ('setWeight' in step) {
         const w = step.setWeight;
-        if (!Number.isInteger(w) || w < 1 || w > 100) {
-          throw new Error(`'${at}.setWeight' (${w}) must be a whole percentage 1–100.`);
+        if (!Number.isInteger(w) || w < 1 || w > 99) {
+          throw new Error(
+            `'${at}.setWeight' (${w}) must be a whole percentage 1–99: at 100 every user is on the new model ` +
+              'before the steps after it can judge it, and the rollout goes to 100 % by itself after the last step.',
+          );
         }
         if (w <= lastWeight) {
           throw new Error(

@@ -598,7 +598,21 @@ export class InferenceService extends Construct {
       });
     }
 
-    if (this.delivery.canary) this.canary = this.deliverAsCanary(this.delivery.canary, runAsUser);
+    if (this.delivery.canary) {
+      checkCanaryTiming(this.delivery.canary, {
+        scrapeSeconds: wholeSeconds(props.scrapeInterval ?? Duration.seconds(30), 'scrapeInterval'),
+        modelFetchWaitSeconds: Math.ceil(
+          ((props.modelFetchWaitAttempts ?? 30) *
+            waitIntervalMs(props.modelFetchWaitInterval ?? Duration.seconds(2))) /
+            1000,
+        ),
+        // Kubernetes' own defaults where a probe override leaves them out: every 10 s, 3 failures.
+        startupSeconds:
+          wholeSeconds(startup.periodSeconds ?? Duration.seconds(10), 'startupProbe.periodSeconds') *
+          (startup.failureThreshold ?? 3),
+      });
+      this.canary = this.deliverAsCanary(this.delivery.canary, runAsUser);
+    }
   }
 
   /** Replaces the Deployment with an Argo Rollouts canary; the HPA and the ServiceMonitor follow it. */
@@ -727,6 +741,34 @@ function validateName(prop: string, value: string): void {
 }
 
 /** `--wait-interval-ms` of model-fetch: whole milliseconds ≥ 1. */
+/**
+ * What a canary's settings must allow for, from the pod's own timing: a measurement's rate() window spans at
+ * least two scrapes (one sample gives no rate, and every measurement would be inconclusive), and the progress
+ * deadline is no shorter than a new pod may take to turn ready (model-fetch waiting for MLflow, then the
+ * startup probe), or the canary aborts while its pods still load.
+ */
+function checkCanaryTiming(
+  canary: NonNullable<Delivery['canary']>,
+  pod: { scrapeSeconds: number; modelFetchWaitSeconds: number; startupSeconds: number },
+): void {
+  const window = canary.analysis.windowSeconds;
+  if (window < 2 * pod.scrapeSeconds) {
+    throw new Error(
+      `'canary.analysis.windowSeconds' (${window}) must span two scrapes of the ServiceMonitor ` +
+        `(2 × ${pod.scrapeSeconds} s): rate() needs two samples, so every measurement would be inconclusive ` +
+        `and no canary could pass; raise it to at least ${2 * pod.scrapeSeconds}.`,
+    );
+  }
+  const ready = pod.modelFetchWaitSeconds + pod.startupSeconds;
+  if (canary.progressDeadlineSeconds < ready) {
+    throw new Error(
+      `'canary.progressDeadlineSeconds' (${canary.progressDeadlineSeconds}) is shorter than a new pod may take ` +
+        `to turn ready (${ready} s: model-fetch waits up to ${pod.modelFetchWaitSeconds} s for MLflow, the startup ` +
+        `probe allows ${pod.startupSeconds} s): the canary would abort while its pods load; raise it to at least ${ready}.`,
+    );
+  }
+}
+
 function waitIntervalMs(d: Duration): number {
   const ms = d.toMilliseconds({ integral: false });
   if (!Number.isInteger(ms) || ms < 1) {

@@ -33,10 +33,17 @@ export function buildEnvironment(
   repoRoot: string,
   environment: EnvironmentName,
 ): { app: App; chart: EnvironmentChart; config: EnvironmentConfig } {
-  const config = readEnvironmentConfig(environmentConfigPath(repoRoot, environment));
+  const file = environmentConfigPath(repoRoot, environment);
+  const config = readEnvironmentConfig(file);
   const pin = readModelPin(modelPinPath(repoRoot, environment));
   const app = new App();
-  const chart = new EnvironmentChart(app, { environment, config, pin });
+  let chart: EnvironmentChart;
+  try {
+    chart = new EnvironmentChart(app, { environment, config, pin });
+  } catch (err) {
+    // The constructs check what the schema cannot see alone (one setting against another): name the file too.
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
   return { app, chart, config };
 }
 

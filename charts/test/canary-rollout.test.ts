@@ -1,7 +1,7 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Testing } from 'cdk8s';
+import { App, Duration, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { environmentConfigPath, readEnvironmentConfig } from '../src/config/environment-config';
 import { modelPinPath, readModelPin } from '../src/config/model-pin';
@@ -162,6 +162,26 @@ describe('InferenceService with Delivery.canary()', () => {
       synth({ delivery: Delivery.canary({ steps: [{ setWeight: 10 }, { pause: {} }, { analysis: {} }] }) }),
     ).toThrow("'steps[1].pause.seconds' is missing");
   });
+
+  it('fails at synth when the rate() window spans fewer than two scrapes (every measurement inconclusive)', () => {
+    expect(() => synth({ delivery: Delivery.canary({ analysis: { windowSeconds: 59 } }) })).toThrow(
+      "'canary.analysis.windowSeconds' (59) must span two scrapes of the ServiceMonitor (2 × 30 s)",
+    );
+    expect(() =>
+      synth({
+        delivery: Delivery.canary({ analysis: { windowSeconds: 30 } }),
+        scrapeInterval: Duration.seconds(15),
+      }),
+    ).not.toThrow();
+  });
+
+  it('fails at synth when the progress deadline is shorter than a new pod may take to turn ready', () => {
+    expect(() => synth({ delivery: Delivery.canary({ progressDeadlineSeconds: 209 }) })).toThrow(
+      "'canary.progressDeadlineSeconds' (209) is shorter than a new pod may take to turn ready (210 s: " +
+        'model-fetch waits up to 60 s for MLflow, the startup probe allows 150 s)',
+    );
+    expect(() => synth({ delivery: Delivery.canary({ progressDeadlineSeconds: 210 }) })).not.toThrow();
+  });
 });
 
 describe('an environment with delivery: canary (staging’s config, synthesized in a temp copy)', () => {
@@ -220,6 +240,16 @@ describe('an environment with delivery: canary (staging’s config, synthesized 
       'canary',
       'rolling',
     ]);
+  });
+
+  it("names the environment file when a canary setting does not fit the pod's timing", () => {
+    const file = join(dir, 'repo', 'charts', 'environments', 'staging.yaml');
+    mkdirSync(join(dir, 'repo', 'charts', 'environments'), { recursive: true });
+    writeFileSync(file, stringify({ ...raw, delivery: 'canary', canary: { progressDeadlineSeconds: 20 } }));
+    copyFileSync(modelPinPath(REPO_ROOT, 'staging'), modelPinPath(join(dir, 'repo'), 'staging'));
+    expect(() => buildEnvironment(join(dir, 'repo'), 'staging')).toThrow(
+      `${file}: 'canary.progressDeadlineSeconds' (20) is shorter than a new pod may take to turn ready`,
+    );
   });
 
   it('the AppProject admits the Rollout and AnalysisTemplate kinds once an environment opts in', () => {

@@ -41,15 +41,23 @@ describe('Delivery', () => {
     expect(messageOf(() => Delivery.canary({ steps: [step as never] }))).toBe(message);
   });
 
-  it.each([1, 100])('accepts a weight of %d (the ends of 1–100)', (w) => {
+  it.each([1, 99])('accepts a weight of %d (the ends of 1–99)', (w) => {
     expect(Delivery.canary({ steps: [{ setWeight: w }, { analysis: {} }] }).canary!.steps[0]).toEqual({
       setWeight: w,
     });
   });
 
-  it.each([0, 101, 10.5])('fails when a weight is %d, naming the range', (w) => {
+  it.each([0, 100, 101, 10.5])('fails when a weight is %d, naming the range', (w) => {
     expect(messageOf(() => Delivery.canary({ steps: [{ setWeight: w }, { analysis: {} }] }))).toBe(
-      `'steps[0].setWeight' (${w}) must be a whole percentage 1–100.`,
+      `'steps[0].setWeight' (${w}) must be a whole percentage 1–99: at 100 every user is on the new model ` +
+        'before the steps after it can judge it, and the rollout goes to 100 % by itself after the last step.',
+    );
+  });
+
+  it('fails on a step to 100 % even after an analysis: the steps after it would judge a model every user already gets', () => {
+    const steps = [{ setWeight: 10 }, { analysis: {} }, { setWeight: 100 }, { analysis: {} }];
+    expect(messageOf(() => Delivery.canary({ steps }))).toContain(
+      "'steps[2].setWeight' (100) must be a whole percentage 1–99",
     );
   });
 
@@ -182,13 +190,6 @@ describe('Delivery', () => {
       "'steps[2].setWeight' (20) must be greater than the weight before it (50): weights only grow during a " +
         'canary; reorder the steps or drop this one.',
     );
-  });
-
-  it('fails when a weight is outside 1–100', () => {
-    expect(messageOf(() => Delivery.canary({ steps: [{ setWeight: 0 }, { analysis: {} }] }))).toBe(
-      "'steps[0].setWeight' (0) must be a whole percentage 1–100.",
-    );
-    expect(messageOf(() => Delivery.canary({ steps: [{ setWeight: 120 }] }))).toContain('1–100');
   });
 
   it('fails when a pause has no duration (it would wait for a manual promote)', () => {

@@ -92,6 +92,15 @@ describe('loadRelayConfig', () => {
     );
   });
 
+  test("fails on an alias MLflow would refuse, with MLflow's rule", () => {
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: 'champion.eu=production' })).toMatch(
+      /RELAY_ALIAS_ENVIRONMENTS: alias 'champion.eu' must be an alias: letters, digits, _ and -/,
+    );
+    expect(configError({ ...REQUIRED, RELAY_ALIAS_ENVIRONMENTS: 'latest=production' })).toMatch(
+      /alias 'latest' must not be 'latest': MLflow reserves it/,
+    );
+  });
+
   test('fails on out-of-range numbers with the variable and the limit', () => {
     expect(configError({ ...REQUIRED, PORT: '70000' })).toMatch(/PORT: must be ≤ 65535 \(got '70000'\)/);
     expect(configError({ ...REQUIRED, RELAY_DISPATCH_ATTEMPTS: 'three' })).toMatch(

@@ -208,7 +208,7 @@ export const EnvironmentConfigSchema = z
         githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
         secretName: dnsLabel.optional(),
         modelName: z.string().min(1).optional(),
-        aliasEnvironments: z.record(z.string().min(1), z.enum(ENVIRONMENTS)),
+        aliasEnvironments: z.record(ModelAliasSchema, z.enum(ENVIRONMENTS)),
         ingressNamespaces: z.array(dnsLabel).optional(),
         /** An Ingress with TLS routing only the webhook and health paths to the relay. */
         ingress: z

@@ -178,6 +178,14 @@ describe('environment config validation', () => {
     },
   );
 
+  it("fails on a relay alias MLflow would refuse, at synth rather than in the relay's start-up", () => {
+    const c = production();
+    c.webhookRelay.aliasEnvironments = { 'champion.eu': 'production' };
+    expect(errorOf(c)).toContain(
+      "'webhookRelay.aliasEnvironments.champion.eu' is not a valid key: must be an alias: letters, digits, _ and -",
+    );
+  });
+
   it('fails on a registry model without mlflow settings', () => {
     const c = production();
     delete c.mlflow;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APP_NAME, ENVIRONMENTS, type EnvironmentName } from '../../../charts/src/config';
+import { APP_NAME, ENVIRONMENTS, ModelAliasSchema, type EnvironmentName } from '../../../charts/src/config';
 
 /** Variables whose values must never appear in an error message or a log line. */
 const SECRET_VARIABLES = new Set(['MLFLOW_WEBHOOK_SECRET', 'GITHUB_TOKEN']);
@@ -14,14 +14,14 @@ const intFromEnv = (min: number, max: number, fallback: number) =>
     .default(fallback);
 
 /**
- * Parses `alias=environment,alias=environment` into a map. Aliases follow MLflow's alias rules loosely
- * (letters, digits, `_`, `-`); environments must be ones this kit deploys.
+ * Parses `alias=environment,alias=environment` into a map. Aliases follow MLflow's alias rules
+ * ({@link ModelAliasSchema}, as the charts check them); environments must be ones this kit deploys.
  */
 function parseAliasEnvironments(value: string, ctx: z.RefinementCtx): ReadonlyMap<string, EnvironmentName> {
   const map = new Map<string, EnvironmentName>();
   for (const part of value.split(',').map((p) => p.trim())) {
     if (part === '') continue;
-    const match = /^([A-Za-z0-9_-]+)\s*=\s*([a-z]+)$/.exec(part);
+    const match = /^([^=\s]+)\s*=\s*([a-z]+)$/.exec(part);
     if (!match) {
       ctx.addIssue({
         code: 'custom',
@@ -30,6 +30,11 @@ function parseAliasEnvironments(value: string, ctx: z.RefinementCtx): ReadonlyMa
       return map;
     }
     const [, alias, env] = match;
+    const aliasRule = ModelAliasSchema.safeParse(alias);
+    if (!aliasRule.success) {
+      ctx.addIssue({ code: 'custom', message: `alias '${alias}' ${aliasRule.error.issues[0]?.message}` });
+      return map;
+    }
     if (!(ENVIRONMENTS as readonly string[]).includes(env)) {
       ctx.addIssue({
         code: 'custom',

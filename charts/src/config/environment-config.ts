@@ -18,6 +18,27 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-'");
 const port = z.number().int().min(1).max(65535);
+/** A DNS-1123 subdomain, as Kubernetes requires of e.g. an IngressClass name. */
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    "must be a DNS subdomain: lower-case letters, digits, '-' and '.'",
+  );
+/** Annotations, whose keys Kubernetes requires to be qualified names: `[prefix/]name`. */
+const annotations = z.record(
+  z.string().refine((key) => {
+    const slash = key.lastIndexOf('/');
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    return (
+      (prefix === undefined || dnsSubdomain.safeParse(prefix).success) &&
+      /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(name)
+    );
+  }, 'must be an annotation key: [DNS subdomain/]name, the name up to 63 letters, digits, - _ . (e.g. example.com/team)'),
+  z.string(),
+);
 
 /** Runs a thrower (the constructs' own validators) and reports its message as a zod issue. */
 function check<T>(fn: (value: T) => unknown) {
@@ -169,7 +190,7 @@ export const EnvironmentConfigSchema = z
         port: port.optional(),
         tlsPort: port.optional(),
         nodePort: z.number().int().min(30000).max(32767).optional(),
-        annotations: z.record(z.string(), z.string()).optional(),
+        annotations: annotations.optional(),
         /** LoadBalancer: the clients' CIDRs (`spec.loadBalancerSourceRanges` and, with `Local`, the NetworkPolicy). */
         loadBalancerSourceRanges: z.array(z.cidrv4()).optional(),
         /** NodePort with `Local`: the clients' CIDRs the NetworkPolicy admits. */
@@ -219,9 +240,9 @@ export const EnvironmentConfigSchema = z
                 /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/,
                 'must be a fully qualified DNS name, e.g. relay.example.com',
               ),
-            className: z.string().min(1).optional(),
+            className: dnsSubdomain.optional(),
             tlsSecretName: dnsLabel.optional(),
-            annotations: z.record(z.string(), z.string()).optional(),
+            annotations: annotations.optional(),
           })
           .optional(),
       })
@@ -246,6 +267,29 @@ export const EnvironmentConfigSchema = z
     argocd: z.strictObject({ destinationServer: z.url() }),
   })
   .superRefine((c, ctx) => {
+    // The namespace is the kit's own: labelled for the restricted Pod Security profile, deleted with the
+    // Application. A system namespace or one another component lives in must not get either.
+    const namespace = c.namespace ?? APP_NAME;
+    const others: [string | undefined, string][] = [
+      [c.mlflow?.namespace, 'mlflow.namespace'],
+      [c.networkPolicy?.monitoringNamespace, 'networkPolicy.monitoringNamespace'],
+      [c.networkPolicy?.dnsNamespace, 'networkPolicy.dnsNamespace'],
+      ...(c.networkPolicy?.ingressNamespaces ?? []).map((n): [string, string] => [
+        n,
+        'networkPolicy.ingressNamespaces',
+      ]),
+    ];
+    const shared = others.find(([n]) => n === namespace)?.[1];
+    if (namespace === 'default' || namespace.startsWith('kube-') || shared) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['namespace'],
+        message:
+          `('${namespace}') is ${shared ? `also '${shared}'` : 'a namespace Kubernetes keeps for itself'}: the kit ` +
+          'labels its namespace for the restricted Pod Security profile and Argo CD deletes it with the Application; ' +
+          'give the service a namespace of its own',
+      });
+    }
     if (c.model.from === 'registry') {
       if ((c.model.alias === undefined) === (c.model.stage === undefined)) {
         ctx.addIssue({

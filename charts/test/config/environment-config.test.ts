@@ -186,6 +186,32 @@ describe('environment config validation', () => {
     );
   });
 
+  it('fails on annotation keys and an IngressClass name the API server would reject, accepting real ones', () => {
+    const c = production();
+    c.service.annotations = {
+      'my annotation': 'x',
+      'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb',
+    };
+    c.webhookRelay.ingress = { host: 'relay.example.com', className: 'Nginx_Public' };
+    const message = errorOf(c);
+    expect(message).toContain(
+      "'service.annotations.my annotation' is not a valid key: must be an annotation key",
+    );
+    expect(message).not.toContain('aws-load-balancer-type');
+    expect(message).toContain("'webhookRelay.ingress.className' must be a DNS subdomain");
+  });
+
+  it.each([
+    ['kube-system', 'a namespace Kubernetes keeps for itself'],
+    ['default', 'a namespace Kubernetes keeps for itself'],
+    ['mlflow', "also 'mlflow.namespace'"],
+  ])('fails when the namespace is %s, a namespace the kit must not label or delete', (namespace, why) => {
+    const c = production();
+    c.namespace = namespace;
+    c.mlflow.namespace = 'mlflow';
+    expect(errorOf(c)).toContain(`'namespace' ('${namespace}') is ${why}: the kit labels its namespace`);
+  });
+
   it('fails on a registry model without mlflow settings', () => {
     const c = production();
     delete c.mlflow;

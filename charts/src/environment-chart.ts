@@ -130,6 +130,7 @@ function modelSource(c: EnvironmentConfig, pin: ModelPin): ModelSource {
     credentialsSecretName: m.credentialsSecret,
     namespace: m.namespace,
     cidr: m.cidr,
+    podPort: m.podPort,
   });
 }
 

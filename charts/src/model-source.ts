@@ -21,12 +21,19 @@ export interface MlflowConnection {
    * @default - MLflow is reached through `namespace`
    */
   readonly cidr?: string;
+  /**
+   * The port MLflow's pods listen on, when the tracking URI names a Service port that maps to another
+   * (`http://mlflow.mlflow` to a container port 5000): a NetworkPolicy matches the port after the Service has
+   * translated it, so egress to the Service port alone never reaches MLflow.
+   * @default - the tracking URI's port (80/443 when it names none)
+   */
+  readonly podPort?: number;
 }
 
 /** An {@link MlflowConnection} with its defaults filled in and its port resolved. */
 export interface ResolvedMlflowConnection extends MlflowConnection {
   readonly credentialsSecretName: string;
-  /** The tracking URI's port (80/443 when the URI names none): the port the NetworkPolicy admits. */
+  /** The port the NetworkPolicy admits: `podPort`, else the tracking URI's port. */
   readonly port: number;
 }
 
@@ -92,7 +99,10 @@ export const ModelSource = {
 
 /** An MLflow connection checked and with its defaults filled in; fails naming the field (`'mlflow.cidr'`). */
 export function resolveMlflowConnection(mlflow: MlflowConnection): ResolvedMlflowConnection {
-  const port = uriPort(mlflow.trackingUri);
+  const port = mlflow.podPort ?? uriPort(mlflow.trackingUri);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`'mlflow.podPort' (${port}) must be a port number from 1 to 65535.`);
+  }
   const credentialsSecretName = mlflow.credentialsSecretName ?? 'mlflow-credentials';
   dnsLabel('mlflow.credentialsSecretName', credentialsSecretName);
   if (mlflow.namespace !== undefined) dnsLabel('mlflow.namespace', mlflow.namespace);

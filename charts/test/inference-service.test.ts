@@ -254,6 +254,22 @@ describe('InferenceService defaults', () => {
     ]);
   });
 
+  it("admits MLflow's pod port, not the Service port, when the tracking URI names a Service that maps it", () => {
+    const egressPorts = (podPort?: number): unknown => {
+      const source = ModelSource.fromRegistry(
+        PIN,
+        { alias: 'production' },
+        { trackingUri: 'http://mlflow.mlflow', namespace: 'mlflow', podPort },
+      );
+      return find(synth({ modelSource: source }), 'NetworkPolicy').spec.egress[1].ports;
+    };
+    expect(egressPorts()).toEqual([{ port: 80, protocol: 'TCP' }]);
+    expect(egressPorts(5000)).toEqual([{ port: 5000, protocol: 'TCP' }]);
+    expect(() => egressPorts(70000)).toThrow(
+      "'mlflow.podPort' (70000) must be a port number from 1 to 65535.",
+    );
+  });
+
   it('is scraped every 30 s on the http port at /metrics by the release=prometheus Prometheus', () => {
     const sm = find(objects, 'ServiceMonitor');
     expect(sm.metadata.labels.release).toBe('prometheus');

@@ -181,6 +181,7 @@ export const EnvironmentConfigSchema = z
         credentialsSecret: z.string().optional(),
         namespace: z.string().optional(),
         cidr: z.string().optional(),
+        podPort: port.optional(),
       })
       .optional(),
     /** The Service. */

@@ -243,6 +243,10 @@ export class WebhookRelay extends Construct {
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: restrictedPodSecurityContext(runAsUser),
+      // On SIGTERM the relay finishes the deliveries in flight: each may take its whole dispatch budget
+      // (under MLflow's 30 s timeout, checked at the relay's start-up) and a second; Kubernetes' default 30 s
+      // would leave no room.
+      terminationGracePeriod: Duration.seconds(40),
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(1),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(0),

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { GitHubStandIn, fixtureBody, mlflowHeaders } from './fixtures/webhooks/stand-ins';
 
@@ -119,6 +120,52 @@ describe('model-gitops relay', () => {
     } finally {
       child.kill('SIGKILL');
       await github.close();
+    }
+  });
+
+  test('on SIGTERM it waits as long as a dispatch may take, not a fixed 10 s: no delivery is cut off and dispatched twice', async () => {
+    const github = await GitHubStandIn.start();
+    github.delayMs = 10_500; // one attempt, answered after Node would have been stopped at 10 s
+    const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {
+      MLFLOW_WEBHOOK_SECRET: SECRET,
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_REPOSITORY: 'acme/cats-dogs',
+      GITHUB_API_URL: github.url,
+      RELAY_DISPATCH_ATTEMPTS: '1',
+      RELAY_DISPATCH_TIMEOUT_MS: '12000',
+    });
+    try {
+      const url = await listeningUrl(child);
+      const body = fixtureBody('alias-created-production');
+      const pending = fetch(`${url}/webhooks/mlflow`, {
+        method: 'POST',
+        headers: mlflowHeaders(SECRET, body, randomUUID()),
+        body,
+      });
+      for (let i = 0; i < 100 && github.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      expect((await pending).status).toBe(202);
+      expect((await done).code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await github.close();
+    }
+  }, 30_000);
+
+  test('fails at start with exit 2 naming HOST and PORT when it cannot listen', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const { code, stderr } = await run(['--host', '127.0.0.1', '--port', String(port)], {
+        MLFLOW_WEBHOOK_SECRET: SECRET,
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_REPOSITORY: 'acme/cats-dogs',
+      }).done;
+      expect(code).toBe(2);
+      expect(stderr).toContain(`cannot listen on 127.0.0.1:${port} (HOST, PORT): listen EADDRINUSE`);
+    } finally {
+      taken.close();
     }
   });
 

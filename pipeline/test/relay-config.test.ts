@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { RelayConfigError, RelayEnvSchema, loadRelayConfig, relayDefault } from '../src/relay/config';
+import {
+  RelayConfigError,
+  RelayEnvSchema,
+  MLFLOW_DELIVERY_TIMEOUT_MS,
+  dispatchBudgetMs,
+  loadRelayConfig,
+  relayDefault,
+} from '../src/relay/config';
 
 const REQUIRED = {
   MLFLOW_WEBHOOK_SECRET: 'a-long-webhook-secret-value',
@@ -108,6 +115,38 @@ describe('loadRelayConfig', () => {
     );
   });
 
+  test.each([
+    [
+      'GITHUB_REPOSITORY',
+      '../..',
+      "must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..')",
+    ],
+    [
+      'GITHUB_REPOSITORY',
+      'acme/.',
+      "must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..')",
+    ],
+    ['GITHUB_API_URL', 'https://github.example/api/v3?x=1', 'must have no query or fragment'],
+    ['GITHUB_API_URL', 'https://github.example/api/v3#f', 'must have no query or fragment'],
+    ['RELAY_MODEL_NAME', ' cats-dogs', 'must be a registered model name'],
+    ['HOST', 'nope.invalid', 'must be an IP address, e.g. 0.0.0.0 or ::'],
+  ])('fails at start on %s=%j, which would fail every delivery later', (variable, value, message) => {
+    expect(configError({ ...REQUIRED, [variable]: value })).toContain(`${variable}: ${message}`);
+  });
+
+  test('fails on a token no HTTP header can carry, without echoing it', () => {
+    const message = configError({ ...REQUIRED, GITHUB_TOKEN: 'ghp_€uro token' });
+    expect(message).toContain('GITHUB_TOKEN: must be printable ASCII without spaces, as GitHub tokens are');
+    expect(message).not.toContain('€uro');
+  });
+
+  test("fails when the dispatch's tries may outlast MLflow's 30 s delivery timeout, and accepts the defaults", () => {
+    expect(configError({ ...REQUIRED, RELAY_DISPATCH_TIMEOUT_MS: '10000' })).toContain(
+      "RELAY_DISPATCH_TIMEOUT_MS: with RELAY_DISPATCH_ATTEMPTS and RELAY_DISPATCH_BACKOFF_MS, a dispatch may take 31500 ms, not under MLflow's 30000 ms delivery timeout",
+    );
+    expect(dispatchBudgetMs(loadRelayConfig(REQUIRED))).toBe(3 * 8000 + 500 + 1000);
+  });
+
   test('fails on a short webhook secret without echoing the secret', () => {
     const message = configError({ ...REQUIRED, MLFLOW_WEBHOOK_SECRET: 'short-s3cr3t' });
     expect(message).toMatch(/MLFLOW_WEBHOOK_SECRET: must be at least 16 characters/);
@@ -179,7 +218,7 @@ describe('loadRelayConfig: each rule, to the character', () => {
 
   test('fails when GITHUB_REPOSITORY has more than owner/name', () => {
     expect(configError({ ...REQUIRED, GITHUB_REPOSITORY: 'acme/cats-dogs/extra' })).toContain(
-      "GITHUB_REPOSITORY: must look like owner/name, e.g. acme/cats-dogs (got 'acme/cats-dogs/extra')",
+      "GITHUB_REPOSITORY: must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..') (got 'acme/cats-dogs/extra')",
     );
   });
 
@@ -215,7 +254,7 @@ describe('loadRelayConfig: each rule, to the character', () => {
     const parsed = RelayEnvSchema.safeParse({ ...REQUIRED, RELAY_MODEL_NAME: '' });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      ['RELAY_MODEL_NAME', 'must not be empty'],
+      ['RELAY_MODEL_NAME', 'must be a registered model name: letters, digits, . _ -'],
     ]);
     expect(loadRelayConfig({ ...REQUIRED, RELAY_MODEL_NAME: '' }).RELAY_MODEL_NAME).toBe(
       'cats-dogs-classifier',
@@ -238,6 +277,7 @@ describe('the relay Deployment the charts generate', () => {
     spec: {
       template: {
         spec: {
+          terminationGracePeriodSeconds?: number;
           containers: Array<{
             command?: string[];
             env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
@@ -266,5 +306,12 @@ describe('the relay Deployment the charts generate', () => {
     expect(container.ports?.map((p) => p.containerPort)).toEqual([config.PORT]);
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/health', port: config.PORT, scheme: 'HTTP' });
     expect(config.RELAY_ALIAS_ENVIRONMENTS.get('production')).toBe('production');
+  });
+
+  test('its grace period outlasts the longest wait for deliveries in flight that the relay allows itself', () => {
+    // close() waits a dispatch budget and a second; start-up keeps any budget under MLflow's timeout.
+    const graceMs = (deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    expect(graceMs).toBeGreaterThan(MLFLOW_DELIVERY_TIMEOUT_MS + 1_000);
+    expect(graceMs).toBeGreaterThan(dispatchBudgetMs(loadRelayConfig(env)) + 1_000);
   });
 });

@@ -474,6 +474,18 @@ describe('relay: the MLflow headers', () => {
     expect(await deliveries('unauthorized')).toBe(1);
     expect(await deliveries('invalid')).toBe(2);
   });
+
+  test('refusals on the paths Express routes to the webhook too (trailing slash, other case) are counted', async () => {
+    const body = fixtureBody('alias-created-production');
+    const headers = { ...mlflowHeaders(SECRET, body, randomUUID()), 'x-mlflow-signature': 'v1,AAAA' };
+    for (const path of ['/webhooks/mlflow/', '/Webhooks/MLflow']) {
+      const res = await fetch(`${relay.url}${path}`, { method: 'POST', headers, body });
+      expect(res.status).toBe(401);
+    }
+    expect(await deliveries('unauthorized')).toBe(2);
+    expect((await fetch(`${relay.url}/webhooks/other`, { method: 'POST', headers, body })).status).toBe(404);
+    expect(await deliveries('invalid')).toBe(0);
+  });
 });
 
 describe('relay: the acceptance window, to the second', () => {

@@ -14,7 +14,6 @@ const sha256Hex = z
 /** A registered model name the kit can pin (and name Kubernetes labels and metrics after). */
 export const RegisteredModelNameSchema = z
   .string()
-  .min(1)
   .max(256)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a registered model name: letters, digits, . _ -');
 

@@ -172,7 +172,8 @@ export function createRelayApp(deps: RelayAppDeps): Express {
 
   const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     const known = toHttpError(err);
-    if (req.path === WEBHOOK_PATH && req.method === 'POST')
+    // By the route that matched, not the path: Express also routes /webhooks/mlflow/ and /Webhooks/MLflow here.
+    if ((req.route as { path?: unknown } | undefined)?.path === WEBHOOK_PATH && req.method === 'POST')
       record(known.outcome, req.get('x-mlflow-delivery-id'));
     if (known.status >= 500 && known.code === 'internal_error') {
       logger.error({ err }, 'unexpected error');

@@ -84,7 +84,13 @@ Endpoints: POST /webhooks/mlflow, GET /health, GET /metrics.`,
       // init container above all) starts without them.
       const { createRelayLogger, startRelay } = await import('./server');
       const logger = createRelayLogger(config.LOG_LEVEL);
-      const relay = await startRelay(config, logger);
+      let relay;
+      try {
+        relay = await startRelay(config, logger);
+      } catch (err) {
+        if (err instanceof RelayConfigError) command.error(`relay: ${err.message}`, { exitCode: 2 });
+        throw err;
+      }
       const stop = (signal: NodeJS.Signals) => {
         logger.info({ signal }, 'stopping relay');
         void relay.close().then(() => logger.info('relay stopped'));

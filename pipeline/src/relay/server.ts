@@ -2,14 +2,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { createRelayApp, type RelayAppDeps } from './app';
-import type { RelayConfig } from './config';
+import { RelayConfigError, dispatchBudgetMs, type RelayConfig } from './config';
 
 /** A listening relay. */
 export interface RunningRelay {
   readonly server: Server;
   /** `http://host:port` it listens on. */
   readonly url: string;
-  /** Stops accepting connections and waits for in-flight deliveries (bounded by `timeoutMs`). */
+  /**
+   * Stops accepting connections and waits for in-flight deliveries, by default as long as one dispatch may
+   * take (every attempt, see {@link dispatchBudgetMs}) and a second more, so none is cut off half-way: a
+   * delivery MLflow saw fail would be delivered again to the next relay and dispatched twice.
+   */
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -51,7 +55,11 @@ export async function startRelay(
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (err) =>
+      reject(
+        new RelayConfigError(`cannot listen on ${config.HOST}:${config.PORT} (HOST, PORT): ${err.message}`),
+      ),
+    );
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -68,7 +76,7 @@ export async function startRelay(
   return {
     server,
     url,
-    close: (timeoutMs = 10_000) =>
+    close: (timeoutMs = dispatchBudgetMs(config) + 1_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
         server.close(() => {

@@ -65,6 +65,14 @@ describe('environment config files', () => {
 });
 
 describe('environment config validation', () => {
+  it('fails on a scale-down window over the HPA API bound, naming the field', () => {
+    const c = production();
+    c.autoscaling.scaleDownStabilizationWindowSeconds = 7200;
+    expect(errorOf(c)).toContain(
+      "'autoscaling.scaleDownStabilizationWindowSeconds' must be ≤ 3600: the HPA API allows at most an hour",
+    );
+  });
+
   it('fails when minReplicas > maxReplicas', () => {
     const c = production();
     c.autoscaling.minReplicas = 11;

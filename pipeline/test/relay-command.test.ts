@@ -94,63 +94,43 @@ describe('model-gitops relay', () => {
     expect(stderr).toMatch(/RELAY_ALIAS_ENVIRONMENTS: environment 'nowhere'/);
   });
 
-  test('on SIGTERM a delivery whose dispatch is in flight still completes before the process exits 0', async () => {
-    const github = await GitHubStandIn.start();
-    github.delayMs = 1500;
-    const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {
-      MLFLOW_WEBHOOK_SECRET: SECRET,
-      GITHUB_TOKEN: TOKEN,
-      GITHUB_REPOSITORY: 'acme/cats-dogs',
-      GITHUB_API_URL: github.url,
-    });
-    try {
-      const url = await listeningUrl(child);
-      const body = fixtureBody('alias-created-production');
-      const pending = fetch(`${url}/webhooks/mlflow`, {
-        method: 'POST',
-        headers: mlflowHeaders(SECRET, body, randomUUID()),
-        body,
+  test.each([
+    ['a short one', 1_500, {}],
+    // One try, answered after the relay would once have closed every connection (a fixed 10 s).
+    ['one longer than 10 s', 10_500, { RELAY_DISPATCH_ATTEMPTS: '1', RELAY_DISPATCH_TIMEOUT_MS: '12000' }],
+  ])(
+    'on SIGTERM a delivery whose dispatch is in flight (%s) completes before the process exits 0, so MLflow never delivers it again',
+    async (_what, delayMs, settings) => {
+      const github = await GitHubStandIn.start();
+      github.delayMs = delayMs;
+      const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {
+        MLFLOW_WEBHOOK_SECRET: SECRET,
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_REPOSITORY: 'acme/cats-dogs',
+        GITHUB_API_URL: github.url,
+        ...settings,
       });
-      // Signal once the relay is waiting on GitHub.
-      for (let i = 0; i < 100 && github.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      child.kill('SIGTERM');
-      expect((await pending).status).toBe(202);
-      expect(github.requests).toHaveLength(1);
-      expect((await done).code).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-      await github.close();
-    }
-  });
-
-  test('on SIGTERM it waits as long as a dispatch may take, not a fixed 10 s: no delivery is cut off and dispatched twice', async () => {
-    const github = await GitHubStandIn.start();
-    github.delayMs = 10_500; // one attempt, answered after Node would have been stopped at 10 s
-    const { child, done } = run(['--host', '127.0.0.1', '--port', '0'], {
-      MLFLOW_WEBHOOK_SECRET: SECRET,
-      GITHUB_TOKEN: TOKEN,
-      GITHUB_REPOSITORY: 'acme/cats-dogs',
-      GITHUB_API_URL: github.url,
-      RELAY_DISPATCH_ATTEMPTS: '1',
-      RELAY_DISPATCH_TIMEOUT_MS: '12000',
-    });
-    try {
-      const url = await listeningUrl(child);
-      const body = fixtureBody('alias-created-production');
-      const pending = fetch(`${url}/webhooks/mlflow`, {
-        method: 'POST',
-        headers: mlflowHeaders(SECRET, body, randomUUID()),
-        body,
-      });
-      for (let i = 0; i < 100 && github.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      child.kill('SIGTERM');
-      expect((await pending).status).toBe(202);
-      expect((await done).code).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-      await github.close();
-    }
-  }, 30_000);
+      try {
+        const url = await listeningUrl(child);
+        const body = fixtureBody('alias-created-production');
+        const pending = fetch(`${url}/webhooks/mlflow`, {
+          method: 'POST',
+          headers: mlflowHeaders(SECRET, body, randomUUID()),
+          body,
+        });
+        // Signal once the relay is waiting on GitHub.
+        for (let i = 0; i < 100 && github.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        child.kill('SIGTERM');
+        expect((await pending).status).toBe(202);
+        expect(github.requests).toHaveLength(1);
+        expect((await done).code).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+        await github.close();
+      }
+    },
+    30_000,
+  );
 
   test('fails at start with exit 2 naming HOST and PORT when it cannot listen', async () => {
     const taken = createServer();

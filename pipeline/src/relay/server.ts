@@ -79,8 +79,12 @@ export async function startRelay(
     close: (timeoutMs = dispatchBudgetMs(config) + 1_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+        // A keep-alive connection turns idle when its delivery is answered: close it then, not after
+        // keepAliveTimeout.
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();

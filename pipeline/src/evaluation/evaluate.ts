@@ -111,6 +111,14 @@ export async function evaluateClassifier(
           'replace it with a JPEG, PNG or WebP image or remove it',
       );
     }
+    // NaN never compares greater, so an all-NaN answer would read as class 0 and could pass for correct.
+    if (scores.topK.some((c) => !Number.isFinite(c.score))) {
+      throw new CliError(
+        `golden set ${golden.source}: the model's scores for '${image.path}' are not all numbers ` +
+          `(${scores.topK.map((c) => c.score).join(', ')}): a model that cannot score an image cannot be ` +
+          'served; fix the model and register it again',
+      );
+    }
     const predicted = scores.index;
     confusion[rows.indexOf(cls)]![predicted]! += 1;
     images.push({
@@ -123,8 +131,9 @@ export async function evaluateClassifier(
       correct: cls.indices.includes(predicted),
     });
   }
+  // By folder, not by index: every folder a model has no label for has index -1.
   const perClass = rows.map((cls) => {
-    const mine = images.filter((i) => i.expected === cls.index);
+    const mine = images.filter((_, n) => classes.get(golden.images[n]!.folder) === cls);
     const correct = mine.filter((i) => i.correct).length;
     return { ...cls, count: mine.length, correct, recall: mine.length ? correct / mine.length : 0 };
   });

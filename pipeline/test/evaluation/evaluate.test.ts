@@ -1,14 +1,14 @@
 /**
  * @jest-environment ./test/support/ort-environment.js
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agreement, evaluateModelDir, mapFoldersToClasses } from '../../src/evaluation/evaluate';
 import { readGoldenSet } from '../../src/evaluation/golden-set';
 import { evaluation } from '../support/evaluations';
 import { REPO_ROOT } from '../support/repo';
-import { tinyModel, withMetadata, writeModel } from '../support/models';
+import { nanModel, tinyModel, withMetadata, writeModel } from '../support/models';
 
 const GOLDEN = join(REPO_ROOT, 'charts', 'golden-sets', 'default');
 
@@ -56,6 +56,13 @@ describe('evaluateModelDir (the service Classifier on a golden set)', () => {
     );
   });
 
+  it('fails naming the image when the model scores it NaN, which would otherwise read as class 0, correct for cat', async () => {
+    writeModel(join(tmp, 'm'), nanModel());
+    await expect(evaluateModelDir(join(tmp, 'm'), readGoldenSet(GOLDEN, 'default'))).rejects.toThrow(
+      /^golden set default: the model's scores for 'cat\/cat-01.png' are not all numbers \(NaN, NaN\): a model that cannot score an image cannot be served/,
+    );
+  });
+
   it('fails naming the folder and the labels when a folder is not a label of the model', async () => {
     writeModel(join(tmp, 'm'), tinyModel(1, { labels: ['cat', 'fox'] }));
     await expect(evaluateModelDir(join(tmp, 'm'), readGoldenSet(GOLDEN, 'default'))).rejects.toThrow(
@@ -74,6 +81,29 @@ describe('evaluateModelDir (the service Classifier on a golden set)', () => {
       ['dog', -1, 0],
     ]);
     expect(e.accuracy).toBe(0.5);
+  });
+
+  it('counts each folder the model has no label for on its own row, not pooled under their shared index -1', async () => {
+    writeModel(join(tmp, 'm'), tinyModel(1));
+    cpSync(GOLDEN, join(tmp, 'g'), { recursive: true });
+    for (const [folder, n] of [
+      ['bird', 2],
+      ['fish', 3],
+    ] as const) {
+      mkdirSync(join(tmp, 'g', folder));
+      for (let i = 1; i <= n; i++) {
+        cpSync(join(GOLDEN, 'dog', `dog-0${i}.png`), join(tmp, 'g', folder, `${folder}-${i}.png`));
+      }
+    }
+    const e = await evaluateModelDir(join(tmp, 'm'), readGoldenSet(join(tmp, 'g'), 'g'), {
+      unknownFolders: 'miss',
+    });
+    expect(e.perClass.map((c) => [c.label, c.index, c.count, c.correct])).toEqual([
+      ['bird', -1, 2, 0],
+      ['cat', 0, 8, 8],
+      ['dog', 1, 8, 8],
+      ['fish', -1, 3, 0],
+    ]);
   });
 
   it('fails naming the role when the ONNX file does not have the expected sha256', async () => {

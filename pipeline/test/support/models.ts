@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  GraphBuilder,
   buildDefaultModel,
   writeModelDir,
   type BuiltModel,
@@ -18,6 +19,30 @@ import type { FakeMlflow } from './fake-mlflow';
  */
 export function tinyModel(seed = 1, over: Omit<DefaultModelOptions, 'seed'> = {}): BuiltModel {
   return buildDefaultModel({ inputSize: 32, channels: [4, 4, 4], hidden: 8, ...over, seed });
+}
+
+/**
+ * A model whose scores are NaN for every image: the mean colour through a dense layer, plus √−1. ONNX Runtime
+ * runs it without complaint; only a check of the outputs can tell.
+ */
+export function nanModel(labels: readonly [string, string] = ['cat', 'dog']): BuiltModel {
+  const g = new GraphBuilder();
+  const x = g.input('input', 'float32', ['batch', 3, 8, 8]);
+  const mean = g.node('ReduceMean', [x], { axes: [2, 3], keepdims: 0 });
+  const logits = g.dense(mean, 3, 2);
+  const nan = g.node('Sqrt', [g.constant('minus_one', [1], Float32Array.of(-1))]);
+  g.node('Add', [logits, nan], {}, 'logits');
+  g.output('logits', ['batch', 2]);
+  return {
+    onnx: g.build('nan'),
+    metadata: {
+      schemaVersion: 1,
+      labels: [...labels],
+      input: { name: 'input', layout: 'NCHW', height: 8, width: 8, channelOrder: 'RGB' },
+      preprocessing: { resize: 'squash', scale: 1 / 255 },
+      output: { name: 'logits', kind: 'logits' },
+    },
+  };
 }
 
 /** Edits a built model's model.json content (e.g. a wrong channel order), keeping the ONNX bytes. */

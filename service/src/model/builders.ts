@@ -5,6 +5,7 @@
  */
 export { buildDefaultModel, type DefaultModelOptions } from './default-model';
 export {
+  GraphBuilder,
   buildIdentityModel,
   buildMobileNet,
   buildSimpleCnn,

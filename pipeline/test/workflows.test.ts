@@ -586,6 +586,23 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       expect(JSON.parse(res.outputs.environments)).toEqual(['production', 'staging']);
     });
 
+    test.each([
+      ['only local', ['local']],
+      ['no pin at all', []],
+    ])('a push that changes %s lists no environment, and the step succeeds', (_what, envs) => {
+      const before = git('rev-parse', 'HEAD');
+      for (const env of envs) pin(env, '2');
+      writeFileSync(join(dir, 'NOTES.md'), 'a change beside the pins\n');
+      git('add', '.');
+      git('commit', '-qm', 'a push without staging or production pins');
+      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
+        BEFORE: before,
+        GITHUB_SHA: git('rev-parse', 'HEAD'),
+      });
+      expect(res.status).toBe(0);
+      expect(JSON.parse(res.outputs.environments)).toEqual([]);
+    });
+
     test('a push whose "before" is unknown (new branch, force push) compares with the parent commit', () => {
       pin('staging', '2');
       git('commit', '-qam', 'promote(staging): 1 -> 2');

@@ -542,8 +542,9 @@ export function inferenceRules(props: InferenceRulesProps = {}): InferenceRules 
  * Counts in the window are `counter - counter offset <window>`, or the whole counter for series younger
  * than the window. Unlike `increase()`, this does not extrapolate and does not lose the first increment of a
  * new series, which matters for feedback: it is sparse and every (model version, true, predicted) cell
- * starts as a new series. A counter reset inside the window (a restarted process keeping its labels)
- * undercounts until the window has passed; pods get new `pod` labels, so in a cluster that is rare.
+ * starts as a new series. After a counter reset inside the window (a container restarted by an OOM kill or
+ * its liveness probe keeps its pod's labels) the counter is below its value a window ago: then the count is
+ * what came since the reset, a lower bound, so the rates stay meaningful instead of reading 0 for a window.
  */
 function qualityRules(job: string, w: string, q: QualityRecordNames): RecordingRule[] {
   const counter = `inference_feedback_total{${job}}`;
@@ -556,7 +557,8 @@ function qualityRules(job: string, w: string, q: QualityRecordNames): RecordingR
       record: q.confusion,
       expr:
         `sum by (${byVersion}, true_label, predicted_label) (\n` +
-        `  clamp_min(${counter} - ${counter} offset ${w}, 0)\n  or\n  ${counter}\n)`,
+        `  (${counter} - ${counter} offset ${w}) >= 0\n  or\n` +
+        `  ${counter} < ${counter} offset ${w}\n  or\n  ${counter}\n)`,
     },
     { record: q.feedback, expr: `sum by (${byVersion}) (${q.confusion})` },
     {

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { z } from 'zod';
 import { predictResponseSchema, modelResponseSchema } from '../../../service/src/api/service-protocol';
 import { CliError } from '../cli-error';
 import { loadEvidenceImages, readEvidence, type Evidence, type EvidenceImage } from '../evaluation/evidence';
@@ -45,7 +46,7 @@ const PredictResponseSchema = predictResponseSchema().extend({
   predictions: predictResponseSchema().shape.predictions.length(1),
 });
 /** Smoke reads only the model's name and version from `GET /model`. */
-const ModelResponseSchema = modelResponseSchema().pick({ name: true, version: true });
+const ModelResponseSchema = modelResponseSchema().pick({ name: true, version: true, sha256: true });
 
 /**
  * Post-deploy smoke test: waits for `/ready` (bounded), checks `/model`, then sends sample images to
@@ -85,12 +86,14 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
     return finish(checks, report);
   }
 
+  let servedModel: z.infer<typeof ModelResponseSchema> | undefined;
   try {
     const res = await fetch(`${base}/model`, { signal: AbortSignal.timeout(timeout) });
     const parsed = ModelResponseSchema.safeParse(await res.json().catch(() => undefined));
     if (res.status !== 200 || !parsed.success) {
-      record('model', false, `GET /model answered ${res.status} without {name, version}`);
+      record('model', false, `GET /model answered ${res.status} without {name, version, sha256}`);
     } else {
+      servedModel = parsed.data;
       const ok = parsed.data.version === opts.expectVersion;
       record(
         'model',
@@ -165,6 +168,16 @@ export async function smoke(opts: SmokeOptions): Promise<{ ok: boolean; checks: 
         `the gate's evidence is for version ${file.version}, expected ${opts.expectVersion}: promote wrote it for another version`,
       );
       return finish(checks, report);
+    }
+    // The version number alone could be another registered model's: the name and the ONNX digest must match
+    // too. The images are still compared, to show what differs.
+    if (servedModel && (servedModel.name !== file.name || servedModel.sha256 !== file.sha256)) {
+      record(
+        'evidence',
+        false,
+        `the gate's evidence is for ${file.name} (sha256 ${file.sha256.slice(0, 12)}), the service serves ` +
+          `${servedModel.name} (sha256 ${servedModel.sha256.slice(0, 12)}): not the model the gate judged`,
+      );
     }
     // Loaded on first use: the service's library brings sharp and ONNX Runtime.
     const { sniffImageFormat } = await import('../../../service/src');

@@ -189,6 +189,12 @@ describe('smoke compares the live answers with what the gate computed (evidence)
   it('fails when the served model differs from the gated one, showing which images differ', async () => {
     const { ok, lines } = await run(other.url);
     expect(ok).toBe(false);
+    // Same name and version: only the digest tells the models apart.
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^FAIL evidence: the gate's evidence is for cats-dogs-classifier \(sha256 [0-9a-f]{12}\), the service serves cats-dogs-classifier \(sha256 [0-9a-f]{12}\): not the model the gate judged$/,
+      ),
+    );
     expect(lines).toContainEqual(
       expect.stringMatching(
         /^FAIL golden cat\/cat-01.png: served dog #1 \(0\.\d{3}\), gate: cat #0 \(0\.\d{3}\); another class$/,
@@ -200,6 +206,16 @@ describe('smoke compares the live answers with what the gate computed (evidence)
       ),
     );
     expect(lines[lines.length - 1]).toMatch(/^smoke: FAIL/);
+  });
+
+  it('fails when the evidence was written for another model with the same version number', async () => {
+    const { ok, lines } = await run(gated.url, { ...evidence, name: 'another-model' });
+    expect(ok).toBe(false);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^FAIL evidence: the gate's evidence is for another-model \(sha256 [0-9a-f]{12}\), the service serves cats-dogs-classifier/,
+      ),
+    );
   });
 
   it('fails when the evidence was written for another version', async () => {

@@ -53,6 +53,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
   try {
     const times: number[] = [];
     const predictions: string[] = [];
+    let allLookLikeProbabilities = true;
     for (const sample of await sampleImages()) {
       const start = performance.now();
       let raw: Float32Array;
@@ -68,9 +69,11 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
             `(${meta.labels.length} labels expected) or non-finite values: the model output is not well-formed`,
         );
       }
+      const sum = raw.reduce((a, b) => a + b, 0);
+      const probabilities = raw.every((v) => v >= -1e-6 && v <= 1 + 1e-6) && Math.abs(sum - 1) <= 1e-3;
+      allLookLikeProbabilities &&= probabilities;
       if (meta.output.kind === 'probabilities') {
-        const sum = raw.reduce((a, b) => a + b, 0);
-        if (raw.some((v) => v < -1e-6 || v > 1 + 1e-6) || Math.abs(sum - 1) > 1e-3) {
+        if (!probabilities) {
           throw new CliError(
             `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
               `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in the model_gitops metadata or fix the model`,
@@ -78,6 +81,15 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
         }
       }
       predictions.push(scoreImage(raw, meta.labels, meta.output.kind, 1).label);
+    }
+    // Logits that are a probability distribution on every sample are one: the service would apply softmax
+    // a second time and serve flattened scores (0.03 for a class the model is sure of, with 100 classes).
+    if (meta.output.kind === 'logits' && allLookLikeProbabilities) {
+      throw new CliError(
+        `validation gate: output '${meta.output.name}' is declared 'logits' but on every sample image its values ` +
+          'are probabilities (in [0, 1], summing to 1): the service would apply softmax to them again; set ' +
+          "output.kind to 'probabilities' in the model_gitops metadata",
+      );
     }
     const sorted = [...times].sort((a, b) => a - b);
     const medianMs = sorted[Math.floor(sorted.length / 2)] ?? 0;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sha256Hex } from '../../service/src/model/format';
 import { buildIdentityModel } from '../../service/src/model/builders';
 import { validateModelDir } from '../src/gate';
-import { tinyModel, writeModel } from './support/models';
+import { meanColourModel, tinyModel, writeModel } from './support/models';
 
 describe('validateModelDir (the promotion gate)', () => {
   let tmp: string;
@@ -85,6 +85,18 @@ describe('validateModelDir (the promotion gate)', () => {
     await expect(validateModelDir(tmp, { files })).rejects.toThrow(
       /declared 'probabilities' but its values sum to/,
     );
+  });
+
+  it('fails when outputs declared as logits are probabilities on every sample (softmax would run twice)', async () => {
+    const { files } = writeModel(tmp, meanColourModel('softmax', 'logits'));
+    await expect(validateModelDir(tmp, { files })).rejects.toThrow(
+      "validation gate: output 'scores' is declared 'logits' but on every sample image its values are " +
+        'probabilities (in [0, 1], summing to 1): the service would apply softmax to them again',
+    );
+    const declared = writeModel(join(tmp, 'p'), meanColourModel('softmax', 'probabilities'));
+    await expect(validateModelDir(join(tmp, 'p'), { files: declared.files })).resolves.toMatchObject({
+      samples: 5,
+    });
   });
 
   it('fails when the model is slower than the latency budget', async () => {

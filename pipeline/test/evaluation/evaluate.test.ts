@@ -8,7 +8,7 @@ import { agreement, evaluateModelDir, mapFoldersToClasses } from '../../src/eval
 import { readGoldenSet } from '../../src/evaluation/golden-set';
 import { evaluation } from '../support/evaluations';
 import { REPO_ROOT } from '../support/repo';
-import { nanModel, tinyModel, withMetadata, writeModel } from '../support/models';
+import { meanColourModel, tinyModel, withMetadata, writeModel } from '../support/models';
 
 const GOLDEN = join(REPO_ROOT, 'charts', 'golden-sets', 'default');
 
@@ -57,7 +57,7 @@ describe('evaluateModelDir (the service Classifier on a golden set)', () => {
   });
 
   it('fails naming the image when the model scores it NaN, which would otherwise read as class 0, correct for cat', async () => {
-    writeModel(join(tmp, 'm'), nanModel());
+    writeModel(join(tmp, 'm'), meanColourModel('nan'));
     await expect(evaluateModelDir(join(tmp, 'm'), readGoldenSet(GOLDEN, 'default'))).rejects.toThrow(
       /^golden set default: the model's scores for 'cat\/cat-01.png' are not all numbers \(NaN, NaN\): a model that cannot score an image cannot be served/,
     );

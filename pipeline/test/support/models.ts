@@ -22,25 +22,38 @@ export function tinyModel(seed = 1, over: Omit<DefaultModelOptions, 'seed'> = {}
 }
 
 /**
- * A model whose scores are NaN for every image: the mean colour through a dense layer, plus √−1. ONNX Runtime
- * runs it without complaint; only a check of the outputs can tell.
+ * A small model of the mean colour through a dense layer, ending as `ending` says: `nan` adds √−1 to every score
+ * (ONNX Runtime runs it without complaint; only a check of the outputs can tell), `softmax` ends in a Softmax.
+ * Its output is declared `kind`.
  */
-export function nanModel(labels: readonly [string, string] = ['cat', 'dog']): BuiltModel {
+export function meanColourModel(
+  ending: 'nan' | 'softmax',
+  kind: 'logits' | 'probabilities' = 'logits',
+  labels: readonly [string, string] = ['cat', 'dog'],
+): BuiltModel {
   const g = new GraphBuilder();
   const x = g.input('input', 'float32', ['batch', 3, 8, 8]);
   const mean = g.node('ReduceMean', [x], { axes: [2, 3], keepdims: 0 });
-  const logits = g.dense(mean, 3, 2);
-  const nan = g.node('Sqrt', [g.constant('minus_one', [1], Float32Array.of(-1))]);
-  g.node('Add', [logits, nan], {}, 'logits');
-  g.output('logits', ['batch', 2]);
+  const scores = g.dense(mean, 3, 2);
+  if (ending === 'nan') {
+    g.node(
+      'Add',
+      [scores, g.node('Sqrt', [g.constant('minus_one', [1], Float32Array.of(-1))])],
+      {},
+      'scores',
+    );
+  } else {
+    g.node('Softmax', [scores], { axis: 1 }, 'scores');
+  }
+  g.output('scores', ['batch', 2]);
   return {
-    onnx: g.build('nan'),
+    onnx: g.build(ending),
     metadata: {
       schemaVersion: 1,
       labels: [...labels],
       input: { name: 'input', layout: 'NCHW', height: 8, width: 8, channelOrder: 'RGB' },
       preprocessing: { resize: 'squash', scale: 1 / 255 },
-      output: { name: 'logits', kind: 'logits' },
+      output: { name: 'scores', kind },
     },
   };
 }

@@ -183,7 +183,13 @@ async function shutdown(
   }, config.shutdownTimeoutMs);
   force.unref();
   await new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    // A keep-alive connection turns idle when its request is answered: close it then, not after
+    // KEEP_ALIVE_TIMEOUT_MS (65 s by default, so the process waited for SHUTDOWN_TIMEOUT_MS and exited 1).
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(idle);
+      resolve();
+    });
     server.closeIdleConnections();
   });
   await pool()?.close();

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,7 @@ function send(
   path: string,
   body?: Buffer,
   hold?: Promise<void>,
+  agent: Agent | false = false,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -66,7 +67,7 @@ function send(
         port,
         method,
         path,
-        agent: false,
+        agent,
         headers: body ? { 'Content-Type': 'image/jpeg', 'Content-Length': body.length } : {},
       },
       (res) => {
@@ -120,8 +121,11 @@ describe('server process', () => {
 
     let releaseUpload!: () => void;
     const upload = new Promise<void>((r) => (releaseUpload = r));
+    // A keep-alive client, as a proxy is: its connection must close once its answer is sent, not linger
+    // until KEEP_ALIVE_TIMEOUT_MS (65 s) past SHUTDOWN_TIMEOUT_MS.
+    const keepAlive = new Agent({ keepAlive: true });
     const inFlight = [
-      send(port, 'POST', '/predict', image, upload), // body half sent; finished after the drain delay
+      send(port, 'POST', '/predict', image, upload, keepAlive), // body half sent; finished after the drain delay
       ...Array.from({ length: 4 }, () => send(port, 'POST', '/predict', image)),
     ];
     await new Promise((r) => setTimeout(r, 50));
@@ -138,6 +142,7 @@ describe('server process', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect((await proc.exited).code).toBe(0);
     expect(logged(proc, 'stopped')).toBeDefined();
+    keepAlive.destroy();
   });
 
   test('a multipart body cut off inside a file part is a 400 and the process lives on', async () => {

@@ -21,7 +21,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
 import { Delivery, InferenceService, ModelSource } from '../../charts/src';
@@ -74,6 +74,7 @@ const chart = Testing.chart();
 new InferenceService(chart, 'Inference', {
   image: 'ghcr.io/example/model-gitops:0.1.0',
   modelSource: ModelSource.baked(),
+  scrapeInterval: Duration.seconds(1), // as the Prometheus below scrapes
   delivery: Delivery.canary({
     analysis: { windowSeconds: WINDOW_SECONDS, minPredictions: MIN_PREDICTIONS, maxLatencyP99Seconds: 5 },
   }),

@@ -740,7 +740,6 @@ function validateName(prop: string, value: string): void {
   }
 }
 
-/** `--wait-interval-ms` of model-fetch: whole milliseconds ≥ 1. */
 /**
  * What a canary's settings must allow for, from the pod's own timing: a measurement's rate() window spans at
  * least two scrapes (one sample gives no rate, and every measurement would be inconclusive), and the progress
@@ -769,6 +768,7 @@ function checkCanaryTiming(
   }
 }
 
+/** `--wait-interval-ms` of model-fetch: whole milliseconds ≥ 1. */
 function waitIntervalMs(d: Duration): number {
   const ms = d.toMilliseconds({ integral: false });
   if (!Number.isInteger(ms) || ms < 1) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { z } from 'zod';
 import type { EnvironmentName } from '../../../charts/src/config';
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { Git } from '../git';
@@ -24,23 +25,43 @@ export interface RolloutJudgement {
   readonly detail: string;
 }
 
-/** The fields of `kubectl get rollout <name> -o json` this command reads. */
-interface RolloutJson {
-  kind?: string;
-  metadata?: { name?: string; generation?: number };
-  spec?: {
-    template?: { spec?: { initContainers?: Array<{ command?: string[]; args?: string[] }> } };
-  };
-  status?: {
-    phase?: string;
-    message?: string;
-    abort?: boolean;
-    observedGeneration?: string | number;
-    currentPodHash?: string;
-    stableRS?: string;
-    pauseConditions?: Array<{ reason?: string }>;
-  };
-}
+/** The fields of `kubectl get rollout <name> -o json` this command reads (others are ignored). */
+const RolloutJsonSchema = z.object({
+  kind: z.string().optional(),
+  metadata: z.object({ name: z.string().optional(), generation: z.number().optional() }).optional(),
+  spec: z
+    .object({
+      template: z
+        .object({
+          spec: z
+            .object({
+              initContainers: z
+                .array(
+                  z.object({ command: z.array(z.string()).optional(), args: z.array(z.string()).optional() }),
+                )
+                .optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  status: z
+    .object({
+      phase: z.string().optional(),
+      message: z.string().optional(),
+      abort: z.boolean().optional(),
+      observedGeneration: z.union([z.string(), z.number()]).optional(),
+      currentPodHash: z.string().optional(),
+      stableRS: z.string().optional(),
+      pauseConditions: z.array(z.object({ reason: z.string().optional() })).optional(),
+    })
+    .optional(),
+});
+type RolloutJson = z.infer<typeof RolloutJsonSchema>;
+
+/** Argo Rollouts' pause reason for an inconclusive analysis (`PauseReasonInconclusiveAnalysis` in its API). */
+const INCONCLUSIVE_ANALYSIS = 'InconclusiveAnalysisRun';
 
 /** The model version the Rollout's pod template fetches: the argument after `--version` of model-fetch. */
 export function rolloutModelVersion(rollout: RolloutJson): string | undefined {
@@ -48,7 +69,8 @@ export function rolloutModelVersion(rollout: RolloutJson): string | undefined {
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
     if (!argv.includes('model-fetch')) continue;
     const i = argv.indexOf('--version');
-    return i >= 0 ? argv[i + 1] : undefined;
+    if (i >= 0) return argv[i + 1];
+    return argv.find((a) => a.startsWith('--version='))?.slice('--version='.length);
   }
   return undefined;
 }
@@ -74,7 +96,7 @@ export function judgeRollout(rollout: RolloutJson, expectVersion: string): Rollo
   const message = s.message ? `: ${s.message}` : '';
   if (s.abort === true) return { verdict: 'aborted', detail: `Rollout ${name} was aborted${message}` };
   if (s.phase === 'Degraded') return { verdict: 'aborted', detail: `Rollout ${name} is Degraded${message}` };
-  if (s.phase === 'Paused' && (s.pauseConditions ?? []).some((p) => p.reason === 'InconclusiveAnalysis')) {
+  if (s.phase === 'Paused' && (s.pauseConditions ?? []).some((p) => p.reason === INCONCLUSIVE_ANALYSIS)) {
     return {
       verdict: 'inconclusive',
       detail: `Rollout ${name} paused on an inconclusive analysis (too little canary traffic to judge)${message}`,
@@ -131,13 +153,18 @@ export async function rolloutStatus(opts: RolloutStatusOptions): Promise<Rollout
         '`kubectl get rollout <name> -o json`',
     );
   }
-  const rollout = parsed as RolloutJson;
-  if (typeof parsed !== 'object' || parsed === null || rollout.kind !== 'Rollout') {
+  const shape = RolloutJsonSchema.safeParse(parsed);
+  if (!shape.success || shape.data.kind !== 'Rollout') {
+    const issue = shape.error?.issues[0];
+    const why = issue
+      ? `'${issue.path.join('.')}' ${issue.message}`
+      : `kind ${JSON.stringify(shape.data?.kind)}`;
     throw new CliError(
-      `${opts.source} is not a Rollout (kind ${JSON.stringify(rollout?.kind)}): pass the output of ` +
+      `${opts.source} is not a Rollout as kubectl prints it (${why}): pass the output of ` +
         '`kubectl get rollout <name> -o json`',
     );
   }
+  const rollout = shape.data;
   const judgement = judgeRollout(rollout, opts.expectVersion);
   log(`rollout-status: ${judgement.verdict}: ${judgement.detail}`);
   if ((judgement.verdict !== 'aborted' && judgement.verdict !== 'inconclusive') || !opts.rollbackOnAbort) {

@@ -61,7 +61,8 @@ const STATUS = {
   },
   inconclusive: {
     phase: 'Paused',
-    pauseConditions: [{ reason: 'InconclusiveAnalysis', startTime: '2026-11-29T10:00:00Z' }],
+    // PauseReasonInconclusiveAnalysis in Argo Rollouts' API (pkg/apis/rollouts/v1alpha1/types.go)
+    pauseConditions: [{ reason: 'InconclusiveAnalysisRun', startTime: '2026-11-29T10:00:00Z' }],
     currentPodHash: '6d5f8c7b9',
     stableRS: '58b9d7f4c',
   },
@@ -81,6 +82,16 @@ describe('judgeRollout', () => {
     ],
   ])('%s → %s', (_case, status, verdict) => {
     expect(judgeRollout(rolloutJson(templateAt('2'), status), '2').verdict).toBe(verdict);
+  });
+
+  it('reads the version written as --version=2 too', () => {
+    const rollout = rolloutJson(templateAt('2'), STATUS.promoted) as {
+      spec: { template: { spec: { initContainers: { args: string[] }[] } } };
+    };
+    const init = rollout.spec.template.spec.initContainers[0]!;
+    const i = init.args.indexOf('--version');
+    init.args.splice(i, 2, '--version=2');
+    expect(judgeRollout(rollout as never, '2').verdict).toBe('promoted');
   });
 
   it('says syncing while the Rollout still fetches another version', () => {
@@ -188,6 +199,11 @@ describe('rollout-status: an aborted canary is reverted in git (real repositorie
     expect(notJson.code).toBe(1);
     expect(notJson.stderr).toMatch(/rollout\.json is not JSON .*kubectl get rollout <name> -o json/);
     const deployment = await cli({ kind: 'Deployment' });
-    expect(deployment.stderr).toContain('is not a Rollout (kind "Deployment")');
+    expect(deployment.stderr).toContain('is not a Rollout as kubectl prints it (kind "Deployment")');
+    const oddField = await cli({ kind: 'Rollout', status: { pauseConditions: [null] } });
+    expect(oddField.code).toBe(1);
+    expect(oddField.stderr).toContain(
+      "is not a Rollout as kubectl prints it ('status.pauseConditions.0' Invalid input: expected object, received null)",
+    );
   });
 });

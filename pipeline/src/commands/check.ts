@@ -66,7 +66,8 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
           : `pinned ${pin.version} = registry ${sel}`,
       });
     } catch (err) {
-      if (err instanceof MlflowError && err.kind === 'not-found') {
+      // Only an alias or stage without a version is `unset`: a model or server that is not there is an error.
+      if (err instanceof MlflowError && err.kind === 'unassigned') {
         rows.push({ env, status: 'unset', selector: sel, pinned: pin.version, detail: err.message });
       } else {
         rows.push({

@@ -142,7 +142,7 @@ export class MlflowClient {
       ) {
         throw new MlflowError(
           `model '${name}' has no alias '${alias}'`,
-          'not-found',
+          'unassigned',
           err.status,
           err.errorCode,
         );
@@ -167,7 +167,7 @@ export class MlflowClient {
     // No match answers `{}`: the schema turns the missing key into [].
     const found = res.model_versions.find((v) => v.current_stage?.toLowerCase() === canonical.toLowerCase());
     if (!found) {
-      throw new MlflowError(`model '${name}' has no version in stage '${canonical}'`, 'not-found');
+      throw new MlflowError(`model '${name}' has no version in stage '${canonical}'`, 'unassigned');
     }
     return found;
   }

@@ -1,7 +1,9 @@
 /** What kind of failure an MLflow call ended in; callers branch on it rather than on message text. */
 export type MlflowErrorKind =
-  /** The registry answered that the thing asked for does not exist (model, version, alias, stage, file). */
+  /** The registry answered that the thing asked for does not exist (model, version, file). */
   | 'not-found'
+  /** The model exists, but the alias or stage asked for names no version of it. */
+  | 'unassigned'
   /** 401/403: credentials missing or wrong. */
   | 'unauthorized'
   /** The registry could not be reached (connection refused/reset, DNS, timeout) after all retries. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { check, checkExitCode } from '../../src/commands/check';
+import { MlflowClient } from '../../src/mlflow';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
 import { createTempRepo, type TempRepo } from '../support/repo';
@@ -58,6 +59,26 @@ describe('check', () => {
     fake.requiredAuthorization = 'Bearer right';
     const rows = await check(fakeClient(fake), repo.root);
     expect(rows.every((r) => r.status === 'error' && /HTTP 401/.test(r.detail))).toBe(true);
+    expect(checkExitCode(rows)).toBe(1);
+  });
+
+  it('fails (exit 1), not unset, when the model is not in the registry', async () => {
+    const empty = await FakeMlflow.start();
+    try {
+      const rows = await check(fakeClient(empty), repo.root);
+      expect(rows.map((r) => r.status)).toEqual(['error', 'error', 'error']);
+      expect(rows[0]?.detail).toMatch(/not found \(RESOURCE_DOES_NOT_EXIST\)/);
+      expect(checkExitCode(rows)).toBe(1);
+    } finally {
+      await empty.stop();
+    }
+  });
+
+  it('fails (exit 1), not unset, when MLFLOW_TRACKING_URI is not a tracking server (an HTML 404)', async () => {
+    const wrong = new MlflowClient({ connection: { baseUrl: `${fake.url}/not-mlflow` }, retries: 0 });
+    const rows = await check(wrong, repo.root);
+    expect(rows.map((r) => r.status)).toEqual(['error', 'error', 'error']);
+    expect(rows[0]?.detail).toMatch(/HTTP 404 without an MLflow error body/);
     expect(checkExitCode(rows)).toBe(1);
   });
 

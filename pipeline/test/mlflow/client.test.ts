@@ -51,7 +51,7 @@ describe('MlflowClient against the fake MLflow server', () => {
     await expect(client.getVersionByAlias(NAME, 'production')).rejects.toThrow(
       "model 'cats-dogs-classifier' has no alias 'production'",
     );
-    await expect(client.getVersionByAlias(NAME, 'production')).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(client.getVersionByAlias(NAME, 'production')).rejects.toMatchObject({ kind: 'unassigned' });
   });
 
   it('fails when the model does not exist, saying so', async () => {
@@ -428,10 +428,10 @@ describe('MlflowClient against the fake MLflow server', () => {
     expect(fake.requests.length).toBe(before);
   });
 
-  it('fails when the stage is empty as not-found, having asked MLflow for that stage only', async () => {
+  it('fails when the stage is empty as unassigned, having asked MLflow for that stage only', async () => {
     await registerVersion({ 'model.onnx': 'A' });
     await expect(client.getLatestVersionInStage(NAME, 'ARCHIVED')).rejects.toMatchObject({
-      kind: 'not-found',
+      kind: 'unassigned',
       message: `model '${NAME}' has no version in stage 'Archived'`,
     });
     expect(fake.requests.at(-1)?.url).toBe(
@@ -736,7 +736,7 @@ describe('MlflowClient against answers a working registry does not give', () => 
       body: { model_versions: [{ ...recorded, current_stage: 'Staging' }, stageless] },
     });
     await expect(client.getLatestVersionInStage(NAME, 'Production')).rejects.toMatchObject({
-      kind: 'not-found',
+      kind: 'unassigned',
       message: `model '${NAME}' has no version in stage 'Production'`,
     });
   });

@@ -98,7 +98,9 @@ async function alreadyPresent(dest: string, opts: FetchModelOptions): Promise<bo
   const names = Object.keys(opts.files).sort();
   if (present.join('\n') !== names.join('\n')) return false;
   for (const file of names) {
-    if ((await fileSha256(join(dest, file))) !== opts.files[file]) return false;
+    // A pinned name that cannot be read as a file (a directory, a dangling link) is a destination to replace.
+    const sha = await fileSha256(join(dest, file)).catch(() => undefined);
+    if (sha !== opts.files[file]) return false;
   }
   return true;
 }

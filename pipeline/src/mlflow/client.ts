@@ -52,6 +52,17 @@ export interface MlflowClientOptions {
   readonly backoffMs?: number;
 }
 
+/** Errors of writing a downloaded file here, which no retry of the download mends. */
+const LOCAL_WRITE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EFBIG']);
+
+/** A download that failed on this machine (the destination cannot be written), not at MLflow. */
+export class LocalFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalFileError';
+  }
+}
+
 /** The registry stages MLflow accepts (case-insensitive on input). */
 export const STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
 
@@ -293,6 +304,11 @@ export class MlflowClient {
               done(tooLarge(bytes));
               return;
             }
+            // Past the size the listing gave, this body is not the listed file: stop writing it.
+            if (total !== undefined && bytes > total) {
+              done(new RetryableError(`received more than the ${total} bytes announced`));
+              return;
+            }
             hash.update(chunk);
             onProgress?.(bytes, total);
             done(null, chunk);
@@ -307,7 +323,14 @@ export class MlflowClient {
             file.createWriteStream(),
           );
         } catch (err) {
-          if (err instanceof MlflowError) throw err;
+          if (err instanceof MlflowError || err instanceof RetryableError) throw err;
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== undefined && LOCAL_WRITE_ERRORS.has(code)) {
+            throw new LocalFileError(
+              `${what}: cannot write ${destFile} (${code}): the destination's volume is full, read-only or ` +
+                'not writable; retrying the download cannot help',
+            );
+          }
           throw new RetryableError(`connection lost after ${bytes} bytes (${(err as Error).message})`);
         } finally {
           // Usually closed by the write stream already (closing again resolves); kept so no path leaks the fd.
@@ -511,7 +534,7 @@ export class MlflowClient {
       try {
         return await attempt(signal);
       } catch (err) {
-        if (err instanceof MlflowError) throw err;
+        if (err instanceof MlflowError || err instanceof LocalFileError) throw err;
         if (err instanceof RetryableError) {
           last = err.message;
           unreachable = false;

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +63,20 @@ describe('model-fetch', () => {
     expect(await fetch()).toBe('present');
     expect(fake.requests.length).toBe(before);
   });
+
+  it.each([
+    ['a directory', (path: string): void => mkdirSync(path)],
+    ['a dangling link', (path: string): void => symlinkSync(join(tmp, 'nowhere'), path)],
+  ])(
+    'replaces a destination where a pinned name is %s, instead of failing on every start',
+    async (_what, make) => {
+      mkdirSync(dest(), { recursive: true });
+      writeFileSync(join(dest(), 'model.onnx'), 'stale');
+      make(join(dest(), 'MLmodel'));
+      expect(await fetch()).toBe('fetched');
+      expect(readFileSync(join(dest(), 'model.onnx'))).toEqual(readFileSync(join(tmp, 'src', 'model.onnx')));
+    },
+  );
 
   it('resolves runs:/ and models:/ sources', async () => {
     const runId = [...fake.runs.keys()][0];

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../bench/src/harness';
-import { artifactProxyPath, MlflowClient, MlflowError } from '../../src/mlflow';
+import { artifactProxyPath, LocalFileError, MlflowClient, MlflowError } from '../../src/mlflow';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { RECORDED, ScriptedMlflow, type Reply } from '../support/scripted-mlflow';
 
@@ -122,6 +122,31 @@ describe('MlflowClient against the fake MLflow server', () => {
     );
     expect(fake.requests.length - before).toBe(1);
     expect((await client.downloadArtifact(uri, join(tmp, 'c'), { maxBytes: 100 })).bytes).toBe(100);
+  });
+
+  it('stops writing a body that runs past the size the listing gave, however long it would go on', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'x'.repeat(100) });
+    fake.faults.chunked = true;
+    fake.faults.overlongBytes = 1_000_000;
+    const dest = join(tmp, 'long.onnx');
+    await expect(
+      client.downloadArtifact(`${artifactUri}/model.onnx`, dest, { expectedBytes: 100 }),
+    ).rejects.toThrow(/received more than the 100 bytes announced/);
+    // A chunk or two past the listed size at most, never the megabyte that followed.
+    expect(statSync(dest).size).toBeLessThan(100 + 70_000);
+  });
+
+  it('fails at once, naming the destination, when the file cannot be written here (a full disk: /dev/full)', async () => {
+    const { artifactUri } = await registerVersion({ 'model.onnx': 'x'.repeat(10_000) });
+    const before = fake.requests.length;
+    const err = await client
+      .downloadArtifact(`${artifactUri}/model.onnx`, '/dev/full')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LocalFileError);
+    expect((err as Error).message).toMatch(
+      /cannot write \/dev\/full \(ENOSPC\): the destination's volume is full/,
+    );
+    expect(fake.requests.length - before).toBe(1);
   });
 
   it('sets a model version tag, sending the version as a JSON string as MLflow requires', async () => {

@@ -46,6 +46,8 @@ export interface FakeFaults {
   truncateNext: number;
   /** Send downloads chunked, without Content-Length, as MLflow does. */
   chunked: boolean;
+  /** Follow the body of every chunked download with this many more bytes (a body that is not the listed file). */
+  overlongBytes: number;
   /** Never answer the next N requests (the client's timeout must fire). */
   hangNext: number;
   /** Answer every artifact upload (PUT) with a 500, as a full or read-only artifact store does. */
@@ -71,6 +73,7 @@ export class FakeMlflow {
     failStatus: 503,
     truncateNext: 0,
     chunked: false,
+    overlongBytes: 0,
     hangNext: 0,
     failUploads: false,
   };
@@ -509,6 +512,11 @@ export class FakeMlflow {
     if (this.faults.truncateNext > 0) {
       this.faults.truncateNext--;
       res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.socket?.destroy());
+      return;
+    }
+    if (this.faults.chunked && this.faults.overlongBytes > 0) {
+      res.write(data);
+      res.end(Buffer.alloc(this.faults.overlongBytes, 0x5a));
       return;
     }
     res.end(data);

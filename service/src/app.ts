@@ -62,6 +62,8 @@ declare module 'express-serve-static-core' {
     id: string;
     /** Epoch ms after which the request gets 504. */
     deadline: number;
+    /** Aborts when the connection closes before the response was sent: the client left. */
+    gone: AbortSignal;
   }
 }
 
@@ -87,6 +89,11 @@ export function createApp(deps: AppDeps): express.Express {
     const incoming = req.header('x-request-id');
     req.id = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     req.deadline = Date.now() + limits.requestTimeoutMs;
+    const gone = new AbortController();
+    req.gone = gone.signal;
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     res.setHeader('X-Request-Id', req.id);
     const model = state.model;
     if (model) res.setHeader('X-Model-Version', model.version);

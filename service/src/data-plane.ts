@@ -48,7 +48,7 @@ export async function classifyImages(
   checkDeadline(req);
   let result: InferenceResult;
   try {
-    result = await model.engine.predict(images, req.deadline);
+    result = await model.engine.predict(images, req.deadline, req.gone);
   } catch (err) {
     if (err instanceof ImageError && images.length > 1) {
       throw new ImageError(err.index, err.code, `${name(err.index)}: ${err.message}`);
@@ -75,7 +75,7 @@ export async function classifyTensor(
   metrics: ServiceMetrics,
 ): Promise<Float32Array[]> {
   checkDeadline(req);
-  const result = await model.engine.run(batch, count, req.deadline);
+  const result = await model.engine.run(batch, count, req.deadline, req.gone);
   const probs = probabilitiesOf(result, count, model);
   const bad = probs.findIndex((p) => p.some((v) => !Number.isFinite(v)));
   if (bad >= 0) {

@@ -36,6 +36,8 @@ export type PredictionErrorCode =
   | 'no_inference_worker'
   /** The deadline passed before the answer. */
   | 'timeout'
+  /** The client left before a worker took the job: it was dropped from the queue. */
+  | 'client_gone'
   /** The model run failed or its worker stopped. */
   | 'inference_failed';
 
@@ -77,6 +79,8 @@ export const PREDICTION_ERROR_STATUS: Readonly<Record<PredictionErrorCode, numbe
   shutting_down: 503,
   no_inference_worker: 503,
   timeout: 504,
+  // Never seen by the client, who left; the status logs and counts it as nginx does.
+  client_gone: 499,
   inference_failed: 500,
 };
 

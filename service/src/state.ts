@@ -11,10 +11,13 @@ export interface InferenceEngine {
   readonly liveWorkers: number;
   /** Admits one request or throws 503; returns the function that releases its place. */
   admit(): () => void;
-  /** Decodes and classifies encoded images as one batch; rejects with ImageError 400/422, AppError 503/504/500. */
-  predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult>;
-  /** Runs a batch already in the model's input form; rejects with AppError 503/504/500. */
-  run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult>;
+  /**
+   * Decodes and classifies encoded images as one batch; rejects with ImageError 400/422, AppError 503/504/500.
+   * When `gone` aborts (the client left) before a worker takes the batch, it leaves the queue.
+   */
+  predict(images: readonly Uint8Array[], deadline: number, gone?: AbortSignal): Promise<InferenceResult>;
+  /** Runs a batch already in the model's input form; rejects with AppError 503/504/500. `gone`: as for predict. */
+  run(data: Float32Array, batch: number, deadline: number, gone?: AbortSignal): Promise<InferenceResult>;
 }
 
 /** The loaded model as the API reports it. */

@@ -769,6 +769,41 @@ describe('load shedding', () => {
     }
   });
 
+  test('a request whose client leaves while it waits in the queue leaves the queue: it never runs, nor keeps a later request out', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await startHarness({ queueMax: 2, beforeRun: () => gate });
+    try {
+      const port = (h.server.address() as AddressInfo).port;
+      const first = predict(h.server, good).then((r) => r); // holds the worker at the gate
+      await waitFor(() => h.pool.busyWorkers === 1, 'the first request to hold the worker');
+      const leavers = [0, 1].map(() => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
+        });
+        req.on('error', () => undefined);
+        req.end(good);
+        return req;
+      });
+      await waitFor(() => h.pool.queueDepth === 2, 'both to wait in the queue');
+      for (const req of leavers) req.destroy();
+      await waitFor(() => h.pool.queueDepth === 0, 'the queue to drop the jobs of the clients that left');
+      const later = predict(h.server, good).then((r) => r);
+      await waitFor(() => h.pool.queueDepth === 1, 'the later request to be queued, not refused');
+      release();
+      expect((await first).status).toBe(200);
+      expect((await later).status).toBe(200);
+      expect(h.pool.runs).toBe(2);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
   test('a request that waits past REQUEST_TIMEOUT_MS gets 504 and never reaches the model', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

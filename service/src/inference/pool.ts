@@ -222,7 +222,11 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * decoding in the workers cost 1.5 CPU-ms more per image and a quarter of the throughput, as each worker
    * then idles while its own image decodes.
    */
-  async predict(images: readonly Uint8Array[], deadline: number): Promise<InferenceResult> {
+  async predict(
+    images: readonly Uint8Array[],
+    deadline: number,
+    gone?: AbortSignal,
+  ): Promise<InferenceResult> {
     const started = process.hrtime.bigint();
     const meta = this.opts.files.metadata;
     const limits = { maxPixels: this.opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS };
@@ -252,7 +256,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       throw err;
     }
     const preprocessSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { ...(await this.run(data, images.length, deadline)), preprocessSeconds };
+    return { ...(await this.run(data, images.length, deadline, gone)), preprocessSeconds };
   }
 
   /** Keeps a one-image input buffer that is no longer used (back from a worker, or never sent) for reuse. */
@@ -265,13 +269,16 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   /**
    * Runs `batch` preprocessed images (concatenated in `data`; its buffer is transferred to the worker).
    * Rejects with PredictionError `queue_full`, `shutting_down`, `no_inference_worker`, `timeout` (`deadline`,
-   * epoch ms, passed) or `inference_failed` (the run or its worker failed).
+   * epoch ms, passed), `client_gone` (`gone` aborted while the job waited: it leaves the queue, so it neither
+   * runs nor keeps a later request out) or `inference_failed` (the run or its worker failed).
    */
-  run(data: Float32Array, batch: number, deadline: number): Promise<InferenceResult> {
+  run(data: Float32Array, batch: number, deadline: number, gone?: AbortSignal): Promise<InferenceResult> {
     const idle = this.slots.some((slot) => slot.job === null);
     try {
+      if (gone?.aborted) throw clientGone();
       this.assertCapacity(!idle && this.queue.length >= this.opts.queueMax);
     } catch (err) {
+      this.recycle(data);
       return Promise.reject(err as Error);
     }
     return new Promise<InferenceResult>((resolve, reject) => {
@@ -279,9 +286,19 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       const delay = deadline - Date.now();
       // Timers longer than 2^31-1 ms fire at once in Node: a far deadline simply gets no timer.
       if (delay < 2 ** 31 - 1) job.timer = setTimeout(() => this.expire(job), Math.max(0, delay));
+      gone?.addEventListener('abort', () => this.withdraw(job), { once: true });
       this.queue.push(job);
       this.pump();
     });
+  }
+
+  /** Takes a job whose client left out of the queue; a job a worker has taken runs to its end. */
+  private withdraw(job: Job): void {
+    const index = this.queue.indexOf(job);
+    if (index < 0) return;
+    this.queue.splice(index, 1);
+    this.recycle(job.data);
+    this.settle(job, clientGone());
   }
 
   /** Stops the workers: waiting jobs fail with 503, running jobs finish first, then each session is released. */
@@ -435,6 +452,10 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     if (err) job.reject(err);
     else job.resolve(result as InferenceResult);
   }
+}
+
+function clientGone(): PredictionError {
+  return new PredictionError('client_gone', 'the client closed the connection before its images were run');
 }
 
 function shuttingDown(): PredictionError {

@@ -1,4 +1,4 @@
-import { request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest, type ClientRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import sharp from 'sharp';
@@ -125,6 +125,20 @@ function postChunked(server: Server, contentType: string, body: Buffer): Promise
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** POST /predict of a raw JPEG, sent whole, whose client the test can abandon (`destroy()`) while it waits. */
+function sendAbandonable(server: Server, image: Buffer): ClientRequest {
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    method: 'POST',
+    path: '/predict',
+    headers: { 'Content-Type': 'image/jpeg', 'Content-Length': image.length },
+  });
+  req.on('error', () => undefined);
+  req.end(image);
+  return req;
 }
 
 async function metricValue(server: Server, line: RegExp): Promise<number> {
@@ -740,16 +754,7 @@ describe('load shedding', () => {
     const gate = new Promise<void>((r) => (release = r));
     const h = await startHarness({ beforeRun: () => gate });
     try {
-      const port = (h.server.address() as AddressInfo).port;
-      const req = httpRequest({
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/predict',
-        headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
-      });
-      req.on('error', () => undefined);
-      req.end(good);
+      const req = sendAbandonable(h.server, good);
       await waitFor(() => h.pool.busyWorkers === 1, 'the image to reach the held worker');
       req.destroy();
       const count = (status: string): Promise<number> =>
@@ -774,21 +779,9 @@ describe('load shedding', () => {
     const gate = new Promise<void>((r) => (release = r));
     const h = await startHarness({ queueMax: 2, beforeRun: () => gate });
     try {
-      const port = (h.server.address() as AddressInfo).port;
       const first = predict(h.server, good).then((r) => r); // holds the worker at the gate
       await waitFor(() => h.pool.busyWorkers === 1, 'the first request to hold the worker');
-      const leavers = [0, 1].map(() => {
-        const req = httpRequest({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/predict',
-          headers: { 'Content-Type': 'image/jpeg', 'Content-Length': good.length },
-        });
-        req.on('error', () => undefined);
-        req.end(good);
-        return req;
-      });
+      const leavers = [0, 1].map(() => sendAbandonable(h.server, good));
       await waitFor(() => h.pool.queueDepth === 2, 'both to wait in the queue');
       for (const req of leavers) req.destroy();
       await waitFor(() => h.pool.queueDepth === 0, 'the queue to drop the jobs of the clients that left');

@@ -4,7 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { validateImage } from './config/image-reference';
-import { APP_NAME } from './config/names';
+import { APP_NAME, GitHubRepositorySchema } from './config/names';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit } from './container-settings';
 import { CLI_PATH } from './inference-service';
 import { workloadNetworkPolicy } from './network-policy';
@@ -187,9 +187,10 @@ export class WebhookRelay extends Construct {
     const aliasEnvironments = props.aliasEnvironments ?? { production: 'production', staging: 'staging' };
 
     validateImage(props.image);
-    if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(props.githubRepository)) {
+    const repository = GitHubRepositorySchema.safeParse(props.githubRepository);
+    if (!repository.success) {
       throw new Error(
-        `'githubRepository' '${props.githubRepository}' must be owner/name, e.g. example/model-gitops.`,
+        `'githubRepository' '${props.githubRepository}' ${repository.error.issues[0]?.message}.`,
       );
     }
     if (Object.keys(aliasEnvironments).length === 0) {

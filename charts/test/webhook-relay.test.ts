@@ -225,7 +225,7 @@ describe('WebhookRelay', () => {
     'fails when githubRepository %j is not owner/name',
     (repo) => {
       expect(() => synth({ githubRepository: repo })).toThrow(
-        `'githubRepository' '${repo}' must be owner/name, e.g. example/model-gitops.`,
+        `'githubRepository' '${repo}' must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..').`,
       );
     },
   );

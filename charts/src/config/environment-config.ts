@@ -12,7 +12,7 @@ import { EvaluationPolicySchema } from './evaluation-policy';
 import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
 import { validateImage } from './image-reference';
 import { ENVIRONMENTS, ModelAliasSchema, type EnvironmentName } from './model-pin';
-import { APP_NAME } from './names';
+import { APP_NAME, GitHubRepositorySchema } from './names';
 
 const dnsLabel = z
   .string()
@@ -232,7 +232,7 @@ export const EnvironmentConfigSchema = z
     /** The MLflow → GitHub webhook relay; deploy it in exactly one environment. */
     webhookRelay: z
       .strictObject({
-        githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name'),
+        githubRepository: GitHubRepositorySchema,
         secretName: dnsLabel.optional(),
         modelName: z.string().min(1).optional(),
         aliasEnvironments: z.record(ModelAliasSchema, z.enum(ENVIRONMENTS)),

@@ -463,7 +463,7 @@ describe('environment config: every documented value is accepted and kept', () =
 describe('environment config: each rejected value names its field and the rule', () => {
   const DNS_LABEL = "must be a DNS label: lower-case letters, digits and '-'";
   const UPPER_SNAKE = 'is not a valid key: must be an UPPER_SNAKE variable name, e.g. INFERENCE_WORKERS';
-  const OWNER_NAME = 'must be owner/name';
+  const OWNER_NAME = "must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..')";
   const FQDN = 'must be a fully qualified DNS name, e.g. relay.example.com';
   const DURATION = 'must be a duration such as 30m or 1h';
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   APP_NAME,
   ENVIRONMENTS,
+  GitHubRepositorySchema,
   ModelAliasSchema,
   RegisteredModelNameSchema,
   type EnvironmentName,
@@ -76,10 +77,7 @@ export const RelayEnvSchema = z
     /** `owner/name` of the repository that holds `.github/workflows/promote.yml`. */
     GITHUB_REPOSITORY: z
       .string({ error: 'is required: the repository as owner/name, e.g. acme/cats-dogs' })
-      .regex(
-        /^(?!\.\.?\/)[A-Za-z0-9_.-]+\/(?!\.\.?$)[A-Za-z0-9_.-]+$/,
-        "must look like owner/name, e.g. acme/cats-dogs (neither part '.' or '..')",
-      ),
+      .pipe(GitHubRepositorySchema),
     /** GitHub REST API base URL (GitHub Enterprise: `https://host/api/v3`). */
     GITHUB_API_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://api.github.com' })

@@ -11,7 +11,7 @@ import { AutoscalingField, autoscalingProblems, resolveAutoscaling } from '../sc
 import { EvaluationPolicySchema } from './evaluation-policy';
 import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
 import { validateImage } from './image-reference';
-import { ENVIRONMENTS, ModelAliasSchema, type EnvironmentName } from './model-pin';
+import { ENVIRONMENTS, ModelAliasSchema, RegisteredModelNameSchema, type EnvironmentName } from './model-pin';
 import { APP_NAME, GitHubRepositorySchema } from './names';
 
 const dnsLabel = z
@@ -234,7 +234,7 @@ export const EnvironmentConfigSchema = z
       .strictObject({
         githubRepository: GitHubRepositorySchema,
         secretName: dnsLabel.optional(),
-        modelName: z.string().min(1).optional(),
+        modelName: RegisteredModelNameSchema.optional(),
         aliasEnvironments: z.record(ModelAliasSchema, z.enum(ENVIRONMENTS)),
         ingressNamespaces: z.array(dnsLabel).optional(),
         /** An Ingress with TLS routing only the webhook and health paths to the relay. */

@@ -186,6 +186,14 @@ describe('environment config validation', () => {
     },
   );
 
+  it("fails on a relay model name a pin cannot hold, at synth rather than in the relay's start-up", () => {
+    const c = production();
+    c.webhookRelay.modelName = 'my model';
+    expect(errorOf(c)).toContain(
+      "'webhookRelay.modelName' must be a registered model name: letters, digits, . _ -",
+    );
+  });
+
   it("fails on a relay alias MLflow would refuse, at synth rather than in the relay's start-up", () => {
     const c = production();
     c.webhookRelay.aliasEnvironments = { 'champion.eu': 'production' };

@@ -91,9 +91,6 @@ export function createApp(deps: AppDeps): express.Express {
     req.deadline = Date.now() + limits.requestTimeoutMs;
     const gone = new AbortController();
     req.gone = gone.signal;
-    res.on('close', () => {
-      if (!res.writableFinished) gone.abort();
-    });
     res.setHeader('X-Request-Id', req.id);
     const model = state.model;
     if (model) res.setHeader('X-Model-Version', model.version);
@@ -102,6 +99,8 @@ export function createApp(deps: AppDeps): express.Express {
     const finish = (): void => {
       if (done) return;
       done = true;
+      // Closed before the response was sent: the client left (queued work for it is dropped).
+      if (!res.writableFinished) gone.abort();
       metrics.inFlight.dec();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';

@@ -260,9 +260,11 @@ describe('server process', () => {
         statusLine: 'HTTP/1.1 408 Request Timeout',
         body: { error: { code: 'request_timeout', message: expect.stringContaining('REQUEST_TIMEOUT_MS') } },
       });
-    // The slow body reached the app, which never answered it: logged with the status the client got.
-    const slowBody = logLines(proc).find((l) => l.includes('"route":"/predict"'));
-    expect(JSON.parse(slowBody ?? '{}')).toMatchObject({ status: 408, aborted: true });
+    // The slow body reached the app, which never answered it: logged with the status the client got (the
+    // line reaches the log stream some time after the client saw its socket closed).
+    const slowBody = (): string | undefined => logLines(proc).find((l) => l.includes('"route":"/predict"'));
+    await waitFor(() => slowBody() !== undefined, "the slow body's request log line", 500);
+    expect(JSON.parse(slowBody() ?? '{}')).toMatchObject({ status: 408, aborted: true });
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
     expect(proc.child.exitCode).toBeNull();
   });
@@ -283,14 +285,15 @@ describe('server process', () => {
       statusLine: 'HTTP/1.1 431 Request Header Fields Too Large',
       body: { error: { code: 'headers_too_large', message: 'the request headers are over 16 KiB' } },
     });
-    const metrics = (await rawExchange(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
-      .split('\n')
-      .filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/predict"'));
-    expect(metrics).toEqual([expect.stringMatching(/status="400"\} 1$/)]);
-    expect(JSON.parse(logLines(proc).find((l) => l.includes('"route":"/predict"')) ?? '{}')).toMatchObject({
-      status: 400,
-      aborted: true,
-    });
+    const predictCounts = async (): Promise<string[]> =>
+      (await rawExchange(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+        .split('\n')
+        .filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/predict"'));
+    await waitFor(async () => (await predictCounts()).length > 0, 'the malformed request to be counted', 100);
+    expect(await predictCounts()).toEqual([expect.stringMatching(/status="400"\} 1$/)]);
+    const malformed = (): string | undefined => logLines(proc).find((l) => l.includes('"route":"/predict"'));
+    await waitFor(() => malformed() !== undefined, "the malformed request's log line", 500);
+    expect(JSON.parse(malformed() ?? '{}')).toMatchObject({ status: 400, aborted: true });
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
   });
 

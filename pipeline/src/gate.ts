@@ -72,13 +72,11 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
       const sum = raw.reduce((a, b) => a + b, 0);
       const probabilities = raw.every((v) => v >= -1e-6 && v <= 1 + 1e-6) && Math.abs(sum - 1) <= 1e-3;
       allLookLikeProbabilities &&= probabilities;
-      if (meta.output.kind === 'probabilities') {
-        if (!probabilities) {
-          throw new CliError(
-            `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
-              `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in the model_gitops metadata or fix the model`,
-          );
-        }
+      if (meta.output.kind === 'probabilities' && !probabilities) {
+        throw new CliError(
+          `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
+            `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in the model_gitops metadata or fix the model`,
+        );
       }
       predictions.push(scoreImage(raw, meta.labels, meta.output.kind, 1).label);
     }

@@ -291,21 +291,20 @@ export function registerSmokeCommand(program: Command): void {
         let evidence: SmokeOptions['evidence'];
         if (o.evidence) {
           const file = readEvidence(o.evidence);
+          const fromRepository = file.goldenSet.from === 'repository';
           // A golden set in the repository is read from the checkout that holds the evidence file.
-          const root =
-            file.goldenSet.from === 'repository'
-              ? await new Git(dirname(resolve(o.evidence))).topLevel().catch(() => {
-                  throw new CliError(
-                    `--evidence ${o.evidence}: the file is not in a git checkout, where its golden set ` +
-                      `(${file.goldenSet.source}) is looked up: pass the evidence file of the repository checkout`,
-                    2,
-                  );
-                })
-              : dirname(resolve(o.evidence));
-          const client =
-            file.goldenSet.from === 'repository'
-              ? undefined
-              : new MlflowClient({ connection: mlflowConnectionFromEnv() });
+          const root = fromRepository
+            ? await new Git(dirname(resolve(o.evidence))).topLevel().catch(() => {
+                throw new CliError(
+                  `--evidence ${o.evidence}: the file is not in a git checkout, where its golden set ` +
+                    `(${file.goldenSet.source}) is looked up: pass the evidence file of the repository checkout`,
+                  2,
+                );
+              })
+            : dirname(resolve(o.evidence));
+          const client = fromRepository
+            ? undefined
+            : new MlflowClient({ connection: mlflowConnectionFromEnv() });
           evidence = { file, images: await loadEvidenceImages(file, root, client) };
         }
         const result = await smoke({ ...o, evidence });

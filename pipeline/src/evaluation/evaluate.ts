@@ -131,11 +131,12 @@ export async function evaluateClassifier(
       correct: cls.indices.includes(predicted),
     });
   }
-  // By folder, not by index: every folder a model has no label for has index -1.
-  const perClass = rows.map((cls) => {
-    const mine = images.filter((_, n) => classes.get(golden.images[n]!.folder) === cls);
-    const correct = mine.filter((i) => i.correct).length;
-    return { ...cls, count: mine.length, correct, recall: mine.length ? correct / mine.length : 0 };
+  // From the confusion matrix, whose rows are folders: every folder a model has no label for has index -1.
+  const perClass = rows.map((cls, r) => {
+    const row = confusion[r]!;
+    const count = row.reduce((a, b) => a + b, 0);
+    const correct = cls.indices.reduce((a, i) => a + (row[i] ?? 0), 0);
+    return { ...cls, count, correct, recall: count ? correct / count : 0 };
   });
   const correct = images.filter((i) => i.correct).length;
   return {

@@ -18,12 +18,14 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-'");
 const port = z.number().int().min(1).max(65535);
+/** One DNS-1123 label, the unit of the subdomains and host names below. */
+const DNS_NAME_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 /** A DNS-1123 subdomain, as Kubernetes requires of e.g. an IngressClass name. */
 const dnsSubdomain = z
   .string()
   .max(253)
   .regex(
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    new RegExp(`^${DNS_NAME_LABEL}(\\.${DNS_NAME_LABEL})*$`),
     "must be a DNS subdomain: lower-case letters, digits, '-' and '.'",
   );
 /** Annotations, whose keys Kubernetes requires to be qualified names: `[prefix/]name`. */
@@ -243,7 +245,7 @@ export const EnvironmentConfigSchema = z
             host: z
               .string()
               .regex(
-                /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/,
+                new RegExp(`^${DNS_NAME_LABEL}(\\.${DNS_NAME_LABEL})+$`),
                 'must be a fully qualified DNS name, e.g. relay.example.com',
               ),
             className: dnsSubdomain.optional(),

@@ -413,10 +413,11 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
   });
 
   test('fails when a raw tensor overflows the model: 422, never non-numbers in the output, nothing counted', async () => {
+    // Predictions, and the run's batch size and duration: none of them counts a refused answer.
     const predictions = async (): Promise<string[]> =>
       (await request(svc.server).get('/metrics')).text
         .split('\n')
-        .filter((l) => l.startsWith('inference_predictions_total{'));
+        .filter((l) => /^inference_(predictions_total\{|batch_size_count|duration_seconds_count)/.test(l));
     const before = await predictions();
     const res = await infer({
       inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: new Array(3072).fill(3e38) }],

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DESCRIPTION_FILES, METADATA_FILE, MLMODEL_FILE, onnxFileOf } from '../../service/src/model/format';
+import {
+  DESCRIPTION_FILES,
+  METADATA_FILE,
+  MLMODEL_FILE,
+  onnxFileOf,
+  readOnnxGraph,
+} from '../../service/src/model/format';
 import { CliError } from './cli-error';
 import type { MlflowClient } from './mlflow';
 
@@ -44,7 +50,8 @@ export async function downloadArtifactFiles(
 
 /**
  * Downloads the files of a registered model that can influence serving (the model format's
- * `DESCRIPTION_FILES` present in the directory, then the ONNX file its `MLmodel` names) into `destDir`.
+ * `DESCRIPTION_FILES` present in the directory, then the ONNX file its `MLmodel` names, then the external-data
+ * files that graph names: `mlflow.onnx.log_model`'s default puts the weights there) into `destDir`.
  * Other artifacts (conda.yaml, requirements.txt, input examples) are left out. Fails naming what is missing
  * when the directory holds neither an `MLmodel` nor a `model.json`.
  */
@@ -81,7 +88,22 @@ export async function downloadServingFiles(
         `(flavors.onnx.data) but the directory has no such file (found: ${[...sizes.keys()].join(', ')})`,
     );
   }
-  return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, [onnxFile], onProgress)) };
+  Object.assign(digests, await downloadArtifactFiles(client, location, destDir, [onnxFile], onProgress));
+  let external: readonly string[];
+  try {
+    external = readOnnxGraph(readFileSync(join(destDir, onnxFile)), join(destDir, onnxFile)).externalData;
+  } catch (err) {
+    throw new CliError(`the registered model at '${location}' is not servable: ${(err as Error).message}`);
+  }
+  const absent = external.filter((f) => !sizes.has(f));
+  if (absent.length > 0) {
+    throw new CliError(
+      `the registered model at '${location}' is not servable: ${onnxFile} keeps its weights in ${absent.join(', ')} ` +
+        `(ONNX external data) but the directory has no such file (found: ${[...sizes.keys()].join(', ')}): ` +
+        'log the model again with mlflow.onnx.log_model, which uploads the external data beside it',
+    );
+  }
+  return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, external, onProgress)) };
 }
 
 async function listFiles(client: MlflowClient, location: string): Promise<Map<string, number | undefined>> {

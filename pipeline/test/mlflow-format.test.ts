@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelPin, modelPinPath } from '../../charts/src/config';
 import { Classifier } from '../../service/src';
-import { fixture, mlmodelWithBlock, softmaxClassifier } from '../../service/test/mlflow-fixtures';
+import { fixture, mlmodelWithBlock, softmaxClassifier, writeDir } from '../../service/test/mlflow-fixtures';
+import { withExternalData } from '../../service/src/model/builders';
 import { fetchModel } from '../src/commands/model-fetch';
 import { promote } from '../src/commands/promote';
 import { sampleImages } from '../src/samples';
@@ -144,6 +145,56 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
     } finally {
       await classifier.close();
     }
+  });
+
+  it("promotes, fetches and serves a version logged with MLflow's default external data, pinning the weights file", async () => {
+    // What mlflow.onnx.log_model writes by default (save_as_external_data=True): the weights in a uuid-named file.
+    const location = '9a1c7e52-4f0b-11f0-8d2e-0242ac120002';
+    const external = withExternalData(onnx, location, 1);
+    const v = fake.logModelVersion(
+      NAME,
+      { MLmodel: fixture('MLmodel.with-metadata'), 'model.onnx': external.onnx, [location]: external.data },
+      'models',
+    );
+    expect(await promoteVersion(v.version)).toMatchObject({ status: 'promoted', newVersion: v.version });
+    const pin = readModelPin(modelPinPath(repo.root, 'staging'));
+    expect(pin.files).toEqual({
+      MLmodel: sha256Of(fixture('MLmodel.with-metadata')),
+      'model.onnx': sha256Of(external.onnx),
+      [location]: sha256Of(external.data),
+    });
+    expect(git(repo.root, 'show', 'HEAD:dist/staging/Rollout.cats-dogs-classifier.yaml')).toContain(
+      `- ${location}=${sha256Of(external.data)}`,
+    );
+    const classifier = await serveStagingPin('v-external');
+    const inlineDir = join(tmp, 'inline');
+    writeDir(inlineDir, { MLmodel: { fixture: 'MLmodel.with-metadata' }, 'model.onnx': onnx });
+    const inline = await Classifier.open(inlineDir);
+    try {
+      for (const sample of await sampleImages()) {
+        const [got, want] = await Promise.all([
+          classifier.classify(sample.bytes),
+          inline.classify(sample.bytes),
+        ]);
+        expect(got.topK).toEqual(want.topK);
+      }
+    } finally {
+      await Promise.all([classifier.close(), inline.close()]);
+    }
+  });
+
+  it('fails to promote a version whose external-data file is not in the registry, naming it', async () => {
+    const location = 'weights.bin';
+    const v = fake.logModelVersion(
+      NAME,
+      { MLmodel: fixture('MLmodel.with-metadata'), 'model.onnx': withExternalData(onnx, location, 1).onnx },
+      'runs',
+    );
+    const before = treeState(repo.root);
+    await expect(promoteVersion(v.version)).rejects.toThrow(
+      /model\.onnx keeps its weights in weights\.bin \(ONNX external data\) but the directory has no such file \(found: MLmodel, model\.onnx\)/,
+    );
+    expect(treeState(repo.root)).toEqual(before);
   });
 
   it('fails to promote a version with only labels.json: the preprocessing is missing, with the Python to add', async () => {

@@ -61,6 +61,9 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     const mlmodelFile = join(staging, MLMODEL_FILE);
     writeFileSync(mlmodelFile, mlmodelFor(files, run.run_id));
     await client.uploadArtifact(`${location}/${files.onnxFile}`, join(opts.modelDir, files.onnxFile));
+    for (const { path } of files.externalData) {
+      await client.uploadArtifact(`${location}/${path}`, join(opts.modelDir, path));
+    }
     await client.uploadArtifact(`${location}/${MLMODEL_FILE}`, mlmodelFile);
   } catch (err) {
     // Reported, not thrown: the upload error is the one the user must see.

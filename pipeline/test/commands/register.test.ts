@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { withExternalData } from '../../../service/src/model/builders';
 import { readModelFiles } from '../../../service/src/model/format';
 import { registerModel } from '../../src/commands/register';
 import { FakeMlflow } from '../support/fake-mlflow';
@@ -86,6 +87,24 @@ describe('register', () => {
     const resolved = await readModelFiles(down);
     expect(resolved.format).toBe('mlflow');
     expect(resolved.metadata).toEqual((await readModelFiles(join(tmp, 'm'))).metadata);
+  });
+
+  it('uploads the external-data file of a graph saved with it, so the registered version can be served', async () => {
+    const dir = join(tmp, 'm');
+    const model = tinyModel();
+    writeModel(dir, model);
+    const external = withExternalData(model.onnx, 'model.onnx.data');
+    writeFileSync(join(dir, 'model.onnx'), external.onnx);
+    writeFileSync(join(dir, 'model.onnx.data'), external.data);
+    const v = await registerModel(fakeClient(fake), { modelDir: dir, name: NAME, log: quiet });
+    const run = fake.runs.get(v.run_id as string);
+    const prefix = `${run?.experiment_id}/${run?.run_id}/artifacts/model/`;
+    expect([...fake.artifacts.keys()].sort()).toEqual([
+      `${prefix}MLmodel`,
+      `${prefix}model.onnx`,
+      `${prefix}model.onnx.data`,
+    ]);
+    expect(fake.artifacts.get(`${prefix}model.onnx.data`)).toEqual(Buffer.from(external.data));
   });
 
   it('adds a version to an existing model and reuses the experiment', async () => {

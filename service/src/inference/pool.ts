@@ -138,6 +138,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       dir: opts.files.dir,
       onnxFile: opts.files.onnxFile,
       onnx: opts.files.onnx,
+      externalData: opts.files.externalData,
       metadata: opts.files.metadata,
       settings: opts.settings ?? {},
     };

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { ModelIo, ModelMetadata } from '../model/format';
+import type { ExternalDataFile, ModelIo, ModelMetadata } from '../model/format';
 import type { SessionSettings } from '../model/loader';
 
 /** What an inference worker loads: its first message ({@link sendLoad}). */
@@ -7,6 +7,7 @@ export interface WorkerInit {
   readonly dir: string;
   readonly onnxFile: string;
   readonly onnx: Uint8Array;
+  readonly externalData: readonly ExternalDataFile[];
   readonly metadata: ModelMetadata;
   readonly settings: SessionSettings;
 }
@@ -35,10 +36,11 @@ export type FromWorker =
  * Sends a new worker the model to load. The bytes go as a copy whose buffer is transferred, not in
  * `workerData` (which a worker keeps for its whole life): once its session exists the worker holds no copy
  * of the model file (peak RSS 289 → 276 MiB with two workers and the default model: bench/README.md, A/B table).
- * `init.onnx` stays usable here, for the next replacement worker.
+ * `init.onnx` and `init.externalData` stay usable here, for the next replacement worker.
  */
 export function sendLoad(worker: Worker, init: WorkerInit): void {
   const onnx = init.onnx.slice();
-  const msg: ToWorker = { type: 'load', init: { ...init, onnx } };
-  worker.postMessage(msg, [onnx.buffer]);
+  const externalData = init.externalData.map((f) => ({ path: f.path, data: f.data.slice() }));
+  const msg: ToWorker = { type: 'load', init: { ...init, onnx, externalData } };
+  worker.postMessage(msg, [onnx.buffer, ...externalData.map((f) => f.data.buffer)]);
 }

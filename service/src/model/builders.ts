@@ -10,6 +10,7 @@ export {
   buildMobileNet,
   buildSimpleCnn,
   seededRandom,
+  withExternalData,
   writeModelDir,
   type BuiltModel,
   type IdentityModelOptions,

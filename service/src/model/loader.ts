@@ -41,7 +41,7 @@ export interface OpenModel {
  * inference (all-zero image), which also checks the real output width. Throws {@link ModelLoadError}.
  */
 export async function createValidatedSession(
-  files: Pick<ModelFiles, 'onnx' | 'metadata' | 'dir' | 'onnxFile'>,
+  files: Pick<ModelFiles, 'onnx' | 'externalData' | 'metadata' | 'dir' | 'onnxFile'>,
   settings: SessionSettings = {},
 ): Promise<OpenModel> {
   let session: ort.InferenceSession;
@@ -51,6 +51,8 @@ export async function createValidatedSession(
       interOpNumThreads: settings.interOpNumThreads ?? 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // The graph's external-data files, from the bytes that were hashed (not reread from disk).
+      externalData: files.externalData,
     });
   } catch (err) {
     throw new ModelLoadError(

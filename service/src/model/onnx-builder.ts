@@ -365,3 +365,33 @@ function atomicWrite(file: string, data: Uint8Array | string): void {
   writeFileSync(tmp, data);
   renameSync(tmp, file);
 }
+
+/**
+ * The model as `onnx.save_model(model, path, save_as_external_data=True, location=location)` saves it, which
+ * is what `mlflow.onnx.log_model` does by default: the raw data of every initializer of `threshold` bytes or
+ * more moves to one file (`data`, to be written as `location` beside the ONNX file), each tensor naming its
+ * offset and length there.
+ */
+export function withExternalData(
+  model: Uint8Array,
+  location: string,
+  threshold = 1024,
+): { onnx: Uint8Array; data: Uint8Array } {
+  const proto = onnx.ModelProto.decode(model);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const tensor of proto.graph?.initializer ?? []) {
+    const raw = tensor.rawData;
+    if (!raw || raw.length < threshold) continue;
+    chunks.push(raw);
+    tensor.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ].map((e) => onnx.StringStringEntryProto.create(e));
+    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    tensor.rawData = new Uint8Array(0);
+    offset += raw.length;
+  }
+  return { onnx: onnx.ModelProto.encode(proto).finish(), data: Buffer.concat(chunks) };
+}

@@ -33,7 +33,32 @@ describe('readOnnxGraph: what the protobuf declares, without a runtime', () => {
       outputs: [{ name: 'probabilities', type: 'float32', shape: [1, 2] }],
       metadataProps: {},
       producers: { probabilities: 'Softmax' },
+      externalData: [],
     });
+  });
+
+  test('lists the external-data files of initializers, node attributes and subgraphs, each once, sorted', () => {
+    const external = (name: string, location: string): onnx.ITensorProto => ({
+      name,
+      dataType: T.FLOAT,
+      dims: [1],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: '4' },
+      ],
+    });
+    const inline: onnx.ITensorProto = { name: 'bias', dataType: T.FLOAT, dims: [1], floatData: [0] };
+    const branch: onnx.IGraphProto = { name: 'then', initializer: [external('w3', 'c.bin')] };
+    const graph: onnx.IGraphProto = {
+      initializer: [external('w1', 'b.bin'), external('w2', 'b.bin'), inline],
+      node: [
+        { opType: 'Constant', output: ['k'], attribute: [{ name: 'value', t: external('k', 'a.bin') }] },
+        { opType: 'If', input: ['cond'], output: ['y'], attribute: [{ name: 'then_branch', g: branch }] },
+      ],
+    };
+    expect(readOnnxGraph(model(graph), 'model.onnx').externalData).toEqual(['a.bin', 'b.bin', 'c.bin']);
   });
 
   test('names each ONNX element type as ONNX Runtime does; an unknown one by its number', () => {

@@ -8,7 +8,7 @@ import {
   readModelFiles,
   sha256Hex,
 } from '../../src/model/format';
-import { GraphBuilder, seededRandom } from '../../src/model/onnx-builder';
+import { GraphBuilder, seededRandom, withExternalData } from '../../src/model/onnx-builder';
 import { tempDir, writeTinyCnn } from '../helpers';
 import { fixture, mlmodelWithBlock, softmaxClassifier, writeDir } from '../mlflow-fixtures';
 
@@ -438,6 +438,89 @@ describe('resolving: each rule of reading a directory', () => {
       '"resize":"center-crop","resizeShorterSide":256,"scale":0.00392156862745098,"std":[0.229,0.224,0.225]},' +
       '"schemaVersion":1}';
     expect((await readModelFiles(tmp.dir)).metadataSha256).toBe(sha256Hex(canonical));
+  });
+});
+
+describe("resolving a graph with external data (mlflow.onnx.log_model's default)", () => {
+  const LOCATION = '3f2938cc-1b2a-11f0-9c1e-0242ac120002';
+  const external = (threshold = 1): ReturnType<typeof withExternalData> =>
+    withExternalData(softmaxClassifier(), LOCATION, threshold);
+
+  test('the data file is read and pinned beside the ONNX file, and handed on under the name the graph uses', async () => {
+    const { onnx: graph, data } = external();
+    writeDir(tmp.dir, {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': graph,
+      [LOCATION]: data,
+    });
+    const files = await readModelFiles(tmp.dir);
+    expect(files.files).toEqual({
+      MLmodel: sha256Hex(fixture('MLmodel.with-metadata')),
+      'model.onnx': sha256Hex(graph),
+      [LOCATION]: sha256Hex(data),
+    });
+    expect(files.externalData).toEqual([{ path: LOCATION, data: new Uint8Array(data) }]);
+    // The same description as the graph with its weights inline.
+    writeDir(join(tmp.dir, 'inline'), {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': softmaxClassifier(),
+    });
+    const inline = await readModelFiles(join(tmp.dir, 'inline'));
+    expect(inline.externalData).toEqual([]);
+    expect(files.metadata).toEqual(inline.metadata);
+  });
+
+  test('a data file that differs from the pin is refused like any other pinned file', async () => {
+    const { onnx: graph, data } = external();
+    writeDir(tmp.dir, {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': graph,
+      [LOCATION]: data,
+    });
+    const pinned = (await readModelFiles(tmp.dir)).files;
+    writeFileSync(join(tmp.dir, LOCATION), Buffer.concat([data, Buffer.from([0])]));
+    expect(await loadError(tmp.dir, { files: pinned })).toMatch(
+      new RegExp(
+        `the files do not match the pin: ${LOCATION} has sha256 [0-9a-f]{64} but the pin expects ${pinned[LOCATION]}`,
+      ),
+    );
+  });
+
+  test('a missing data file is named, with where MLflow put it and the fix', async () => {
+    writeDir(tmp.dir, { MLmodel: { fixture: 'MLmodel.with-metadata' }, 'model.onnx': external().onnx });
+    expect(await loadError(tmp.dir)).toBe(
+      `${join(tmp.dir, 'model.onnx')}: the graph keeps tensors in '${LOCATION}' (ONNX external data, what ` +
+        'mlflow.onnx.log_model writes by default) but the directory has no such file (found: MLmodel, model.onnx): ' +
+        'upload the whole directory the model was saved to, or log it with save_as_external_data=False',
+    );
+  });
+
+  test.each([
+    ['a path into a subdirectory', 'weights/data.bin'],
+    ['a path out of the directory', '../data.bin'],
+    ['an absolute path', '/etc/passwd'],
+  ])('a location that is %s is refused, naming the tensor', async (_, location) => {
+    writeDir(tmp.dir, {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': withExternalData(softmaxClassifier(), location, 1).onnx,
+    });
+    expect(await loadError(tmp.dir)).toMatch(
+      new RegExp(
+        `^${join(tmp.dir, 'model.onnx')}: tensor '\\w+' keeps its data in '${location.replace(/\./g, '\\.')}', which is not a file name beside the ONNX file`,
+      ),
+    );
+  });
+
+  test('a location that is a file the directory uses for something else is refused', async () => {
+    const { onnx: graph, data } = withExternalData(softmaxClassifier(), 'labels.json', 1);
+    writeDir(tmp.dir, {
+      MLmodel: { fixture: 'MLmodel.with-metadata' },
+      'model.onnx': graph,
+      'labels.json': data,
+    });
+    expect(await loadError(tmp.dir)).toMatch(
+      /its external data is stored in 'labels\.json', a file the model directory uses/,
+    );
   });
 });
 

@@ -9,7 +9,7 @@ export const MLMODEL_FILE = 'MLmodel';
 export const METADATA_KEY = 'model_gitops';
 
 /** A file name inside the model directory: no directories, no `.`/`..`. */
-const FILE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,255}$/;
+export const MODEL_DIR_FILE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,255}$/;
 
 const MlmodelSchema = z
   .object({
@@ -23,7 +23,7 @@ const MlmodelSchema = z
   .passthrough();
 
 const OnnxFlavorSchema = z
-  .object({ data: z.string().regex(FILE_NAME, 'must be a file name in the model directory') })
+  .object({ data: z.string().regex(MODEL_DIR_FILE_NAME, 'must be a file name in the model directory') })
   .passthrough();
 
 const TensorSpecSchema = z.array(

@@ -1,4 +1,5 @@
 import { onnx } from 'onnx-proto';
+import { MODEL_DIR_FILE_NAME } from './mlmodel';
 
 /**
  * What an ONNX file declares about its inputs and outputs, read from the protobuf itself (no ONNX Runtime):
@@ -23,6 +24,12 @@ export interface OnnxGraphInfo {
   readonly metadataProps: Readonly<Record<string, string>>;
   /** Operator type of the node that produces each output (e.g. `Softmax`). */
   readonly producers: Readonly<Record<string, string>>;
+  /**
+   * Files beside the ONNX file that hold tensors of the graph (ONNX external data, sorted): what
+   * `mlflow.onnx.log_model` writes by default (`save_as_external_data=True`: every weight of 1 KiB or more
+   * goes to one file with a uuid name). The model is these bytes too, so they are read, pinned and fetched.
+   */
+  readonly externalData: readonly string[];
 }
 
 const T = onnx.TensorProto.DataType;
@@ -68,7 +75,42 @@ export function readOnnxGraph(bytes: Uint8Array, where: string): OnnxGraphInfo {
     outputs: (graph.output ?? []).map(tensorInfo),
     metadataProps,
     producers,
+    externalData: externalDataFiles(graph, where),
   };
+}
+
+/**
+ * The external-data files of every tensor in the graph and its subgraphs (initializers and node attributes).
+ * A location must be a plain file name beside the ONNX file: that is how MLflow and `onnx.save_model` write
+ * them, and the directory the kit downloads, pins and serves is flat.
+ */
+function externalDataFiles(root: onnx.IGraphProto, where: string): string[] {
+  const files = new Set<string>();
+  const tensor = (t: onnx.ITensorProto): void => {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value ?? '';
+    if (!MODEL_DIR_FILE_NAME.test(location)) {
+      throw new Error(
+        `${where}: tensor '${t.name ?? ''}' keeps its data in '${location}', which is not a file name beside the ` +
+          'ONNX file: save the model with its external data in one file next to it (onnx.save_model(model, path, ' +
+          'save_as_external_data=True, location="model.onnx.data")) or inline (save_as_external_data=False)',
+      );
+    }
+    files.add(location);
+  };
+  const graphs: onnx.IGraphProto[] = [root];
+  for (let graph = graphs.pop(); graph !== undefined; graph = graphs.pop()) {
+    for (const t of graph.initializer ?? []) tensor(t);
+    for (const node of graph.node ?? []) {
+      for (const attr of node.attribute ?? []) {
+        if (attr.t) tensor(attr.t);
+        for (const t of attr.tensors ?? []) tensor(t);
+        if (attr.g) graphs.push(attr.g);
+        graphs.push(...(attr.graphs ?? []));
+      }
+    }
+  }
+  return [...files].sort();
 }
 
 function tensorInfo(value: onnx.IValueInfoProto): TensorInfo {

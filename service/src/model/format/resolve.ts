@@ -29,6 +29,8 @@ export interface ModelFiles {
   readonly onnxFile: string;
   /** The bytes of the ONNX file (sessions are created from these, so what was hashed is what runs). */
   readonly onnx: Uint8Array;
+  /** The graph's external-data files, by the name the graph gives them (`path`): weights the session needs. */
+  readonly externalData: readonly ExternalDataFile[];
   /** The resolved serving description. */
   readonly metadata: ModelMetadata;
   /** What the graph allows, checked against the description. */
@@ -41,6 +43,12 @@ export interface ModelFiles {
   readonly files: Readonly<Record<string, string>>;
   /** Where each description field came from (`labels` → `labels.json`, …). */
   readonly sources: Readonly<Record<string, string>>;
+}
+
+/** One external-data file of the graph, as ONNX Runtime takes it (`SessionOptions.externalData`). */
+export interface ExternalDataFile {
+  readonly path: string;
+  readonly data: Uint8Array;
 }
 
 /** Digests the directory must match. */
@@ -108,6 +116,24 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
     graph = readOnnxGraph(onnx, onnxPath);
   } catch (err) {
     throw new ModelLoadError(`${(err as Error).message}: the file is corrupt or not the exported model`);
+  }
+  const externalData: ExternalDataFile[] = [];
+  for (const file of graph.externalData) {
+    if (file === onnxFile || (DESCRIPTION_FILES as readonly string[]).includes(file)) {
+      throw new ModelLoadError(
+        `${onnxPath}: its external data is stored in '${file}', a file the model directory uses for something else: ` +
+          'save the model again with another location for its external data',
+      );
+    }
+    if (!names.has(file)) {
+      throw new ModelLoadError(
+        `${onnxPath}: the graph keeps tensors in '${file}' (ONNX external data, what mlflow.onnx.log_model writes ` +
+          `by default) but the directory has no such file (found: ${listNames(names)}): upload the whole directory ` +
+          'the model was saved to, or log it with save_as_external_data=False',
+      );
+    }
+    const data = await read(file);
+    externalData.push({ path: file, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
   if (mlmodel?.signature) {
     const problems = [
@@ -200,6 +226,7 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
     format: mlmodel ? 'mlflow' : 'model.json',
     onnxFile,
     onnx: new Uint8Array(onnx.buffer, onnx.byteOffset, onnx.byteLength),
+    externalData,
     metadata,
     io,
     sha256,

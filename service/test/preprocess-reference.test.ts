@@ -159,7 +159,7 @@ function describe_(meta: {
 }): ModelMetadata {
   return parseModelMetadata(
     {
-      labels: ['x'],
+      labels: ['x', 'y'],
       input: { name: 'input', layout: 'NCHW', height: meta.h, width: meta.w },
       // scale 1, mean 0, std 1: the tensor holds the resized pixel values, comparable level for level.
       preprocessing: {

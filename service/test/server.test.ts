@@ -366,9 +366,9 @@ describe('server process', () => {
   });
 
   test('fails to start when the labels do not match the model output', async () => {
-    writeTinyCnn(tmp.dir, { labels: ['cat'] });
+    writeTinyCnn(tmp.dir, { labels: ['cat', 'dog', 'bird'] });
     const proc = track(await startServer({ MODEL_DIR: tmp.dir }));
     expect((await proc.exited).code).toBe(1);
-    expect(proc.stderr()).toContain('has 2 classes but the description lists 1 labels');
+    expect(proc.stderr()).toContain('has 2 classes but the description lists 3 labels');
   });
 });

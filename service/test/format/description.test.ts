@@ -82,6 +82,10 @@ describe('the complete description: required names and sizes, every other field 
   test('fails naming the file, the field and the rule for each bad value', () => {
     const cases: [unknown, string][] = [
       [{ ...MINIMAL, labels: [] }, "'labels' "],
+      [
+        { ...MINIMAL, labels: ['cat'] },
+        "'labels' a classifier has at least 2 classes, one label each: a binary ",
+      ],
       [{ ...MINIMAL, labels: [''] }, "'labels.0' "],
       [{ ...MINIMAL, labels: ['x'.repeat(201)] }, "'labels.0' "],
       [{ ...MINIMAL, schemaVersion: 2 }, "'schemaVersion' "],
@@ -139,7 +143,9 @@ describe('the complete description: required names and sizes, every other field 
       const meta = parseModelMetadata({ ...MINIMAL, input: { name: 'x', height: size, width: size } }, 'm');
       expect(meta.input).toMatchObject({ height: size, width: size });
     }
-    expect(parseModelMetadata({ ...MINIMAL, labels: ['x'.repeat(200)] }, 'm').labels[0]).toHaveLength(200);
+    expect(parseModelMetadata({ ...MINIMAL, labels: ['x'.repeat(200), 'y'] }, 'm').labels[0]).toHaveLength(
+      200,
+    );
   });
 
   test('resizeShorterSide must be at least the larger input side, saying which', () => {

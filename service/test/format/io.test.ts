@@ -2,6 +2,7 @@ import {
   checkModelIo,
   ModelLoadError,
   ModelMetadataSchema,
+  ONE_UNIT_FIX,
   type GraphIo,
   type ModelMetadata,
   type TensorInfo,
@@ -78,26 +79,35 @@ describe('checkModelIo fails naming the tensor, what the graph has and the fix',
   const scores = output(['N', 2]);
 
   test('fails when the graph has no input of the described name', () => {
+    expect(failure(meta(), graph([input(['N', 3, 224, 160], 'float32', 'image')], [scores]))).toBe(
+      `${AT}: the graph has no input 'pixels' (inputs: image): set input.name in the model_gitops metadata`,
+    );
+  });
+
+  test('fails when the graph has more than one input, before asking for a name: no name makes it servable', () => {
+    const fix =
+      'the service feeds exactly one image input: export the model with the image as its only input (the other ' +
+      'inputs fixed as constants, e.g. torch.onnx.export of a wrapper module that passes them itself)';
+    expect(failure(meta(), graph([good, input([1], 'float32', 'mask')], [scores]))).toBe(
+      `${AT}: the graph has 2 inputs (pixels, mask); ${fix}`,
+    );
     expect(
       failure(
         meta(),
         graph([input(['N', 3, 224, 160], 'float32', 'image'), input([1], 'float32', 'mask')], [scores]),
       ),
-    ).toBe(
-      `${AT}: the graph has no input 'pixels' (inputs: image, mask): set input.name in the model_gitops metadata`,
-    );
+    ).toBe(`${AT}: the graph has 2 inputs (image, mask); ${fix}`);
   });
 
-  test('fails when the graph has more than one input', () => {
-    expect(failure(meta(), graph([good, input([1], 'float32', 'mask')], [scores]))).toBe(
-      `${AT}: the graph has 2 inputs (pixels, mask); the service feeds exactly one image input`,
+  test('fails when the input is not float32, with the fix for its type', () => {
+    expect(failure(meta(), graph([input(['N', 3, 224, 160], 'float16')], [scores]))).toBe(
+      `${AT}: input 'pixels' has element type float16; the service feeds float32 only: ` +
+        're-export the model with a float32 input (e.g. keep float16 weights but add a Cast)',
     );
-  });
-
-  test('fails when the input is not float32', () => {
     expect(failure(meta(), graph([input(['N', 3, 224, 160], 'uint8')], [scores]))).toBe(
       `${AT}: input 'pixels' has element type uint8; the service feeds float32 only: ` +
-        're-export the model with a float32 input (e.g. keep float16 weights but add a Cast)',
+        're-export the model with a float32 input (a Cast to uint8 inside the graph if it needs one), and set ' +
+        'preprocessing.scale to 1 so it gets pixel values 0-255 as it did',
     );
   });
 
@@ -168,5 +178,12 @@ describe('checkModelIo fails naming the tensor, what the graph has and the fix',
       `${AT}: output 'scores' has 3 classes but the description lists 2 labels: ` +
         'the labels must match the output, one per class in order',
     );
+  });
+
+  test('a one-unit output (a sigmoid binary classifier) is told how to output both classes', () => {
+    expect(failure(meta(), graph([good], [output(['N', 1])]))).toBe(
+      `${AT}: output 'scores' has 1 classes but the description lists 2 labels: ${ONE_UNIT_FIX}`,
+    );
+    expect(ONE_UNIT_FIX).toMatch(/Concat\(\[1 - p, p\], axis=1\)/);
   });
 });

@@ -274,17 +274,17 @@ const unsigned = (block: string | null): string =>
 const blockWith = (extra = ''): string => `${PREPROCESSING_BLOCK}    labels: [cat, dog]\n${extra}`;
 
 /** A graph of two float32 image inputs `a` and `b` added, two outputs `sum` and `prob` (a Softmax). */
-function twoByTwo(): Uint8Array {
+/** A graph of one or two image inputs (`a`, `b`: summed) and two outputs (`sum` logits, `prob` its Softmax). */
+function twoOutputs(inputs: 1 | 2): Uint8Array {
   const g = new GraphBuilder(seededRandom(1));
   const a = g.input('a', 'float32', ['batch', 3, 8, 8]);
-  const b = g.input('b', 'float32', ['batch', 3, 8, 8]);
-  const sum = g.node('Add', [a, b]);
+  const sum = inputs === 2 ? g.node('Add', [a, g.input('b', 'float32', ['batch', 3, 8, 8])]) : a;
   const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [sum])], { axis: 1 });
   const logits = g.dense(pooled, 3, 2, 'sum');
   g.node('Softmax', [logits], { axis: 1 }, 'prob');
   g.output('sum', ['batch', 2]);
   g.output('prob', ['batch', 2]);
-  return g.build('two_by_two');
+  return g.build('two_outputs');
 }
 
 /** The error readModelFiles rejects with (a ModelLoadError, always). */
@@ -555,28 +555,34 @@ describe('resolving: what the graph says and what it cannot', () => {
     expect(files.sources['input.layout']).toBe('MLmodel metadata.model_gitops');
   });
 
-  test('with two inputs and two outputs the names must be given, and the Python says how', async () => {
-    writeDir(tmp.dir, { MLmodel: unsigned(blockWith()), 'model.onnx': twoByTwo() });
-    const message = await loadError(tmp.dir);
-    expect(message).toContain(
-      `${tmp.dir}: cannot tell how to serve this model: missing input.name, input.layout, input.height, input.width, output.name ` +
-        '(graph inputs: a [batch, 3, 8, 8], b [batch, 3, 8, 8]; outputs: sum [batch, 2], prob [batch, 2]).\n',
-    );
-    expect(message).toContain(
-      "\n  output.name: looked in MLmodel metadata.model_gitops.output.name, model.json, the ONNX metadata_props 'model_gitops', the ONNX graph\n",
-    );
-    expect(message).toContain(
-      '\n          "input": {"name": "<the image input>", "layout": "NCHW", "height": 224, "width": 224},  # or "NHWC" (TensorFlow/Keras)\n' +
-        '          "output": {"name": "<the scores output>"},\n      }},\n  )',
-    );
+  test('a graph with two inputs is refused at once, named or not: no field makes the service feed two', async () => {
+    const refusal =
+      `${join(tmp.dir, 'model.onnx')}: the graph has 2 inputs (a, b); the service feeds exactly one image input: ` +
+      'export the model with the image as its only input (the other inputs fixed as constants, e.g. ' +
+      'torch.onnx.export of a wrapper module that passes them itself)';
+    writeDir(tmp.dir, { MLmodel: unsigned(blockWith()), 'model.onnx': twoOutputs(2) });
+    expect(await loadError(tmp.dir)).toBe(refusal);
     writeFileSync(
       join(tmp.dir, 'MLmodel'),
       unsigned(blockWith('    input:\n      name: b\n    output:\n      name: prob\n')),
     );
-    // Named, the rest comes from the graph: layout, size, and prob's Softmax; then io.ts refuses two inputs.
-    expect(await loadError(tmp.dir)).toMatch(
-      /the graph has 2 inputs \(a, b\); the service feeds exactly one image input/,
+    expect(await loadError(tmp.dir)).toBe(refusal);
+  });
+
+  test('with two outputs the output name must be given, and the Python says how', async () => {
+    writeDir(tmp.dir, { MLmodel: unsigned(blockWith()), 'model.onnx': twoOutputs(1) });
+    const message = await loadError(tmp.dir);
+    expect(message).toContain(
+      `${tmp.dir}: cannot tell how to serve this model: missing output.name ` +
+        '(graph inputs: a [batch, 3, 8, 8]; outputs: sum [batch, 2], prob [batch, 2]).\n',
     );
+    expect(message).toContain(
+      "\n  output.name: looked in MLmodel metadata.model_gitops.output.name, model.json, the ONNX metadata_props 'model_gitops', the ONNX graph\n",
+    );
+    expect(message).toContain('\n          "output": {"name": "<the scores output>"},\n      }},\n  )');
+    writeFileSync(join(tmp.dir, 'MLmodel'), unsigned(blockWith('    output:\n      name: prob\n')));
+    // Named, the rest comes from the graph: layout, size, and prob's Softmax.
+    expect((await readModelFiles(tmp.dir)).metadata.output).toEqual({ name: 'prob', kind: 'probabilities' });
   });
 
   test('a graph with no inputs or outputs says "none" where it would list them', async () => {

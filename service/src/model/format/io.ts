@@ -9,6 +9,14 @@ export class ModelLoadError extends Error {
   }
 }
 
+/**
+ * How to serve a binary classifier exported with one sigmoid unit (Keras `Dense(1, activation="sigmoid")`): the
+ * service reads one score per class, so the graph must output both.
+ */
+export const ONE_UNIT_FIX =
+  'a binary classifier with one sigmoid unit must output both classes: export Concat([1 - p, p], axis=1) ' +
+  '(probabilities) or Concat([-z, z], axis=1) of its logit z (logits), with labels for both';
+
 /** What the graph says about its input and output, after validation. */
 export interface ModelIo {
   /** Fixed batch size of the graph, or null when the batch dimension is symbolic (any batch works). */
@@ -32,6 +40,19 @@ export interface GraphIo {
 }
 
 /**
+ * Why a graph with more than one real input cannot be served (undefined when it has at most one): the service
+ * feeds one image, and naming the image input does not change that.
+ */
+export function severalInputsProblem(inputs: readonly TensorInfo[]): string | undefined {
+  if (inputs.length <= 1) return undefined;
+  return (
+    `the graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); the service feeds exactly one ` +
+    'image input: export the model with the image as its only input (the other inputs fixed as constants, e.g. ' +
+    'torch.onnx.export of a wrapper module that passes them itself)'
+  );
+}
+
+/**
  * The one set of rules for "the service can feed this graph as the description says": one float32 rank-4
  * image input with the description's name, 3 channels where the layout puts them, height/width equal to the
  * description (or symbolic), batch 1 or symbolic; a float32 rank-2 output with the description's name whose
@@ -40,6 +61,8 @@ export interface GraphIo {
 export function checkModelIo(meta: ModelMetadata, graph: GraphIo, where: string): ModelIo {
   const at = `${where} (input '${meta.input.name}', output '${meta.output.name}')`;
   const { inputs, outputs } = graph;
+  const several = severalInputsProblem(inputs);
+  if (several) throw new ModelLoadError(`${at}: ${several}`);
   const input = inputs.find((i) => i.name === meta.input.name);
   if (!input) {
     throw new ModelLoadError(
@@ -47,15 +70,13 @@ export function checkModelIo(meta: ModelMetadata, graph: GraphIo, where: string)
         'set input.name in the model_gitops metadata',
     );
   }
-  if (inputs.length !== 1) {
-    throw new ModelLoadError(
-      `${at}: the graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); the service feeds exactly one image input`,
-    );
-  }
   if (input.type !== 'float32') {
     throw new ModelLoadError(
       `${at}: input '${input.name}' has element type ${input.type}; the service feeds float32 only: ` +
-        're-export the model with a float32 input (e.g. keep float16 weights but add a Cast)',
+        (input.type === 'uint8'
+          ? 're-export the model with a float32 input (a Cast to uint8 inside the graph if it needs one), and set ' +
+            'preprocessing.scale to 1 so it gets pixel values 0-255 as it did'
+          : 're-export the model with a float32 input (e.g. keep float16 weights but add a Cast)'),
     );
   }
   const shape = input.shape ?? [];
@@ -106,7 +127,7 @@ export function checkModelIo(meta: ModelMetadata, graph: GraphIo, where: string)
   if (typeof width === 'number' && width !== meta.labels.length) {
     throw new ModelLoadError(
       `${at}: output '${output.name}' has ${width} classes but the description lists ${meta.labels.length} labels: ` +
-        'the labels must match the output, one per class in order',
+        (width === 1 ? ONE_UNIT_FIX : 'the labels must match the output, one per class in order'),
     );
   }
   return { fixedBatch, imageShape: expected, classes: meta.labels.length };

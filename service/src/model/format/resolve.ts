@@ -8,7 +8,7 @@ import {
   type ModelMetadata,
   type ModelMetadataInput,
 } from './description';
-import { checkModelIo, ModelLoadError, type ModelIo } from './io';
+import { checkModelIo, ModelLoadError, severalInputsProblem, type ModelIo } from './io';
 import { LABELS_JSON_FILE, LABELS_TXT_FILE, parseLabelsFile } from './labels';
 import { METADATA_KEY, MLMODEL_FILE, parseMlmodel, signatureMismatches, type MlmodelInfo } from './mlmodel';
 import { readOnnxGraph, type OnnxGraphInfo } from './onnx-graph';
@@ -117,6 +117,8 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   } catch (err) {
     throw new ModelLoadError(`${(err as Error).message}: the file is corrupt or not the exported model`);
   }
+  const several = severalInputsProblem(graph.inputs);
+  if (several) throw new ModelLoadError(`${onnxPath}: ${several}`);
   const externalData: ExternalDataFile[] = [];
   for (const file of graph.externalData) {
     if (file === onnxFile || (DESCRIPTION_FILES as readonly string[]).includes(file)) {

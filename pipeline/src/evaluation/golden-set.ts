@@ -77,6 +77,12 @@ function readDir(dir: string, source: string, limits: GoldenSetLimits): GoldenSe
     );
   }
   if (folders.length === 0) fail('has no label folders: put the images in one folder per label');
+  if (folders.length === 1) {
+    fail(
+      `has one label folder only ('${folders[0]}'): a model that answers '${folders[0]}' for every image would ` +
+        'score 100 % on it; add a folder of images of at least one other label',
+    );
+  }
   const images: GoldenImage[] = [];
   let total = 0;
   for (const folder of folders) {

@@ -46,6 +46,7 @@ describe('readGoldenSet', () => {
 
   it('fails when there is a file at the top level or a sub-folder in a class', () => {
     put('cat/a.png');
+    put('dog/a.png');
     put('notes.txt');
     expect(() => readGoldenSet(tmp, 'golden')).toThrow(/'notes.txt' is a file at the top level/);
     rmSync(join(tmp, 'notes.txt'));
@@ -60,15 +61,27 @@ describe('readGoldenSet', () => {
     expect(() => readGoldenSet(tmp, 'golden')).toThrow(/has no label folders/);
   });
 
+  it('fails with one label folder only: a model answering that label for everything would score 100 %', () => {
+    put('cat/a.png');
+    put('cat/b.png');
+    expect(() => readGoldenSet(tmp, 'golden')).toThrow(
+      "golden set golden: has one label folder only ('cat'): a model that answers 'cat' for every image would " +
+        'score 100 % on it; add a folder of images of at least one other label',
+    );
+    put('dog/a.png');
+    expect(readGoldenSet(tmp, 'golden').folders).toEqual(['cat', 'dog']);
+  });
+
   it('fails naming the file when an image cannot be read (a dangling link)', () => {
     put('cat/a.png');
+    put('dog/a.png');
     symlinkSync(join(tmp, 'nowhere.png'), join(tmp, 'cat', 'b.png'));
     expect(() => readGoldenSet(tmp, 'g')).toThrow(/^golden set g: .*cat\/b\.png cannot be read \(ENOENT\)$/);
   });
 
   it('fails over each size limit, naming it', () => {
     put('cat/a.png', Buffer.alloc(100));
-    put('cat/b.png', Buffer.alloc(100));
+    put('dog/b.png', Buffer.alloc(100));
     expect(() => readGoldenSet(tmp, 'g', { ...DEFAULT_LIMITS, maxImages: 1 })).toThrow(
       /more than 1 images \(evaluation.limits.maxImages\)/,
     );
@@ -85,9 +98,11 @@ describe('readGoldenSet', () => {
     put('cat/desktop.ini', 'junk');
     put('cat/Thumbs.db.png', 'cat 1');
     put('cat/desktop.ini.png', 'cat 2');
+    put('dog/a.png', 'dog');
     expect(readGoldenSet(tmp, 'golden').images.map((i) => i.path)).toEqual([
       'cat/Thumbs.db.png',
       'cat/desktop.ini.png',
+      'dog/a.png',
     ]);
   });
 
@@ -117,7 +132,7 @@ describe('readGoldenSet', () => {
 
   it('accepts a golden set of exactly maxTotalBytes', () => {
     put('cat/a.png', Buffer.alloc(100));
-    put('cat/b.png', Buffer.alloc(100));
+    put('dog/b.png', Buffer.alloc(100));
     expect(
       readGoldenSet(tmp, 'g', { ...DEFAULT_LIMITS, maxTotalBytes: 200, maxImages: 2 }).images,
     ).toHaveLength(2);

@@ -22,6 +22,8 @@ describe('loadGoldenSet (the three places a policy can name)', () => {
     runRoot = run.artifact_uri;
     const prefix = runRoot.replace('mlflow-artifacts:/', '');
     fake.artifacts.set(`${prefix}/eval/cat/a.png`, Buffer.from('run cat'));
+    fake.artifacts.set(`${prefix}/eval/dog/a.png`, Buffer.from('run dog'));
+    fake.artifacts.set(`${prefix}/model/golden/cat/b.png`, Buffer.from('model cat'));
     fake.artifacts.set(`${prefix}/model/golden/dog/b.png`, Buffer.from('model dog'));
   });
   afterEach(async () => {
@@ -51,14 +53,20 @@ describe('loadGoldenSet (the three places a policy can name)', () => {
   it("downloads from below the version's artifact directory and from below its run's artifact root", async () => {
     const model = await loadGoldenSet({ from: 'model-artifacts', path: 'golden' }, DEFAULT_LIMITS, ctx());
     expect(model.source).toBe(`${runRoot}/model/golden`);
-    expect(model.images.map((i) => [i.path, i.bytes.toString()])).toEqual([['dog/b.png', 'model dog']]);
+    expect(model.images.map((i) => [i.path, i.bytes.toString()])).toEqual([
+      ['cat/b.png', 'model cat'],
+      ['dog/b.png', 'model dog'],
+    ]);
     const run = await loadGoldenSet(
       { from: 'run-artifacts', path: 'eval' },
       DEFAULT_LIMITS,
       ctx({ downloadDir: join(tmp, 'dl2') }),
     );
     expect(run.source).toBe(`${runRoot}/eval`);
-    expect(run.images.map((i) => [i.path, i.bytes.toString()])).toEqual([['cat/a.png', 'run cat']]);
+    expect(run.images.map((i) => [i.path, i.bytes.toString()])).toEqual([
+      ['cat/a.png', 'run cat'],
+      ['dog/a.png', 'run dog'],
+    ]);
   });
 
   it('fails clearly when the version has no run for run-artifacts', async () => {
@@ -87,7 +95,7 @@ describe('loadGoldenSet (the three places a policy can name)', () => {
     fake.runs.get(runId)!.artifact_uri = `${runRoot}//`;
     const run = await loadGoldenSet({ from: 'run-artifacts', path: 'eval' }, DEFAULT_LIMITS, ctx());
     expect(run.source).toBe(`${runRoot}/eval`);
-    expect(run.images.map((i) => i.path)).toEqual(['cat/a.png']);
+    expect(run.images.map((i) => i.path)).toEqual(['cat/a.png', 'dog/a.png']);
   });
 
   it('fails when the run keeps its artifacts outside the MLflow artifact proxy', async () => {

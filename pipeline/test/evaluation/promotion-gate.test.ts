@@ -228,15 +228,18 @@ describe('evaluatePromotion (the evaluation part of the promotion gate)', () => 
     await registerInFake(fake, join(tmp, 'registered'), 'clf');
     const [runId, run] = [...fake.runs.entries()][0]!;
     const root = run.artifact_uri.replace(/^mlflow-artifacts:\/+/, '');
-    for (const file of readdirSync(join(REPO_ROOT, GOLDEN_PATH, 'cat'))) {
-      fake.artifacts.set(`${root}/eval/cat/${file}`, readFileSync(join(REPO_ROOT, GOLDEN_PATH, 'cat', file)));
+    for (const label of ['cat', 'dog']) {
+      for (const file of readdirSync(join(REPO_ROOT, GOLDEN_PATH, label))) {
+        const bytes = readFileSync(join(REPO_ROOT, GOLDEN_PATH, label, file));
+        fake.artifacts.set(`${root}/eval/${label}/${file}`, bytes);
+      }
     }
     const result = await evaluatePromotion(
       fakeClient(fake),
       input({ runId, policy: policy({ goldenSet: { from: 'run-artifacts', path: 'eval' } }) }),
     );
     expect(result.challenger.goldenSet.source).toBe(`${run.artifact_uri}/eval`);
-    expect(result.challenger.samples).toBe(8);
+    expect(result.challenger.samples).toBe(16);
   });
 });
 

@@ -15,6 +15,7 @@ export * from './environment-chart';
 export * from './external-secret';
 export * from './inference-service';
 export * from './model-source';
+export * from './pod-environment';
 export * from './pod-hardening';
 export * from './quantity';
 export * from './resource-amounts';

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NODE_ARGS } from '../../service/src/config';
+import { containerEnvironment } from '../src/pod-environment';
 import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
 
 // The commands dist/ gives its containers, run for real from the sources (tsx stands in for the image's
@@ -124,14 +125,14 @@ describe('containers of dist/production, run as processes', () => {
     expect(routed).not.toContain('/metrics');
   });
 
-  it('the service boots from the local ConfigMap (default model in place of the fetched one) and reports the pin', async () => {
+  it('the service boots from its local environment (default model in place of the fetched one) and reports the pin', async () => {
     const local = readGenerated('dist/local');
     const d: Json = ofKind(local, 'Deployment').find(
       (f) => f.obj.metadata.name === 'cats-dogs-classifier',
     )!.obj;
     const c = d.spec.template.spec.containers[0];
-    const data = ofKind(local, 'ConfigMap').find((f) => f.obj.metadata.name === 'cats-dogs-classifier')!.obj
-      .data as Record<string, string>;
+    // The ConfigMap's settings under the pod template's own env, as the kubelet assembles them.
+    const data = containerEnvironment(local.map((f) => f.obj));
     const modelDir = join(REPO_ROOT, 'service', 'models', 'default');
     const sha256 = createHash('sha256')
       .update(readFileSync(join(modelDir, 'model.onnx')))

@@ -1,6 +1,7 @@
 import { loadRelayConfig, RelayEnvSchema } from '../../pipeline/src/relay';
 import { loadConfig } from '../../service/src/config';
 import { ENVIRONMENTS, modelPinPath, readModelPin } from '../src/config/model-pin';
+import { containerEnvironment } from '../src/pod-environment';
 import { Json, ofKind, readGenerated, REPO_ROOT, workloadsOf } from './support/dist';
 
 // The environment dist/ gives each process is accepted by that process's own config schema, and the timings agree
@@ -12,11 +13,10 @@ describe.each(ENVIRONMENTS)('runtime config in dist/%s', (env) => {
   const deployment = (name: string): Json =>
     workloadsOf(files).find((f) => f.obj.metadata.name === name)!.obj;
   const service = deployment('cats-dogs-classifier');
-  const data: Record<string, string> = ofKind(files, 'ConfigMap').find(
-    (f) => f.obj.metadata.name === 'cats-dogs-classifier',
-  )!.obj.data as Record<string, string>;
+  // What the inference container starts with: its ConfigMap, under the pod template's own env.
+  const data = containerEnvironment(files.map((f) => f.obj));
 
-  it('the service accepts its ConfigMap and sees the pin, the port and the model directory', () => {
+  it('the service accepts its environment and sees the pin, the port and the model directory', () => {
     const config = loadConfig(data, '200000 100000');
     const c = service.spec.template.spec.containers[0];
     expect(config.port).toBe(c.ports[0].containerPort);
@@ -53,7 +53,7 @@ describe.each(ENVIRONMENTS)('runtime config in dist/%s', (env) => {
     expect(config.inferenceWorkers).toBeLessThanOrEqual(Math.ceil(cpus));
   });
 
-  it('every ConfigMap key is one the service or the init container reads', () => {
+  it('every variable of the inference container is one the service or the init container reads', () => {
     const known =
       /^(PORT|HOST|LOG_LEVEL|MODEL_(DIR|NAME|VERSION|SHA256|FILES|ALIAS|STAGE)|MLFLOW_TRACKING_URI)$/;
     const serviceKeys = Object.keys(data).filter((k) => !known.test(k));

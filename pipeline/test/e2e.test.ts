@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { readContainerEnvironment } from '../../charts/src';
 import { buildDefaultModel } from '../../service/src/model/builders';
 import { writeMlflowModelDir } from '../../service/src/model/format';
 import { sampleImages } from '../src/samples';
@@ -15,7 +16,7 @@ const NAME = 'cats-dogs-classifier';
 
 /**
  * Issue 4 "Done when": local registry stand-in → register → promote → commit with the new dist/ → the service
- * started from that pin (model-fetch with the init container's own args, env from the generated ConfigMap)
+ * started from that pin (model-fetch with the init container's own args, the inference container's env from dist/)
  * → smoke passes; then a version whose rollout fails → smoke fails → rollback commit. Every step is the CLI.
  */
 describe('end to end: registry → promote → deploy from the pin → smoke → rollback', () => {
@@ -54,7 +55,7 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     >;
   }
 
-  /** Does what the Deployment does: the init container's model-fetch args, then the service with the ConfigMap env. */
+  /** Does what the Deployment does: the init container's model-fetch args, then the service with the container's env. */
   async function deployFromDist(into: string): Promise<{ fetch: CliRun; service?: ServiceProcess }> {
     const deployment = readDist(`Deployment.${NAME}.yaml`) as {
       spec: { template: { spec: { initContainers: { name: string; command: string[]; args: string[] }[] } } };
@@ -66,8 +67,9 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
     args[args.indexOf('--wait-interval-ms') + 1] = '10';
     const fetch = await cli(['model-fetch', ...args], tmp);
     if (fetch.code !== 0) return { fetch };
-    const configMap = readDist(`ConfigMap.${NAME}.yaml`) as { data: Record<string, string> };
-    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256, MODEL_FILES } = configMap.data;
+    // The ConfigMap's settings under the pod template's own env (the pin), as the kubelet assembles them.
+    const env = readContainerEnvironment(join(repo.root, 'dist', 'production'));
+    const { MODEL_NAME, MODEL_VERSION, MODEL_SHA256, MODEL_FILES } = env;
     const service = await startService({
       env: {
         MODEL_DIR: join(into, 'current'),

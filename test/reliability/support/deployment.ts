@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { readContainerEnvironment } from '../../../charts/src';
 
 /** The rollout-relevant settings of the generated inference Deployment. */
 export interface RolloutSettings {
@@ -14,13 +15,13 @@ export interface RolloutSettings {
   readonly maxUnavailable: string | number;
   readonly drainDelayMs: number;
   readonly terminationGracePeriodSeconds: number;
-  /** The service's environment from the generated ConfigMap. */
+  /** The inference container's environment: the generated ConfigMap under the pod template's own env. */
   readonly config: Readonly<Record<string, string>>;
 }
 
 /**
  * Reads the readiness probe, rolling-update strategy and DRAIN_DELAY_MS from the generated manifests
- * (`dist/<env>/Deployment.cats-dogs-classifier.yaml` and its ConfigMap), so the simulation follows them.
+ * (`dist/<env>/Deployment.cats-dogs-classifier.yaml` and the ConfigMap it reads), so the simulation follows them.
  */
 export function readRolloutSettings(repoRoot: string, env = 'production'): RolloutSettings {
   const dir = path.join(repoRoot, 'dist', env);
@@ -38,7 +39,7 @@ export function readRolloutSettings(repoRoot: string, env = 'production'): Rollo
       };
     };
   };
-  const cm = read('ConfigMap.cats-dogs-classifier.yaml') as { data: Record<string, string> };
+  const containerEnv = readContainerEnvironment(dir);
   const container = dep.spec.template.spec.containers.find((c) => c.readinessProbe);
   if (!container?.readinessProbe) throw new Error(`${dir}: no container with a readinessProbe`);
   const p = container.readinessProbe;
@@ -51,8 +52,8 @@ export function readRolloutSettings(repoRoot: string, env = 'production'): Rollo
     },
     maxSurge: dep.spec.strategy.rollingUpdate.maxSurge,
     maxUnavailable: dep.spec.strategy.rollingUpdate.maxUnavailable,
-    drainDelayMs: Number(cm.data.DRAIN_DELAY_MS ?? 5000),
+    drainDelayMs: Number(containerEnv.DRAIN_DELAY_MS ?? 5000),
     terminationGracePeriodSeconds: dep.spec.template.spec.terminationGracePeriodSeconds ?? 30,
-    config: cm.data,
+    config: containerEnv,
   };
 }

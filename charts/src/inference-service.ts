@@ -240,8 +240,18 @@ export class InferenceService extends Construct {
   public readonly scaling: Scaling;
   /** How the Service is exposed. */
   public readonly exposure: ServiceExposure;
-  /** ConfigMap data, the pods' environment. */
+  /**
+   * ConfigMap data: the environment's runtime settings, shared by every ReplicaSet of the service. Its hash is on the
+   * pod template, so a change of a setting rolls the pods.
+   */
   public readonly config: Readonly<Record<string, string>>;
+  /**
+   * The pin of a registry model (`MODEL_NAME`, `MODEL_VERSION`, `MODEL_SHA256`, `MODEL_FILES`; none for a baked
+   * model), literal `env` of the inference container rather than ConfigMap keys. Each ReplicaSet thus carries the pin
+   * of the files its own init container fetches: after a promotion, a new pod of an older ReplicaSet (an HPA
+   * scale-out, an eviction, the stable pods an aborted canary scales back up) still starts.
+   */
+  public readonly modelEnv: Readonly<Record<string, string>>;
   /** The Namespace. */
   public readonly namespaceObject: kplus.Namespace;
   /** Selects the service's pods by {@link selectorLabels}. */
@@ -381,6 +391,7 @@ export class InferenceService extends Construct {
       automountToken: false,
     });
 
+    this.modelEnv = this.buildModelEnv();
     this.config = this.buildConfig(props.settings ?? {}, {
       LOG_LEVEL: props.logLevel ?? 'info',
       DRAIN_DELAY_MS: String(drainDelayMs),
@@ -432,6 +443,10 @@ export class InferenceService extends Construct {
       readiness: httpProbe('/ready', this.containerPort, readiness),
     });
     container.env.copyFrom(kplus.Env.fromConfigMap(configMap));
+    // In the pod template, not the shared ConfigMap: see modelEnv.
+    for (const [name, value] of Object.entries(this.modelEnv)) {
+      container.env.addVariable(name, kplus.EnvValue.fromValue(value));
+    }
     container.mount('/tmp', tmpVolume);
 
     if (this.modelSource.kind === 'registry') {
@@ -648,6 +663,22 @@ export class InferenceService extends Construct {
     return rollout;
   }
 
+  /** {@link modelEnv}: the pin model-fetch verifies the files against, which the service checks again. */
+  private buildModelEnv(): Record<string, string> {
+    if (this.modelSource.kind !== 'registry') return {};
+    const { pin } = this.modelSource;
+    return {
+      MODEL_NAME: pin.name,
+      MODEL_VERSION: pin.version,
+      MODEL_SHA256: pin.sha256,
+      // The service checks that it reads exactly these files, as model-fetch verified them.
+      MODEL_FILES: Object.entries(pin.files)
+        .map(([file, sha]) => `${file}=${sha}`)
+        .join(','),
+    };
+  }
+
+  /** {@link config}: the runtime settings; `settings` may not name a variable the construct sets itself. */
   private buildConfig(
     settings: Readonly<Record<string, string>>,
     runtime: Readonly<Record<string, string>>,
@@ -659,15 +690,9 @@ export class InferenceService extends Construct {
     };
     const source = this.modelSource;
     if (source.kind === 'registry') {
-      const { pin, selector, mlflow } = source;
+      const { selector, mlflow } = source;
+      // Where model-fetch writes, whatever the version: a pod of an older ReplicaSet reads its own files there.
       own.MODEL_DIR = `${MODEL_MOUNT}/current`;
-      own.MODEL_NAME = pin.name;
-      own.MODEL_VERSION = pin.version;
-      own.MODEL_SHA256 = pin.sha256;
-      // The service checks that it reads exactly these files, as model-fetch verified them.
-      own.MODEL_FILES = Object.entries(pin.files)
-        .map(([file, sha]) => `${file}=${sha}`)
-        .join(',');
       own.MLFLOW_TRACKING_URI = mlflow.trackingUri;
       if ('alias' in selector) own.MODEL_ALIAS = selector.alias;
       if ('stage' in selector) own.MODEL_STAGE = selector.stage;
@@ -678,7 +703,7 @@ export class InferenceService extends Construct {
       if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
         throw new Error(`'settings' key '${key}' must be an UPPER_SNAKE environment variable name.`);
       }
-      if (key in own) {
+      if (key in own || key in this.modelEnv) {
         throw new Error(`'settings' key '${key}' is set by the construct itself: remove it from settings.`);
       }
     }

@@ -131,7 +131,7 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
       expect(one(files, 'ServiceAccount', d.spec.template.spec.serviceAccountName)).toBeDefined();
   });
 
-  it('the init container fetches exactly the pinned model and the ConfigMap reports the same version', () => {
+  it('the pod template carries the pin whole: the init container fetches exactly the pinned files, the inference container gets the same pin as literal env, the shared ConfigMap none of it', () => {
     const pin = readModelPin(modelPinPath(REPO_ROOT, env));
     const d = workload('cats-dogs-classifier');
     const init = d.spec.template.spec.initContainers.find((c: Json) => c.name === 'model-fetch');
@@ -144,12 +144,19 @@ describe.each(ENVIRONMENTS)('consistency of dist/%s', (env) => {
     ]);
     const pinned = args.flatMap((a, i) => (a === '--file' ? [args[i + 1]] : []));
     expect(pinned).toEqual(Object.entries(pin.files).map(([file, sha]) => `${file}=${sha}`));
-    const cm = one(files, 'ConfigMap', 'cats-dogs-classifier');
-    expect(cm.data).toMatchObject({
-      MODEL_NAME: pin.name,
-      MODEL_VERSION: pin.version,
+    // Each ReplicaSet keeps its own pin: a pod of an older one, started after a promotion, reads the pin of the files
+    // its own init container fetched, never the newer pin of the ConfigMap every ReplicaSet shares.
+    const inference = d.spec.template.spec.containers.find((c: Json) => c.name === 'inference');
+    const literal = Object.fromEntries(inference.env.map((e: Json) => [e.name, e.value]));
+    expect(literal).toEqual({
+      MODEL_NAME: flag('--name'),
+      MODEL_VERSION: flag('--version'),
       MODEL_SHA256: pin.sha256,
+      MODEL_FILES: pinned.join(','),
     });
+    expect(pinned.map((p) => p.split('=')[1])).toContain(literal.MODEL_SHA256);
+    const cm = one(files, 'ConfigMap', 'cats-dogs-classifier');
+    expect(Object.keys(cm.data).filter((k) => /^MODEL_(NAME|VERSION|SHA256|FILES)$/.test(k))).toEqual([]);
   });
 });
 

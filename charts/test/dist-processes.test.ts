@@ -4,12 +4,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { App } from 'cdk8s';
 import { SERVICE_NODE_ARGS } from '../../service/src/config';
+import { environmentConfigPath, readEnvironmentConfig } from '../src/config/environment-config';
+import { ModelPin, modelPinPath, readModelPin } from '../src/config/model-pin';
+import { EnvironmentChart } from '../src/environment-chart';
 import { containerEnvironment } from '../src/pod-environment';
+import { synthObjects } from '../src/synth';
 import { Json, ofKind, readGenerated, REPO_ROOT } from './support/dist';
 
 // The commands dist/ gives its containers, run for real from the sources (tsx stands in for the image's
-// compiled build/): the CLI accepts the init container's arguments, and the relay boots from its env.
+// compiled build/): the CLI accepts the init container's arguments, the relay boots from its env, and the service
+// from its environment, also as a pod of an older ReplicaSet after a promotion.
 
 /** `node --import tsx <file>`: one process (the tsx CLI would put a second one between the test and the code). */
 const TSX = ['--import', 'tsx'];
@@ -55,6 +61,43 @@ async function startAndPoll(args: string[], env: Record<string, string>, url: st
     if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { status, stderr };
+}
+
+/** The default model: it stands in for the files an init container would have fetched. */
+const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'service', 'models', 'default');
+
+/** The sha256 of each file of the default model, by name, as a pin lists them. */
+function defaultModelDigests(): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(DEFAULT_MODEL_DIR)
+      .sort()
+      .map((f) => [
+        f,
+        createHash('sha256')
+          .update(readFileSync(join(DEFAULT_MODEL_DIR, f)))
+          .digest('hex'),
+      ]),
+  );
+}
+
+/** MODEL_FILES of those digests. */
+const pinnedFiles = (files: Record<string, string>) =>
+  Object.entries(files)
+    .map(([f, sha]) => `${f}=${sha}`)
+    .join(',');
+
+/**
+ * Boots the service from the sources with `env`, as container `c`'s command runs it (the service's own Node options),
+ * on a free port, and polls its readiness probe's path.
+ */
+async function bootService(c: Json, env: Record<string, string>) {
+  const port = await freePort();
+  const { status, stderr } = await startAndPoll(
+    [...SERVICE_NODE_ARGS, ...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],
+    { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+    `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
+  );
+  return { status, stderr, url: `http://127.0.0.1:${port}` };
 }
 
 async function freePort(): Promise<number> {
@@ -133,39 +176,61 @@ describe('containers of dist/production, run as processes', () => {
     const c = d.spec.template.spec.containers[0];
     // The ConfigMap's settings under the pod template's own env, as the kubelet assembles them.
     const data = containerEnvironment(local.map((f) => f.obj));
-    const modelDir = join(REPO_ROOT, 'service', 'models', 'default');
-    const sha256 = createHash('sha256')
-      .update(readFileSync(join(modelDir, 'model.onnx')))
-      .digest('hex');
-    const port = await freePort();
     // The service's own Node options (as the image's CMD and the bench run it).
     expect(c.command).toEqual(['node', ...SERVICE_NODE_ARGS, '/app/build/service/src/server.js']);
     // The default model stands in for the fetched one: its own digests replace the pin's.
-    const modelFiles = readdirSync(modelDir)
-      .sort()
-      .map(
-        (f) =>
-          `${f}=${createHash('sha256')
-            .update(readFileSync(join(modelDir, f)))
-            .digest('hex')}`,
-      )
-      .join(',');
-    const env = {
-      PATH: process.env.PATH ?? '',
+    const files = defaultModelDigests();
+    const { status, stderr, url } = await bootService(c, {
       ...data,
-      MODEL_DIR: modelDir,
-      MODEL_SHA256: sha256,
-      MODEL_FILES: modelFiles,
-    };
-    Object.assign(env, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' });
-    const { status, stderr } = await startAndPoll(
-      [...SERVICE_NODE_ARGS, ...TSX, join(REPO_ROOT, 'service', 'src', 'server.ts')],
-      env,
-      `http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`,
-    );
+      MODEL_DIR: DEFAULT_MODEL_DIR,
+      MODEL_SHA256: files['model.onnx']!,
+      MODEL_FILES: pinnedFiles(files),
+    });
     expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
-    const model = await fetch(`http://127.0.0.1:${port}/model`);
+    const model = await fetch(`${url}/model`);
     expect(model.headers.get('x-model-version')).toBe(data.MODEL_VERSION);
     expect(await model.json()).toMatchObject({ name: data.MODEL_NAME, version: data.MODEL_VERSION });
+  });
+
+  it('after a promotion, a new pod of the old ReplicaSet (its own pod template, the promoted ConfigMap) boots and serves its own version', async () => {
+    // local synthesized twice by the real chart: pinned to the default model's own digests (the files the old pods'
+    // init container fetches), then promoted to version 2. An HPA scale-out, an eviction or an aborted canary
+    // scaling the stable ReplicaSet back up starts such a pod while the ConfigMap already has the promoted state.
+    const config = readEnvironmentConfig(environmentConfigPath(REPO_ROOT, 'local'));
+    const files = defaultModelDigests();
+    const before: ModelPin = {
+      ...readModelPin(modelPinPath(REPO_ROOT, 'local')),
+      version: '1',
+      sha256: files['model.onnx']!,
+      files,
+    };
+    const after: ModelPin = {
+      ...before,
+      version: '2',
+      sha256: 'f'.repeat(64),
+      files: { ...files, 'model.onnx': 'f'.repeat(64) },
+    };
+    const synthLocal = (pin: ModelPin) => {
+      const app = new App();
+      new EnvironmentChart(app, { environment: 'local', config, pin });
+      return synthObjects(app);
+    };
+    const oldPods: Json = synthLocal(before).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'cats-dogs-classifier',
+    );
+    const promotedConfigMaps = synthLocal(after).filter((o) => o.kind === 'ConfigMap');
+    const init = oldPods.spec.template.spec.initContainers[0];
+    expect(init.args).toEqual(
+      expect.arrayContaining(['--version', '1', `model.onnx=${files['model.onnx']}`]),
+    );
+    const env = containerEnvironment([oldPods, ...promotedConfigMaps]);
+    // MODEL_DIR is where that init container writes; the default model stands in for what it fetched.
+    expect(env.MODEL_DIR).toBe(init.args[init.args.indexOf('--dest') + 1]);
+    const { status, stderr, url } = await bootService(oldPods.spec.template.spec.containers[0], {
+      ...env,
+      MODEL_DIR: DEFAULT_MODEL_DIR,
+    });
+    expect({ status, stderr }).toEqual({ status: 200, stderr: '' });
+    expect(await (await fetch(`${url}/model`)).json()).toMatchObject({ version: '1' });
   });
 });

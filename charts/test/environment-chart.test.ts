@@ -86,7 +86,9 @@ describe('EnvironmentChart from config', () => {
     const config = EnvironmentConfigSchema.parse({ ...base, model: { from: 'baked' }, replicas: 1 });
     const chart = new EnvironmentChart(new App(), { environment: 'local', config, pin: PIN });
     const objects = synth(chart);
-    expect(objects.find((o) => o.kind === 'Deployment').spec.template.spec.initContainers).toBeUndefined();
+    const pod = objects.find((o) => o.kind === 'Deployment').spec.template.spec;
+    expect(pod.initContainers).toBeUndefined();
+    expect(pod.containers[0].env).toBeUndefined();
     expect(objects.find((o) => o.kind === 'ConfigMap').data.MODEL_VERSION).toBeUndefined();
   });
 

@@ -156,14 +156,13 @@ describe('InferenceService defaults', () => {
 
   it('puts the runtime settings in a ConfigMap the service reads whole, and its hash on the pod template', () => {
     const cm = find(objects, 'ConfigMap');
-    expect(cm.data).toMatchObject({
+    expect(cm.data).toEqual({
+      HOST: '0.0.0.0',
       PORT: '8000',
       LOG_LEVEL: 'info',
+      DRAIN_DELAY_MS: '10000',
+      SHUTDOWN_TIMEOUT_MS: '15000',
       MODEL_DIR: '/models/current',
-      MODEL_NAME: PIN.name,
-      MODEL_VERSION: PIN.version,
-      MODEL_SHA256: PIN.sha256,
-      MODEL_FILES: `MLmodel=${'b'.repeat(64)},labels.json=${'c'.repeat(64)},model.onnx=${'a'.repeat(64)}`,
       MODEL_ALIAS: 'production',
       MLFLOW_TRACKING_URI: 'http://mlflow.mlflow:5000',
     });
@@ -171,6 +170,32 @@ describe('InferenceService defaults', () => {
     expect(find(objects, 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(
       configHash(cm.data),
     );
+  });
+
+  it('gives the service the pin as literal env in the pod template, so each ReplicaSet keeps its own', () => {
+    expect(container(objects).env).toEqual([
+      { name: 'MODEL_NAME', value: PIN.name },
+      { name: 'MODEL_VERSION', value: PIN.version },
+      { name: 'MODEL_SHA256', value: PIN.sha256 },
+      {
+        name: 'MODEL_FILES',
+        value: `MLmodel=${'b'.repeat(64)},labels.json=${'c'.repeat(64)},model.onnx=${'a'.repeat(64)}`,
+      },
+    ]);
+  });
+
+  it('leaves the ConfigMap and its hash alone when only the pin changes: a promotion changes the pod template only', () => {
+    const promoted = ModelSource.fromRegistry(
+      { ...PIN, version: '8', sha256: 'd'.repeat(64), files: { ...PIN.files, 'model.onnx': 'd'.repeat(64) } },
+      { alias: 'production' },
+      { trackingUri: 'http://mlflow.mlflow:5000', namespace: 'mlflow' },
+    );
+    const after = synth({ modelSource: promoted });
+    expect(find(after, 'ConfigMap')).toEqual(find(objects, 'ConfigMap'));
+    expect(find(after, 'Deployment').spec.template.metadata.annotations).toEqual(
+      find(objects, 'Deployment').spec.template.metadata.annotations,
+    );
+    expect(container(after).env).toContainEqual({ name: 'MODEL_VERSION', value: '8' });
   });
 
   it('spreads pods over hosts (preferred anti-affinity) and zones (topology spread)', () => {
@@ -309,6 +334,7 @@ describe('InferenceService props', () => {
   it('serves the model baked into the image without an init container or MLflow egress', () => {
     const objects = synth({ modelSource: ModelSource.baked() });
     expect(podSpec(objects).initContainers).toBeUndefined();
+    expect(container(objects).env).toBeUndefined(); // no pin: the image's own model
     expect(find(objects, 'ConfigMap').data.MODEL_DIR).toBe('/app/service/models/default');
     expect(find(objects, 'ConfigMap').data.MLFLOW_TRACKING_URI).toBeUndefined();
     expect(find(objects, 'NetworkPolicy').spec.egress).toHaveLength(1);

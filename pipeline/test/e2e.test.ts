@@ -110,15 +110,19 @@ describe('end to end: registry → promote → deploy from the pin → smoke →
       'production cats-dogs-classifier 1->2',
     );
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
-    expect(git(repo.root, 'show', '--name-only', '--format=', 'HEAD').split('\n')).toEqual(
+    // The pin is in the pod template; the ConfigMap every ReplicaSet shares holds settings and stays as it was.
+    const changed = git(repo.root, 'show', '--name-only', '--format=', 'HEAD').split('\n');
+    expect(changed).toEqual(
       expect.arrayContaining([
-        `dist/production/ConfigMap.${NAME}.yaml`,
+        `dist/production/Deployment.${NAME}.yaml`,
         'charts/environments/production.evaluation.json',
       ]),
     );
-    expect(readFileSync(join(repo.root, 'dist/production', `ConfigMap.${NAME}.yaml`), 'utf8')).toContain(
-      `MODEL_SHA256: ${defaults.sha256}`,
-    );
+    expect(changed).not.toContain(`dist/production/ConfigMap.${NAME}.yaml`);
+    expect(readContainerEnvironment(join(repo.root, 'dist', 'production'))).toMatchObject({
+      MODEL_VERSION: '2',
+      MODEL_SHA256: defaults.sha256,
+    });
 
     // Deploy from the pin and smoke it.
     const v2 = await deployFromDist(join(tmp, 'pod-v2'));

@@ -6,8 +6,11 @@ import { sampleImages } from './samples';
 
 /** Options of {@link validateModelDir}. */
 export interface GateOptions {
-  /** Expected sha256 of every file read (what the pin will list); any difference fails the gate. */
-  readonly files: Readonly<Record<string, string>>;
+  /**
+   * Expected sha256 of every file read (what the pin will list); any difference fails the gate.
+   * @default - not checked (`evaluate` of a local directory, which nothing pins yet)
+   */
+  readonly files?: Readonly<Record<string, string>>;
   /**
    * Budget for the median time of one sample image (preprocessing + inference, one core, after warm-up).
    * @default 1000
@@ -32,12 +35,20 @@ export interface GateReport {
   readonly predictions: readonly string[];
 }
 
+/** Thrown when the gate's structural checks refuse the model; the message starts with "validation gate:". */
+export class GateRefused extends CliError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GateRefused';
+  }
+}
+
 /**
- * The promotion gate: refuses a model directory that would fail in production. It reuses the service's own
- * code: the directory resolves with the model format and its files are exactly `files`, the graph loads in
+ * The promotion gate's structural checks: refuses a model directory that would fail in production. It reuses the
+ * service's own code: the directory resolves with the model format and its files are exactly `files`, the graph loads in
  * onnxruntime-node, its input/output names, shapes and element types fit the description, the label count equals the output width, and every bundled
  * sample image goes through the real preprocessing and returns finite, well-formed scores, with the median time
- * per image within the budget. Throws a {@link CliError} starting with "validation gate:".
+ * per image within the budget. Throws {@link GateRefused}.
  */
 export async function validateModelDir(dir: string, opts: GateOptions): Promise<GateReport> {
   const budget = opts.latencyBudgetMs ?? 1000;
@@ -45,7 +56,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
   try {
     classifier = await Classifier.open(dir, { expectedFiles: opts.files, maxPixels: opts.maxImagePixels });
   } catch (err) {
-    if (err instanceof ModelLoadError) throw new CliError(`validation gate: ${err.message}`);
+    if (err instanceof ModelLoadError) throw new GateRefused(`validation gate: ${err.message}`);
     throw err;
   }
   const { files } = classifier;
@@ -60,11 +71,13 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
       try {
         raw = await classifier.rawScores(sample.bytes);
       } catch (err) {
-        throw new CliError(`validation gate: sample image ${sample.name} failed: ${(err as Error).message}`);
+        throw new GateRefused(
+          `validation gate: sample image ${sample.name} failed: ${(err as Error).message}`,
+        );
       }
       times.push(performance.now() - start);
       if (raw.length !== meta.labels.length || !raw.every((v) => Number.isFinite(v))) {
-        throw new CliError(
+        throw new GateRefused(
           `validation gate: sample image ${sample.name} returned ${raw.length} scores ` +
             `(${meta.labels.length} labels expected) or non-finite values: the model output is not well-formed`,
         );
@@ -73,7 +86,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
       const probabilities = raw.every((v) => v >= -1e-6 && v <= 1 + 1e-6) && Math.abs(sum - 1) <= 1e-3;
       allLookLikeProbabilities &&= probabilities;
       if (meta.output.kind === 'probabilities' && !probabilities) {
-        throw new CliError(
+        throw new GateRefused(
           `validation gate: sample image ${sample.name}: output '${meta.output.name}' is declared 'probabilities' ` +
             `but its values sum to ${sum.toFixed(4)}: set output.kind to 'logits' in the model_gitops metadata or fix the model`,
         );
@@ -83,7 +96,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
     // Logits that are a probability distribution on every sample are one: the service would apply softmax
     // a second time and serve flattened scores (0.03 for a class the model is sure of, with 100 classes).
     if (meta.output.kind === 'logits' && allLookLikeProbabilities) {
-      throw new CliError(
+      throw new GateRefused(
         `validation gate: output '${meta.output.name}' is declared 'logits' but on every sample image its values ` +
           'are probabilities (in [0, 1], summing to 1): the service would apply softmax to them again; set ' +
           "output.kind to 'probabilities' in the model_gitops metadata",
@@ -93,7 +106,7 @@ export async function validateModelDir(dir: string, opts: GateOptions): Promise<
     const medianMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
     const maxMs = sorted[sorted.length - 1] ?? 0;
     if (medianMs > budget) {
-      throw new CliError(
+      throw new GateRefused(
         `validation gate: median time per sample image is ${medianMs.toFixed(1)} ms, over the budget of ` +
           `${budget} ms (--latency-budget-ms): the model is too slow for the service`,
       );

@@ -118,8 +118,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
 
   const policy = await environmentPolicy(root, opts.env);
   // Loaded on first use: the gate and the evaluation bring onnxruntime-node and sharp.
-  const { validateModelDir } = await import('../gate');
-  const { EvaluationRefused, evaluatePromotion, tagVerdict } = await import('../evaluation/promotion-gate');
+  const { EvaluationRefused, gateChallenger, tagVerdict } = await import('../evaluation/promotion-gate');
   const location = await client.resolveArtifactLocation(version);
   const work = mkdtempSync(join(tmpdir(), 'model-gitops-promote-'));
   let pin: ModelPin;
@@ -129,9 +128,8 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     const downloaded = await downloadServingFiles(client, location, work);
     // The gate resolves the directory with the model format and fails unless the files read are exactly the
     // ones downloaded, so the pin covers them.
-    gate = await validateModelDir(work, { files: downloaded, latencyBudgetMs: opts.latencyBudgetMs });
     try {
-      evaluation = await evaluatePromotion(client, {
+      const gated = await gateChallenger(client, {
         env: opts.env,
         repoRoot: root,
         policy,
@@ -140,8 +138,11 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         location,
         runId: version.run_id,
         champion: before,
+        latencyBudgetMs: opts.latencyBudgetMs,
         log,
       });
+      gate = gated.structure;
+      evaluation = gated;
     } catch (err) {
       if (err instanceof EvaluationRefused) {
         await tagVerdict(client, name, version.version, opts.env, err.result, {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EnvironmentName, EvaluationPolicy, ModelPin } from '../../../charts/src/config';
 import { CliError, type Log } from '../cli-error';
+import { validateModelDir, type GateReport } from '../gate';
 import type { MlflowClient } from '../mlflow';
 import { downloadArtifactFiles } from '../model-artifacts';
 import { evaluateModelDir, type Evaluation } from './evaluate';
@@ -17,6 +18,8 @@ export interface PromotionEvaluation {
   readonly champion?: Evaluation;
   readonly championVersion?: string;
   readonly verdict: Verdict;
+  /** What the structural checks measured, when {@link gateChallenger} ran them first. */
+  readonly structure?: GateReport;
 }
 
 /** Inputs of {@link evaluatePromotion}. */
@@ -107,6 +110,42 @@ export async function evaluatePromotion(
     return result;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Inputs of {@link gateChallenger}: the evaluation's, and the structural checks' latency budget. */
+export interface ChallengerGateInput extends PromotionEvaluationInput {
+  /** Median time budget per sample image (`--latency-budget-ms`). @default 1000 */
+  readonly latencyBudgetMs?: number;
+}
+
+/** What the promotion gate decided on a challenger it passed. */
+export interface ChallengerGate extends PromotionEvaluation {
+  readonly structure: GateReport;
+}
+
+/**
+ * The promotion gate on a challenger, the one sequence `promote` runs and `evaluate --env` runs on demand: the
+ * structural checks ({@link validateModelDir}: the model format and digests, the session, the sample images, logits
+ * vs probabilities, the latency budget), then, once they pass, {@link evaluatePromotion}. Throws the structural
+ * checks' `GateRefused` when they fail, and {@link EvaluationRefused} (its `result` with `structure`) when a
+ * threshold does.
+ */
+export async function gateChallenger(
+  client: MlflowClient | undefined,
+  input: ChallengerGateInput,
+): Promise<ChallengerGate> {
+  const structure = await validateModelDir(input.challengerDir, {
+    files: input.challengerFiles,
+    latencyBudgetMs: input.latencyBudgetMs,
+  });
+  try {
+    return { ...(await evaluatePromotion(client, input)), structure };
+  } catch (err) {
+    if (err instanceof EvaluationRefused) {
+      throw new EvaluationRefused(err.message, { ...err.result, structure });
+    }
+    throw err;
   }
 }
 

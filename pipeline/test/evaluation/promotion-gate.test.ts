@@ -14,15 +14,24 @@ import { CliError } from '../../src/cli-error';
 import {
   EvaluationRefused,
   evaluatePromotion,
+  gateChallenger,
   gateTagKey,
   tagVerdict,
   type PromotionEvaluation,
   type PromotionEvaluationInput,
 } from '../../src/evaluation/promotion-gate';
 import { textReport } from '../../src/evaluation/report';
+import { GateRefused } from '../../src/gate';
 import { evaluation } from '../support/evaluations';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, registerInFake, tinyModel, withMetadata, writeModel } from '../support/models';
+import {
+  fakeClient,
+  meanColourModel,
+  registerInFake,
+  tinyModel,
+  withMetadata,
+  writeModel,
+} from '../support/models';
 import { REPO_ROOT } from '../support/repo';
 import { tempDirsCreatedBy } from '../support/temp-dirs';
 
@@ -240,6 +249,57 @@ describe('evaluatePromotion (the evaluation part of the promotion gate)', () => 
     );
     expect(result.challenger.goldenSet.source).toBe(`${run.artifact_uri}/eval`);
     expect(result.challenger.samples).toBe(16);
+  });
+});
+
+describe('gateChallenger (the whole promotion gate on a challenger, as promote and evaluate run it)', () => {
+  let tmp: string;
+  let lines: string[];
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'challenger-gate-'));
+    lines = [];
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  function input(model: BuiltModel): PromotionEvaluationInput {
+    const { files } = writeModel(join(tmp, 'challenger'), model);
+    return {
+      env: 'staging',
+      repoRoot: REPO_ROOT,
+      policy: policy(),
+      challengerDir: join(tmp, 'challenger'),
+      challengerFiles: files,
+      location: 'mlflow-artifacts:/1/run/artifacts/model',
+      log: (l) => lines.push(l),
+    };
+  }
+
+  it('passes a good challenger with what the structural checks measured and the evaluation', async () => {
+    const result = await gateChallenger(undefined, input(tinyModel(1)));
+    expect(result.structure).toMatchObject({ samples: 5, predictions: expect.any(Array) });
+    expect(result.verdict).toEqual({ passed: true, failures: [] });
+    expect(result.challenger).toMatchObject({ samples: 16, accuracy: 1 });
+  });
+
+  it('fails on the structure before any golden image, however well the model would score', async () => {
+    const err = await gateChallenger(undefined, input(meanColourModel('softmax', 'logits'))).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GateRefused);
+    expect((err as Error).message).toMatch(
+      /^validation gate: output 'scores' is declared 'logits' but on every sample image its values are probabilities/,
+    );
+    expect(lines).toEqual([]);
+  });
+
+  it('fails a threshold with the refusal carrying what the structural checks measured', async () => {
+    const err = await gateChallenger(undefined, input(tinyModel(1, { labels: ['dog', 'cat'] }))).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EvaluationRefused);
+    const refused = err as EvaluationRefused;
+    expect(refused.message).toMatch(/^validation gate: the challenger fails minAccuracy, /);
+    expect(refused.result.structure).toMatchObject({ samples: 5 });
   });
 });
 

@@ -22,9 +22,10 @@ export function tinyModel(seed = 1, over: Omit<DefaultModelOptions, 'seed'> = {}
 }
 
 /**
- * A small model of the mean colour through a dense layer, ending as `ending` says: `nan` adds √−1 to every score
- * (ONNX Runtime runs it without complaint; only a check of the outputs can tell), `softmax` ends in a Softmax.
- * Its output is declared `kind`.
+ * A small model of the mean colour through a dense layer with designed weights: the first label when the mean red
+ * is above mid-level, as the default model decides, so it classifies the default golden set correctly. It ends as
+ * `ending` says: `nan` adds √−1 to every score (ONNX Runtime runs it without complaint; only a check of the outputs
+ * can tell), `softmax` ends in a Softmax. Its output is declared `kind`.
  */
 export function meanColourModel(
   ending: 'nan' | 'softmax',
@@ -34,7 +35,11 @@ export function meanColourModel(
   const g = new GraphBuilder();
   const x = g.input('input', 'float32', ['batch', 3, 8, 8]);
   const mean = g.node('ReduceMean', [x], { axes: [2, 3], keepdims: 0 });
-  const scores = g.dense(mean, 3, 2);
+  // scores = ±4 × (mean red − 0.5): red is 0 … 1 after the scale of 1/255.
+  const weights = g.constant('fc_w', [2, 3], Float32Array.of(4, 0, 0, -4, 0, 0));
+  const scores = g.node('Gemm', [mean, weights, g.constant('fc_b', [2], Float32Array.of(-2, 2))], {
+    transB: 1,
+  });
   if (ending === 'nan') {
     g.node(
       'Add',

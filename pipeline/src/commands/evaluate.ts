@@ -9,10 +9,11 @@ import type { Evaluation } from '../evaluation/evaluate';
 import { DEFAULT_LIMITS, readGoldenSet } from '../evaluation/golden-set';
 import type { Verdict } from '../evaluation/policy';
 import { jsonReport, textReport } from '../evaluation/report';
+import type { GateReport } from '../gate';
 import { Git } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
-import { envOption, nonEmptyOption, versionOption } from './options';
+import { envOption, intOption, nonEmptyOption, versionOption } from './options';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
@@ -25,6 +26,8 @@ export interface EvaluateOptions {
   readonly golden?: string;
   /** … or an environment: its golden set, thresholds and champion, exactly as `promote` judges. */
   readonly env?: EnvironmentName;
+  /** Median time budget per sample image in the gate's structural checks. @default 1000 */
+  readonly latencyBudgetMs?: number;
   /** Any directory inside the repository (for `env`). @default process.cwd() */
   readonly cwd?: string;
   /** Needed for `name`/`version`, golden sets in MLflow and the champion. */
@@ -32,17 +35,25 @@ export interface EvaluateOptions {
   readonly log?: Log;
 }
 
-/** Outcome of {@link evaluate}. */
-export interface EvaluateResult {
-  readonly challenger: Evaluation;
-  readonly champion?: Evaluation;
-  /** Set with `env`. */
-  readonly verdict?: Verdict;
-}
+/** Outcome of {@link evaluate}: the gate's structural checks refused the model, or passed it and it was evaluated. */
+export type EvaluateResult =
+  | {
+      /** The structural checks' message ("validation gate: …"); nothing was evaluated: promote stops there too. */
+      readonly refused: string;
+    }
+  | {
+      /** What the structural checks measured. */
+      readonly structure: GateReport;
+      readonly challenger: Evaluation;
+      readonly champion?: Evaluation;
+      /** Set with `env`. */
+      readonly verdict?: Verdict;
+    };
 
 /**
- * The promotion gate's evaluation on demand: a model (directory or registered version) on a golden set
- * (directory, or an environment's policy with its thresholds and champion).
+ * The promotion gate on demand: a model (directory or registered version) through the gate's structural checks,
+ * then on a golden set (a directory, or an environment's policy with its thresholds and champion: then exactly
+ * the gate `promote` runs).
  */
 export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
   const log = opts.log ?? stderrLog;
@@ -54,9 +65,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
   }
   const needClient = (): MlflowClient =>
     opts.client ?? new MlflowClient({ connection: mlflowConnectionFromEnv() });
-  // Loaded on first use: the evaluation brings onnxruntime-node and sharp.
+  // Loaded on first use: the gate and the evaluation bring onnxruntime-node and sharp.
+  const { GateRefused, validateModelDir } = await import('../gate');
   const { evaluateModelDir } = await import('../evaluation/evaluate');
-  const { EvaluationRefused, evaluatePromotion } = await import('../evaluation/promotion-gate');
+  const { EvaluationRefused, gateChallenger } = await import('../evaluation/promotion-gate');
   const work = mkdtempSync(join(tmpdir(), 'model-gitops-evaluate-cmd-'));
   try {
     let modelDir = opts.modelDir;
@@ -73,7 +85,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
     }
     if (opts.golden !== undefined) {
       const golden = readGoldenSet(opts.golden, opts.golden, DEFAULT_LIMITS);
-      return { challenger: await evaluateModelDir(modelDir, golden, { expectedFiles: files }) };
+      const structure = await validateModelDir(modelDir, {
+        files,
+        latencyBudgetMs: opts.latencyBudgetMs,
+      });
+      return { structure, challenger: await evaluateModelDir(modelDir, golden, { expectedFiles: files }) };
     }
     const env = opts.env as EnvironmentName;
     const root = await new Git(opts.cwd ?? process.cwd()).topLevel();
@@ -90,7 +106,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
       pin = undefined;
     }
     try {
-      const r = await evaluatePromotion(client, {
+      const r = await gateChallenger(client, {
         env,
         repoRoot: root,
         policy,
@@ -99,20 +115,61 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
         location: location ?? '',
         runId,
         champion: pin,
+        latencyBudgetMs: opts.latencyBudgetMs,
         log,
       });
-      return { challenger: r.challenger, champion: r.champion, verdict: r.verdict };
+      return { structure: r.structure, challenger: r.challenger, champion: r.champion, verdict: r.verdict };
     } catch (err) {
       if (!(err instanceof EvaluationRefused)) throw err;
       return {
+        // gateChallenger refuses only after the structural checks passed, and says what they measured.
+        structure: err.result.structure as GateReport,
         challenger: err.result.challenger,
         champion: err.result.champion,
         verdict: err.result.verdict,
       };
     }
+  } catch (err) {
+    if (err instanceof GateRefused) return { refused: err.message };
+    throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** `evaluate`'s text: the structural checks' line, then the evaluation's report; or the refusal. */
+function evaluateText(r: EvaluateResult): string {
+  if ('refused' in r) {
+    return (
+      "verdict: failed (the gate's structural checks refused the model; the golden set was not evaluated)\n" +
+      `  - ${r.refused}\n`
+    );
+  }
+  const g = r.structure;
+  return (
+    `validation gate: passed on ${g.samples} sample images (median ${g.medianMs.toFixed(1)} ms/image, ` +
+    `max ${g.maxMs.toFixed(1)} ms)\n${textReport(r.challenger, r.champion, r.verdict)}`
+  );
+}
+
+/**
+ * `evaluate --json`: the evaluation's report and `gate`, what the structural checks measured. When they refused the
+ * model, only `gate` (`passed: false`, `message`) and, with `--env`, a failed `verdict` naming it.
+ */
+function evaluateJson(r: EvaluateResult, withEnv: boolean): unknown {
+  if ('refused' in r) {
+    return {
+      gate: { passed: false, message: r.refused },
+      ...(withEnv
+        ? { verdict: { passed: false, failures: [{ threshold: 'gate', message: r.refused }] } }
+        : {}),
+    };
+  }
+  const g = r.structure;
+  return {
+    ...(jsonReport(r.challenger, r.champion, r.verdict) as object),
+    gate: { passed: true, samples: g.samples, medianMs: g.medianMs, maxMs: g.maxMs },
+  };
 }
 
 /** Registers `evaluate` on the CLI. */
@@ -120,7 +177,7 @@ export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
     .description(
-      "Run the promotion gate's evaluation: a model on a labelled golden set (one folder per label)",
+      'Run the promotion gate: its structural checks, then a model on a labelled golden set (one folder per label)',
     )
     .addOption(new Option('--model-dir <dir>', 'local model directory').conflicts(['name', 'version']))
     .option('--name <model>', 'registered model name (with --version)', nonEmptyOption('--name'))
@@ -131,10 +188,19 @@ export function registerEvaluateCommand(program: Command): void {
       "the environment's golden set, thresholds and champion (as promote judges)",
       envOption,
     )
-    .option('--json', 'print JSON (accuracy 0..1, samples, perClass[].recall, confusion) instead of text')
+    .addOption(
+      new Option('--latency-budget-ms <ms>', 'gate: median time budget per sample image')
+        .default(1000)
+        .argParser(intOption('--latency-budget-ms', 1)),
+    )
+    .option(
+      '--json',
+      'print JSON (gate, accuracy 0..1, samples, perClass[].recall, confusion) instead of text',
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 evaluated (and passed, with --env), 1 failed a threshold or error, 2 usage.\n' +
+      '\nExit codes: 0 evaluated (and passed, with --env), 1 refused by the gate, failed a threshold or error, ' +
+        '2 usage.\n' +
         'Environment (for --name/--version, golden sets in MLflow and the champion): MLFLOW_TRACKING_URI, ...',
     )
     .action(
@@ -144,15 +210,16 @@ export function registerEvaluateCommand(program: Command): void {
         version?: string;
         golden?: string;
         env?: EnvironmentName;
+        latencyBudgetMs: number;
         json?: boolean;
       }) => {
         const result = await evaluate(o);
         process.stdout.write(
           o.json
-            ? `${JSON.stringify(jsonReport(result.challenger, result.champion, result.verdict), null, 2)}\n`
-            : textReport(result.challenger, result.champion, result.verdict),
+            ? `${JSON.stringify(evaluateJson(result, o.env !== undefined), null, 2)}\n`
+            : evaluateText(result),
         );
-        if (result.verdict && !result.verdict.passed) process.exitCode = 1;
+        if ('refused' in result || (result.verdict && !result.verdict.passed)) process.exitCode = 1;
       },
     );
 }

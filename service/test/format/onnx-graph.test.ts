@@ -136,6 +136,33 @@ describe('readOnnxGraph: what the protobuf declares, without a runtime', () => {
     expect(info.metadataProps).toEqual({ model_gitops: '{"labels": ["a", "b"]}', empty: '', novalue: '' });
   });
 
+  test('looks through Identity and Cast to float to the producer behind them; not through another Cast, nor round a loop', () => {
+    const toFloat = { name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT };
+    const toDouble = { name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.DOUBLE };
+    const bytes = model({
+      input: [valueInfo('x', T.FLOAT, [1, 2])],
+      node: [
+        { opType: 'Softmax', input: ['x'], output: ['p'] },
+        { opType: 'Identity', input: ['p'], output: ['same'] },
+        { opType: 'Cast', input: ['same'], output: ['scores'], attribute: [toFloat] },
+        { opType: 'Cast', input: ['p'], output: ['double'], attribute: [toDouble] },
+        { opType: 'Identity', input: ['x'], output: ['copy'] },
+        { opType: 'Identity', input: ['b'], output: ['a'] },
+        { opType: 'Identity', input: ['a'], output: ['b'] },
+      ],
+      output: [valueInfo('scores', T.FLOAT, [1, 2])],
+    });
+    expect(readOnnxGraph(bytes, 'm.onnx').producers).toEqual({
+      p: 'Softmax',
+      same: 'Softmax',
+      scores: 'Softmax',
+      double: 'Cast',
+      copy: 'Identity',
+      a: 'Identity',
+      b: 'Identity',
+    });
+  });
+
   test('an input or output without a name reads as the empty name', () => {
     const bytes = model({ input: [{ type: valueInfo('', T.FLOAT, [1]).type }], output: [] });
     expect(readOnnxGraph(bytes, 'm.onnx').inputs).toEqual([{ name: '', type: 'float32', shape: [1] }]);

@@ -79,6 +79,23 @@ describe('resolving an MLflow model directory', () => {
     expect(Object.keys(files.files)).toEqual(['MLmodel', 'labels.json', 'model.onnx']);
   });
 
+  test('an output a Softmax produces behind a Cast to float and an Identity reads as probabilities', async () => {
+    const g = new GraphBuilder(seededRandom(3));
+    const x = g.input('input', 'float32', ['batch', 3, 224, 224]);
+    const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 });
+    const softmax = g.node('Softmax', [g.dense(pooled, 3, 2)], { axis: 1 });
+    const cast = g.node('Cast', [softmax], { to: onnx.TensorProto.DataType.FLOAT });
+    g.node('Identity', [cast], {}, 'probabilities');
+    g.output('probabilities', ['batch', 2]);
+    writeDir(tmp.dir, {
+      MLmodel: mlmodelWithBlock(blockWith()),
+      'model.onnx': g.build('softmax_then_identity'),
+    });
+    const files = await readModelFiles(tmp.dir);
+    expect(files.metadata.output).toEqual({ name: 'probabilities', kind: 'probabilities' });
+    expect(files.sources['output.kind']).toBe('the ONNX graph (probabilities is a Softmax output)');
+  });
+
   test('labels.txt: one per line, CRLF and no trailing newline; names may repeat', async () => {
     writeDir(tmp.dir, {
       MLmodel: mlmodelWithBlock(PREPROCESSING_BLOCK),

@@ -22,7 +22,10 @@ export interface OnnxGraphInfo {
   readonly outputs: readonly TensorInfo[];
   /** `metadata_props` of the model (key → value). */
   readonly metadataProps: Readonly<Record<string, string>>;
-  /** Operator type of the node that produces each output (e.g. `Softmax`). */
+  /**
+   * Operator type of the node that produces each value (e.g. `Softmax`), looking through nodes that pass their input
+   * on unchanged (`Identity`, `Cast` to float): a Softmax behind an Identity reads as `Softmax`.
+   */
   readonly producers: Readonly<Record<string, string>>;
   /**
    * Files beside the ONNX file that hold tensors of the graph (ONNX external data, sorted): what
@@ -62,10 +65,12 @@ export function readOnnxGraph(bytes: Uint8Array, where: string): OnnxGraphInfo {
   const graph = model.graph;
   if (!graph) throw new Error(`${where}: not an ONNX model (no graph)`);
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const producers: Record<string, string> = {};
+  const nodeOf = new Map<string, onnx.INodeProto>();
   for (const node of graph.node ?? []) {
-    for (const out of node.output ?? []) producers[out] = node.opType ?? '';
+    for (const out of node.output ?? []) nodeOf.set(out, node);
   }
+  const producers: Record<string, string> = {};
+  for (const [out, node] of nodeOf) producers[out] = producerThrough(node, nodeOf).opType ?? '';
   const metadataProps: Record<string, string> = {};
   for (const entry of model.metadataProps ?? []) {
     if (entry.key) metadataProps[entry.key] = entry.value ?? '';
@@ -111,6 +116,28 @@ function externalDataFiles(root: onnx.IGraphProto, where: string): string[] {
     }
   }
   return [...files].sort();
+}
+
+/**
+ * The node behind `node` once nodes that pass their input on unchanged are looked through: `Identity`, and `Cast` to
+ * float (an exporter's cast of float16 or double scores). Stops at a value no node produces and at a loop.
+ */
+function producerThrough(
+  node: onnx.INodeProto,
+  nodeOf: ReadonlyMap<string, onnx.INodeProto>,
+): onnx.INodeProto {
+  const seen = new Set([node]);
+  let current = node;
+  for (;;) {
+    const passThrough =
+      current.opType === 'Identity' ||
+      (current.opType === 'Cast' &&
+        current.attribute?.some((a) => a.name === 'to' && Number(a.i) === T.FLOAT));
+    const behind = passThrough ? nodeOf.get(current.input?.[0] ?? '') : undefined;
+    if (!behind || seen.has(behind)) return current;
+    seen.add(behind);
+    current = behind;
+  }
 }
 
 function tensorInfo(value: onnx.IValueInfoProto): TensorInfo {

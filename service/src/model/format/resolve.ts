@@ -317,7 +317,10 @@ function sameLabels(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((l, i) => l === b[i]);
 }
 
-/** Fills what the graph says unambiguously: input/output names, layout, size, and a Softmax output's kind. */
+/**
+ * Fills what the graph says unambiguously: input/output names, layout, size, and the kind of an output a Softmax
+ * produces (also behind an Identity or a Cast to float).
+ */
 function deriveFromGraph(
   merged: Merged,
   sources: Record<string, string>,

@@ -396,6 +396,54 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     expect(res.body.error).toContain(text);
   });
 
+  test.each([
+    ['a BYTES element', 'BYTES', '[1]', (deep: string) => `[${deep}]`, "'inputs.0.data.0' is an array"],
+    [
+      'an FP32 element of flat data',
+      'FP32',
+      '[1,3,32,32]',
+      (deep: string) => `[0,${deep}${',0'.repeat(3070)}]`,
+      "'inputs.0.data.1' is an array",
+    ],
+    [
+      'an FP32 element of nested data',
+      'FP32',
+      '[1,3,32,32]',
+      (deep: string) => {
+        const row = (first: string) => `[${first}${',0'.repeat(31)}]`;
+        const channel = (first: string) => `[${[row(first), ...new Array(31).fill(row('0'))].join(',')}]`;
+        return `[[${channel(deep)},${channel('0')},${channel('0')}]]`;
+      },
+      "'inputs.0.data.0.0.0.0' is an array",
+    ],
+  ])(
+    'fails when %s is nested 6000 levels deep: 400 naming it, not a 500 from a stack overflow',
+    async (_case, datatype, shape, data, text) => {
+      // Written as text: 12 KB of brackets, deeper than a recursive JSON.stringify can go.
+      const deep = `${'['.repeat(6000)}${']'.repeat(6000)}`;
+      const res = await request(svc.server)
+        .post('/v2/models/tiny/infer')
+        .set('Content-Type', 'application/json')
+        .send(`{"inputs":[{"name":"input","shape":${shape},"datatype":"${datatype}","data":${data(deep)}}]}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe(
+        `${text}: ${datatype === 'FP32' ? 'FP32 elements must be numbers within the float32 range' : 'BYTES elements must be base64 strings'}`,
+      );
+    },
+  );
+
+  test('fails when an element is a deeply nested object: 400 describing it as an object', async () => {
+    const deep = `${'{"a":'.repeat(6000)}0${'}'.repeat(6000)}`;
+    const res = await request(svc.server)
+      .post('/v2/models/tiny/infer')
+      .set('Content-Type', 'application/json')
+      .send(`{"inputs":[{"name":"input","shape":[1],"datatype":"BYTES","data":[${deep}]}]}`);
+    expect([res.status, res.body]).toEqual([
+      400,
+      { error: "'inputs.0.data.0' is an object: BYTES elements must be base64 strings" },
+    ]);
+  });
+
   test('accepts the float32 maximum as JSON writers print it (3.4028235e38, above the exact value)', async () => {
     const res = await infer({
       inputs: [

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   });
   poolReady.catch(() => undefined); // awaited (and reported) below
 
-  const state = new ServiceState();
+  const state = new ServiceState({ name: config.modelName, version: config.modelVersion });
   let http: { server: Server; logger: Logger };
   try {
     http = await listen(config, state);

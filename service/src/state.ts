@@ -20,10 +20,14 @@ export interface InferenceEngine {
   run(data: Float32Array, batch: number, deadline: number, gone?: AbortSignal): Promise<InferenceResult>;
 }
 
-/** The loaded model as the API reports it. */
-export interface LoadedModel {
+/** The model an instance serves, as configured (MODEL_NAME, MODEL_VERSION): known before it loads. */
+export interface ServedModel {
   readonly name: string;
   readonly version: string;
+}
+
+/** The loaded model as the API reports it. */
+export interface LoadedModel extends ServedModel {
   readonly sha256: string;
   /** sha256 of the resolved serving description (canonical JSON). */
   readonly metadataSha256: string;
@@ -43,6 +47,9 @@ export class ServiceState {
   private current: LoadedModel | null = null;
   private isDraining = false;
 
+  /** @param served the model this instance serves, named before it is loaded */
+  constructor(readonly served: ServedModel) {}
+
   /** The model, once loaded and warmed up. */
   get model(): LoadedModel | null {
     return this.current;
@@ -53,8 +60,14 @@ export class ServiceState {
     return this.isDraining;
   }
 
-  /** Marks the model loaded and warmed up: readiness can turn 200. */
+  /** Marks the model loaded and warmed up: readiness can turn 200. It must be the served model. */
   setModel(model: LoadedModel): void {
+    const { name, version } = this.served;
+    if (model.name !== name || model.version !== version) {
+      throw new Error(
+        `the loaded model '${model.name}' version '${model.version}' is not the served one, '${name}' version '${version}'`,
+      );
+    }
     this.current = model;
   }
 

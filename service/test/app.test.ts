@@ -63,7 +63,7 @@ async function startHarness(
     maxConsecutiveFailures: opts.maxConsecutiveFailures,
     spawnWorker: opts.spawnWorker,
   });
-  const state = new ServiceState();
+  const state = new ServiceState({ name: 'tiny', version: '7' });
   state.setModel({
     name: 'tiny',
     version: '7',
@@ -582,7 +582,7 @@ describe('bad inputs get the right 4xx and the next request succeeds', () => {
 
 describe('readiness and draining', () => {
   test('GET /ready and POST /predict are 503 while the model loads', async () => {
-    const state = new ServiceState();
+    const state = new ServiceState({ name: 'tiny', version: '7' });
     const app = createApp({
       state,
       limits: LIMITS,

@@ -120,7 +120,7 @@ export async function startTestService(
     workers: opts.workers ?? 1,
     queueMax: opts.queueMax ?? 16,
   });
-  const state = new ServiceState();
+  const state = new ServiceState({ name: 'tiny', version: '7' });
   state.setModel({
     name: 'tiny',
     version: '7',

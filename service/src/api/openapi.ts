@@ -343,7 +343,10 @@ export function openApiDocument(model: DocumentedModel): Json {
                 summary: 'Model ready (503 with `ready: false` when not)',
                 responses: {
                   '200': ok('ready', jsonSchema(ModelReadyResponseSchema, 'output')),
-                  '503': ok('not ready', jsonSchema(ModelReadyResponseSchema, 'output')),
+                  '503': ok(
+                    'not ready: loading, draining or no inference worker',
+                    jsonSchema(ModelReadyResponseSchema, 'output'),
+                  ),
                   '404': v2Errors([404])['404'],
                 },
               },

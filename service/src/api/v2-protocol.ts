@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { AppError } from '../errors';
 import { decodeBase64, tooMany } from '../request-images';
 import { topClasses } from '../scores';
-import type { LoadedModel } from '../state';
+import type { LoadedModel, ServedModel } from '../state';
 
 /** Name of the output tensor: class probabilities (softmax applied for logits models). */
 export const PROBABILITIES_OUTPUT = 'probabilities';
@@ -161,9 +161,10 @@ export function modelMetadata(model: LoadedModel): z.infer<typeof ModelMetadataR
 }
 
 /**
- * 404 unless `name` (and `version`, when given) name the loaded model; the message names what is loaded.
+ * 404 unless `name` (and `version`, when given) name the served model, loaded or not; the message names
+ * what is served.
  */
-export function checkModelPath(model: LoadedModel, name: string, version: string | undefined): void {
+export function checkModelPath(model: ServedModel, name: string, version: string | undefined): void {
   if (name !== model.name) {
     throw new AppError(404, 'model_not_found', `unknown model '${name}': this server serves '${model.name}'`);
   }

@@ -84,10 +84,11 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
     res.json(modelMetadata(model));
   });
 
+  // Answers while the model loads too: the name and version are known from the start.
   app.get(`${MODEL_PATH}/ready`, (req, res) => {
-    const model = modelFor(req);
+    checkPath(req);
     const ready = state.notReadyReason() === null;
-    res.status(ready ? 200 : 503).json({ name: model.name, ready } satisfies ModelReadyResponse);
+    res.status(ready ? 200 : 503).json({ name: state.served.name, ready } satisfies ModelReadyResponse);
   });
 
   app.post(`${MODEL_PATH}/infer`, async (req, res) => {
@@ -121,11 +122,15 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
     res.json(response);
   });
 
-  /** The loaded model when the path names it (404 otherwise), 503 while it loads. */
-  function modelFor(req: Request): ReturnType<typeof requireModel> {
-    const model = requireModel(state.model);
+  /** 404 unless the path names the served model (and version), loaded or not. */
+  function checkPath(req: Request): void {
     const params = req.params as { name: string; version?: string };
-    checkModelPath(model, params.name, params.version);
-    return model;
+    checkModelPath(state.served, params.name, params.version);
+  }
+
+  /** The loaded model when the path names it (404 otherwise, loading or not), 503 while it loads. */
+  function modelFor(req: Request): ReturnType<typeof requireModel> {
+    checkPath(req);
+    return requireModel(state.model);
   }
 }

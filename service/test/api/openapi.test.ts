@@ -80,7 +80,7 @@ describe('the document', () => {
 
   test('while the model loads, GET /openapi.json is 503 not_ready + Retry-After (the document needs the model)', async () => {
     const app = createApp({
-      state: new ServiceState(),
+      state: new ServiceState({ name: 'tiny', version: '7' }),
       limits: { maxBodyBytes: 1024, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
       logger: pino({ level: 'silent' }),
     });

@@ -135,19 +135,49 @@ describe('health and metadata', () => {
     expect(typeof res.body.error).toBe('string');
   });
 
-  test('while the model loads: readiness is false (503) and model routes answer 503 + Retry-After', async () => {
-    const app = createApp({
-      state: new ServiceState(),
-      limits: { maxBodyBytes: 1024, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
-      logger: pino({ level: 'silent' }),
+  describe('while the model loads', () => {
+    const loading = () =>
+      createApp({
+        state: new ServiceState({ name: 'tiny', version: '7' }),
+        limits: { maxBodyBytes: 1024, maxImagesPerRequest: 1, requestTimeoutMs: 1000 },
+        logger: pino({ level: 'silent' }),
+      });
+
+    test('server readiness is false (503) and model metadata answers 503 + Retry-After', async () => {
+      const app = loading();
+      expect((await request(app).get('/v2/health/live')).body).toEqual({ live: true });
+      const ready = await request(app).get('/v2/health/ready');
+      expect([ready.status, ready.body]).toEqual([503, { ready: false }]);
+      const meta = await request(app).get('/v2/models/tiny');
+      expect(meta.status).toBe(503);
+      expect(meta.headers['retry-after']).toBe('1');
+      expect(meta.body).toEqual({ error: 'the model is still loading: retry shortly' });
     });
-    expect((await request(app).get('/v2/health/live')).body).toEqual({ live: true });
-    const ready = await request(app).get('/v2/health/ready');
-    expect([ready.status, ready.body]).toEqual([503, { ready: false }]);
-    const meta = await request(app).get('/v2/models/tiny');
-    expect(meta.status).toBe(503);
-    expect(meta.headers['retry-after']).toBe('1');
-    expect(meta.body).toEqual({ error: 'the model is still loading: retry shortly' });
+
+    test.each(['/v2/models/tiny/ready', '/v2/models/tiny/versions/7/ready'])(
+      'Model Ready: GET %s answers 503 {"name", "ready": false}, as while draining',
+      async (path) => {
+        const res = await request(loading()).get(path);
+        expect([res.status, res.body]).toEqual([503, { name: 'tiny', ready: false }]);
+      },
+    );
+
+    test.each([
+      ['get', '/v2/models/nope', "unknown model 'nope': this server serves 'tiny'"],
+      ['get', '/v2/models/nope/ready', "unknown model 'nope'"],
+      ['post', '/v2/models/nope/infer', "unknown model 'nope'"],
+      ['get', '/v2/models/tiny/versions/3', "the loaded version is '7'"],
+      ['get', '/v2/models/tiny/versions/3/ready', "the loaded version is '7'"],
+      ['post', '/v2/models/tiny/versions/3/infer', "the loaded version is '7'"],
+    ] as const)(
+      'fails when the model or version is unknown: %s %s is 404, as once loaded',
+      async (method, path, text) => {
+        const res = await request(loading())[method](path).set('Content-Type', 'application/json').send('{}');
+        expect(res.status).toBe(404);
+        expect(Object.keys(res.body)).toEqual(['error']);
+        expect(res.body.error).toContain(text);
+      },
+    );
   });
 });
 

@@ -92,6 +92,14 @@ export function createApp(deps: AppDeps): express.Express {
     const gone = new AbortController();
     req.gone = gone.signal;
     res.setHeader('X-Request-Id', req.id);
+    // Once draining, every answer closes its connection (also one to a request that arrived before), so a
+    // client's pool stops reusing a socket the server is about to close and moves to other pods. Decided
+    // when the head is written: Node writes `Connection: close` instead of `keep-alive`.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
+    res.writeHead = ((...args: unknown[]) => {
+      if (state.draining) res.shouldKeepAlive = false;
+      return writeHead(...args);
+    }) as Response['writeHead'];
     const model = state.model;
     if (model) res.setHeader('X-Model-Version', model.version);
     metrics.inFlight.inc();

@@ -1,4 +1,4 @@
-import { request as httpRequest, type ClientRequest, type Server } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import sharp from 'sharp';
@@ -606,6 +606,65 @@ describe('readiness and draining', () => {
       expect(res.status).toBe(503);
       expect(res.body.reason).toBe('draining');
     } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('connections while draining', () => {
+  /** A request on `agent`'s pooled connections: the status and the Connection header of the answer. */
+  function exchange(
+    server: Server,
+    agent: Agent,
+    method: string,
+    path: string,
+    body?: Buffer,
+  ): Promise<{ status: number; connection: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: (server.address() as AddressInfo).port,
+          method,
+          path,
+          agent,
+          headers: body ? { 'Content-Type': 'image/jpeg', 'Content-Length': body.length } : {},
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  test('once draining, every answer says Connection: close, also to a request that arrived before', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await startHarness({ beforeRun: () => gate });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      expect(await exchange(h.server, agent, 'GET', '/health')).toEqual({
+        status: 200,
+        connection: 'keep-alive',
+      });
+      const inFlight = exchange(h.server, agent, 'POST', '/predict', good);
+      await waitFor(() => h.pool.busyWorkers === 1, 'the request to reach the held worker');
+      h.state.startDraining();
+      // Clients must move to other pods: their pool must not reuse a connection the server will close.
+      expect(await exchange(h.server, agent, 'GET', '/health')).toEqual({ status: 200, connection: 'close' });
+      expect(await exchange(h.server, agent, 'GET', '/nope')).toEqual({ status: 404, connection: 'close' });
+      release();
+      expect(await inFlight).toEqual({ status: 200, connection: 'close' });
+      expect(await exchange(h.server, agent, 'POST', '/predict', good)).toEqual({
+        status: 200,
+        connection: 'close',
+      });
+    } finally {
+      release();
+      agent.destroy();
       await h.close();
     }
   });

@@ -133,6 +133,16 @@ export function createApp(deps: AppDeps): express.Express {
     };
     res.on('finish', finish);
     res.on('close', finish);
+    // Node would answer this itself with an empty body (the server lets it through: requireHostHeader
+    // false); refused here like the other requests Node cannot take (client-errors.ts), as JSON.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      next(
+        new AppError(400, 'malformed_request', 'the request has no Host header, which HTTP/1.1 requires', {
+          Connection: 'close',
+        }),
+      );
+      return;
+    }
     next();
   });
 

@@ -5,7 +5,8 @@ import { AppError } from './errors';
 /**
  * What Node answers itself, before or instead of the app: a request it cannot parse, headers over its size
  * limit, a request not received in time. Node's own answers are bare text; these are the service's JSON
- * errors, with the same statuses.
+ * errors, with the same statuses. (An HTTP/1.1 request without Host is let through to the app, which
+ * refuses it with the same 400 `malformed_request`: Node answers it without a `clientError`.)
  */
 function clientErrorAnswer(code: string | undefined): AppError {
   switch (code) {

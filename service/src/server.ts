@@ -135,6 +135,9 @@ async function listen(
       keepAliveTimeout: config.keepAliveTimeoutMs,
       // Node checks those timeouts on this interval (default 30 s, which let a slow body live ~40 s).
       connectionsCheckingInterval: connectionsCheckingIntervalMs(config),
+      // An HTTP/1.1 request without Host reaches the app, which refuses it with a JSON 400 (Node's own has
+      // an empty body).
+      requireHostHeader: false,
     },
     app,
   );

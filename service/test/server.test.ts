@@ -297,6 +297,32 @@ describe('server process', () => {
     expect((await send(port, 'POST', '/predict', await noisyJpeg(64, 48))).status).toBe(200);
   });
 
+  test('an HTTP/1.1 request without Host gets 400 malformed_request with a JSON body and X-Request-Id', async () => {
+    writeTinyCnn(tmp.dir);
+    const proc = track(await startServer({ MODEL_DIR: tmp.dir, INFERENCE_WORKERS: '1' }));
+    await waitFor(() => logged(proc, 'ready') !== undefined, 'the server to be ready', 1000);
+    const port = logged(proc, 'listening')?.port as number;
+    // What `curl -H 'Host:'` sends: HTTP/1.1 requires the header (RFC 9112, section 3.2).
+    const raw = await rawExchange(port, 'GET /health HTTP/1.1\r\nX-Request-Id: no-host\r\n\r\n');
+    expect(parseRawResponse(raw)).toEqual({
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      body: {
+        error: {
+          code: 'malformed_request',
+          message: 'the request has no Host header, which HTTP/1.1 requires',
+        },
+      },
+    });
+    const head = raw.split('\r\n\r\n')[0]?.toLowerCase() ?? '';
+    expect(head).toContain('\r\nx-request-id: no-host\r\n');
+    expect(head).toContain('\r\nconnection: close');
+    // HTTP/1.0 needs no Host: served as before.
+    expect(parseRawResponse(await rawExchange(port, 'GET /health HTTP/1.0\r\n\r\n'))).toEqual({
+      statusLine: 'HTTP/1.1 200 OK',
+      body: { status: 'ok' },
+    });
+  });
+
   test('a start and a prediction leave no ONNX Runtime telemetry traces (device id cache, mat-debug log)', async () => {
     writeTinyCnn(tmp.dir);
     const home = join(tmp.dir, 'home');

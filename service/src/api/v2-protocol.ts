@@ -109,7 +109,10 @@ export const InferenceRequestSchema = z.object({
   id: z.string().optional().describe('echoed in the response'),
   parameters: ParametersSchema.nullish(),
   inputs: z.array(RequestInputSchema).min(1),
-  outputs: z.array(RequestOutputSchema).nullish().describe('default: every output, as FP32'),
+  outputs: z
+    .array(RequestOutputSchema)
+    .nullish()
+    .describe('default: every output, as FP32; each output at most once (400 otherwise)'),
 });
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
 
@@ -343,15 +346,26 @@ function describeElement(value: unknown): string {
   return String(value);
 }
 
-/** Which outputs the request asks for (all, when it names none); 400 for unknown names or a bad k. */
+/**
+ * Which outputs the request asks for (all, when it names none); 400 for unknown names, a name asked for
+ * twice (the response would hold two tensors of that name) or a bad k.
+ */
 export function decodeOutputs(request: InferenceRequest, classes: number): OutputRequest[] {
   if (!request.outputs || request.outputs.length === 0) return [{ classification: null }];
+  const first = new Map<string, number>();
   return request.outputs.map((output, i) => {
     if (output.name !== PROBABILITIES_OUTPUT) {
       throw invalid(
         `'outputs.${i}.name' '${output.name}' is not an output of the model: use '${PROBABILITIES_OUTPUT}'`,
       );
     }
+    const earlier = first.get(output.name);
+    if (earlier !== undefined) {
+      throw invalid(
+        `'outputs.${i}.name' '${output.name}' is requested twice (also 'outputs.${earlier}.name'): request each output once`,
+      );
+    }
+    first.set(output.name, i);
     const k = output.parameters?.classification;
     if (k === undefined) return { classification: null };
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {

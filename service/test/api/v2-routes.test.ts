@@ -462,6 +462,26 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     },
   );
 
+  test('fails when the same output is requested twice: 400 naming the repeated field, nothing counted', async () => {
+    const batches = async (): Promise<string | undefined> =>
+      (await request(svc.server).get('/metrics')).text
+        .split('\n')
+        .find((l) => l.startsWith('inference_batch_size_count'));
+    const before = await batches();
+    const res = await infer({
+      inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [jpeg.toString('base64')] }],
+      outputs: [{ name: 'probabilities' }, { name: 'probabilities', parameters: { classification: 1 } }],
+    });
+    expect([res.status, res.body]).toEqual([
+      400,
+      {
+        error:
+          "'outputs.1.name' 'probabilities' is requested twice (also 'outputs.0.name'): request each output once",
+      },
+    ]);
+    expect(await batches()).toBe(before);
+  });
+
   test('fails when an element is a deeply nested object: 400 describing it as an object', async () => {
     const deep = `${'{"a":'.repeat(6000)}0${'}'.repeat(6000)}`;
     const res = await request(svc.server)

@@ -312,7 +312,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // One error handler for everything, registered last.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = toAppError(err);
+    const appError = toAppError(err, req);
     // The 500 body is generic, so the cause is only in the log (503/504 are capacity, not faults).
     if (appError.status === 500) logger.error({ requestId: req.id, err }, 'request failed');
     metrics.errors.inc({ reason: appError.code });
@@ -345,12 +345,21 @@ function parseTopK(value: unknown, classes: number): number {
 }
 
 /**
- * Maps anything thrown to an AppError: prediction errors by their code, Express/body errors keep their 4xx
- * status, the rest is 500.
+ * Maps anything thrown to an AppError: prediction errors by their code, a path that does not decode to 404,
+ * Express/body errors keep their 4xx status, the rest is 500.
  */
-function toAppError(err: unknown): AppError {
+function toAppError(err: unknown, req: Request): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof PredictionError) return predictionAppError(err);
+  // The router's "Failed to decode param": a path parameter that is not percent-encoded UTF-8 names no
+  // model, version or file, so the path is not found (as any other unknown path).
+  if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
+    return new AppError(
+      404,
+      'not_found',
+      `no such path: '${req.path.slice(0, 200)}' is not valid percent-encoded UTF-8`,
+    );
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new AppError(

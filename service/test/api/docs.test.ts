@@ -53,7 +53,7 @@ describe('the docs routes', () => {
     expect(res.headers.location).toBe('../docs');
   });
 
-  test.each(['package.json', 'index.html', '..%2Fpackage.json', 'swagger-initializer.js'])(
+  test.each(['package.json', 'index.html', '..%2Fpackage.json', 'swagger-initializer.js', '%E0%A4%A'])(
     'fails when the file is not one the page loads: GET /docs/%s is 404',
     async (file) => {
       const res = await request(svc.server).get(`/docs/${file}`);

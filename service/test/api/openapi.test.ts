@@ -275,6 +275,7 @@ describe('real responses match the documented responses', () => {
       );
     }
     expectDocumented('get', '/v2/models/{name}', await get('/v2/models/other'));
+    expectDocumented('get', '/v2/models/{name}', await get('/v2/models/%E0%A4%A')); // not UTF-8
     expectDocumented(
       'get',
       '/v2/models/{name}/versions/{version}/ready',

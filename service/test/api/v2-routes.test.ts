@@ -129,6 +129,22 @@ describe('health and metadata', () => {
     },
   );
 
+  test.each([
+    ['get', '/v2/models/%E0%A4%A'],
+    ['get', '/v2/models/%E0%A4%A/ready'],
+    ['get', '/v2/models/tiny/versions/%ff'],
+    ['post', '/v2/models/%E0%A4%A/infer'],
+  ] as const)(
+    'fails when a path parameter is not valid percent-encoded UTF-8: %s %s is 404 with the protocol error object',
+    async (method, path) => {
+      const res = await request(svc.server)[method](path).set('Content-Type', 'application/json').send('{}');
+      expect([res.status, res.body]).toEqual([
+        404,
+        { error: `no such path: '${path}' is not valid percent-encoded UTF-8` },
+      ]);
+    },
+  );
+
   test('fails when the path is no v2 endpoint: 404 with the protocol error object', async () => {
     const res = await request(svc.server).get('/v2/repository/index');
     expect(res.status).toBe(404);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { Log } from './cli-error';
 
 /** A git command that exited non-zero; `stderr` is git's own explanation. */
 export class GitError extends Error {
@@ -101,6 +102,53 @@ export class Git {
     await this.run(['reset', '--quiet', '--hard', head]);
     await this.run(['clean', '-fdq', '--', ...paths]);
   }
+}
+
+/** Where a command pushes its commit, and how it wins a push race. */
+export interface PushTarget {
+  readonly remote: string;
+  readonly branch: string;
+  /** Pushes in all, the first included: each after the first re-applies the change on top of the remote. */
+  readonly attempts: number;
+  /** The paths the command changes: restored when its commit is dropped to catch up with the remote. */
+  readonly paths: readonly string[];
+  /** The command's name, for the log. */
+  readonly command: string;
+  readonly log: Log;
+}
+
+/**
+ * Pushes HEAD to `target.branch` of `target.remote` and resolves true. When the push is rejected because the branch
+ * moved on (someone pushed first) and attempts remain, drops the caller's commit (the tree goes back to `base`, where
+ * that commit started), fast-forwards to the remote's branch and resolves false: the caller re-checks what its change
+ * relied on against the new head, then commits again and calls this once more. Any other failure, and a rejection
+ * on the last attempt, throws.
+ */
+export async function pushOrCatchUp(
+  git: Git,
+  target: PushTarget,
+  attempt: number,
+  base: string,
+): Promise<boolean> {
+  const where = `${target.remote}/${target.branch}`;
+  try {
+    await git.run(['push', '--quiet', target.remote, `HEAD:refs/heads/${target.branch}`]);
+    target.log(`${target.command}: pushed to ${where}`);
+    return true;
+  } catch (err) {
+    if (!(err instanceof GitError) || !isRejectedPush(err.stderr) || attempt >= target.attempts) throw err;
+    target.log(
+      `${target.command}: ${where} moved on (push rejected); re-applying on top of it (${attempt}/${target.attempts})`,
+    );
+    await git.restore(base, target.paths);
+    await git.run(['fetch', '--quiet', target.remote, target.branch]);
+    await git.run(['merge', '--quiet', '--ff-only', 'FETCH_HEAD']);
+    return false;
+  }
+}
+
+function isRejectedPush(stderr: string): boolean {
+  return /\[rejected\].*\((fetch first|non-fast-forward)\)/.test(stderr);
 }
 
 /**

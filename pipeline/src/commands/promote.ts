@@ -23,7 +23,7 @@ import { buildEvidence, evidencePath, writeEvidence } from '../evaluation/eviden
 import type { PromotionEvaluation } from '../evaluation/promotion-gate';
 import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
-import { Git, GitError } from '../git';
+import { Git, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
@@ -181,7 +181,14 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   };
 
   const synth = opts.synth ?? chartsSynth;
-  const attempts = opts.pr ? 1 : opts.push ? (opts.pushAttempts ?? 3) : 1;
+  const pushTarget: PushTarget = {
+    remote,
+    branch,
+    attempts: opts.pushAttempts ?? 3,
+    paths: PROMOTION_PATHS,
+    command: 'promote',
+    log,
+  };
   // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
   const interrupts = new InterruptGuard();
   log(
@@ -235,19 +242,9 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
         await tagPassed(commit);
         return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
       }
-      try {
-        await git.run(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`]);
-        log(`promote: pushed to ${remote}/${branch}`);
+      if (await pushOrCatchUp(git, pushTarget, attempt, base)) {
         await tagPassed(commit);
         return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
-      } catch (err) {
-        if (!(err instanceof GitError) || !isRejectedPush(err.stderr) || attempt >= attempts) throw err;
-        log(
-          `promote: ${remote}/${branch} moved on (push rejected); re-applying on top of it (${attempt}/${attempts})`,
-        );
-        await git.restore(base, PROMOTION_PATHS);
-        await git.run(['fetch', '--quiet', remote, branch]);
-        await git.run(['merge', '--quiet', '--ff-only', 'FETCH_HEAD']);
       }
     }
   } catch (err) {
@@ -299,10 +296,6 @@ export async function requireClean(git: Git, command: string): Promise<void> {
         `${dirty.length > 5 ? ', …' : ''}: commit or stash these changes first`,
     );
   }
-}
-
-function isRejectedPush(stderr: string): boolean {
-  return /\[rejected\].*\((fetch first|non-fast-forward)\)/.test(stderr);
 }
 
 /** The commit message of a promotion: subject, the facts a reviewer needs, and the trailer rollback searches. */

@@ -11,7 +11,7 @@ import {
 import { CliError, stderrLog, type Log } from '../cli-error';
 import { currentPin } from '../environments';
 import { evidencePath } from '../evaluation/evidence';
-import { Git, GitError } from '../git';
+import { Git, GitError, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption } from './options';
@@ -29,6 +29,8 @@ export interface RollbackOptions {
   readonly push?: boolean;
   /** @default 'origin' */
   readonly remote?: string;
+  /** Attempts when the push is rejected because the remote moved (each re-applies the rollback on top). @default 3 */
+  readonly pushAttempts?: number;
   /** @default - the charts' synth, in process */
   readonly synth?: SynthFn;
   readonly log?: Log;
@@ -43,11 +45,20 @@ export interface RollbackResult {
   readonly toVersion: string;
 }
 
+/** What a rollback undoes: the promotion commit, the pin it wrote and the pin before it. */
+interface RollbackPlan {
+  readonly target: string;
+  readonly promoted: ModelPin;
+  readonly previous: ModelPin;
+}
+
 /**
  * Undoes the newest promotion of `env` that has not been rolled back yet (found by its `Model-Promotion`
  * trailer): the pin goes back to its content before that commit, dist/ is re-synthesized from the current
  * charts, and one commit records it (`git revert` semantics for the pin, fresh synth for the manifests).
- * Refuses when there is no such promotion or the pin changed since. Any failure restores the tree.
+ * Refuses when there is no such promotion or the pin changed since. With `push`, a push rejected because the
+ * remote moved on is re-applied on top of it as long as the remote still pins the version being rolled back.
+ * Any failure restores the tree.
  */
 export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const log = opts.log ?? stderrLog;
@@ -57,18 +68,80 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const branch = await git.branch();
   const startHead = await git.head();
   const pinFile = modelPinPath(root, opts.env);
-  const pinRel = relative(root, pinFile);
+  const pushTarget: PushTarget = {
+    remote: opts.remote ?? 'origin',
+    branch,
+    attempts: opts.pushAttempts ?? 3,
+    paths: PROMOTION_PATHS,
+    command: 'rollback',
+    log,
+  };
 
-  const target = await newestUnrevertedPromotion(git, opts.env);
+  const plan = await planRollback(git, root, opts.env);
+  const { target, promoted, previous } = plan;
+  // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
+  const interrupts = new InterruptGuard();
+  log(`rollback: reverting ${target.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await requireSameRollback(git, root, opts.env, plan, pushTarget);
+      const base = await git.head();
+      writeModelPin(pinFile, previous);
+      // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
+      const evidenceRel = relative(root, evidencePath(root, opts.env));
+      if (await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`])) {
+        await git.run(['checkout', `${target}^`, '--', evidenceRel]);
+      } else {
+        rmSync(evidencePath(root, opts.env), { force: true });
+      }
+      interrupts.check();
+      await runSynth(opts.synth ?? chartsSynth, root);
+      interrupts.check();
+      await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
+      const message = [
+        `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
+        '',
+        `Environment: ${opts.env}`,
+        `Model: ${promoted.name}`,
+        `Version: ${promoted.version} -> ${previous.version}`,
+        `sha256: ${previous.sha256}`,
+        `Source: ${previous.source}`,
+        '',
+        `This reverts the pin change of commit ${target}.`,
+        '',
+        `${ROLLBACK_TRAILER}: ${opts.env} ${promoted.name} ${promoted.version}->${previous.version}`,
+        `${REVERTS_TRAILER}: ${target}`,
+        '',
+      ].join('\n');
+      const commit = await git.commit(message);
+      interrupts.check(); // the last point before anything leaves this machine
+      log(
+        `rollback: committed ${commit.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`,
+      );
+      const result = { commit, reverted: target, fromVersion: promoted.version, toVersion: previous.version };
+      if (!opts.push || (await pushOrCatchUp(git, pushTarget, attempt, base))) return result;
+    }
+  } catch (err) {
+    await git.restore(startHead, PROMOTION_PATHS);
+    throw interrupts.failure('rollback', err, startHead);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+/** Finds the promotion to undo and checks that the pin still is the one it wrote. */
+async function planRollback(git: Git, root: string, env: EnvironmentName): Promise<RollbackPlan> {
+  const pinRel = relative(root, modelPinPath(root, env));
+  const target = await newestUnrevertedPromotion(git, env);
   if (!target) {
     throw new CliError(
-      `nothing to roll back in '${opts.env}': no commit with a '${PROMOTION_TRAILER}: ${opts.env} …' trailer ` +
+      `nothing to roll back in '${env}': no commit with a '${PROMOTION_TRAILER}: ${env} …' trailer ` +
         'that has not been rolled back already',
     );
   }
   const promoted = await pinAt(git, target, pinRel);
   const previous = await pinAt(git, `${target}^`, pinRel);
-  const now = currentPin(root, opts.env);
+  const now = currentPin(root, env);
   if (!promoted || !previous) {
     throw new CliError(
       `cannot roll back ${target.slice(0, 12)}: the pin ${pinRel} did not exist before it; promote a version instead`,
@@ -80,52 +153,42 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
         `${pinRel} has changed since (now version ${now?.version ?? 'none'}); promote the version you want instead`,
     );
   }
-  // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
-  const interrupts = new InterruptGuard();
-  log(`rollback: reverting ${target.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`);
-  try {
-    writeModelPin(pinFile, previous);
-    // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
-    const evidenceRel = relative(root, evidencePath(root, opts.env));
-    if (await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`])) {
-      await git.run(['checkout', `${target}^`, '--', evidenceRel]);
-    } else {
-      rmSync(evidencePath(root, opts.env), { force: true });
-    }
-    interrupts.check();
-    await runSynth(opts.synth ?? chartsSynth, root);
-    interrupts.check();
-    await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
-    const message = [
-      `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
-      '',
-      `Environment: ${opts.env}`,
-      `Model: ${promoted.name}`,
-      `Version: ${promoted.version} -> ${previous.version}`,
-      `sha256: ${previous.sha256}`,
-      `Source: ${previous.source}`,
-      '',
-      `This reverts the pin change of commit ${target}.`,
-      '',
-      `${ROLLBACK_TRAILER}: ${opts.env} ${promoted.name} ${promoted.version}->${previous.version}`,
-      `${REVERTS_TRAILER}: ${target}`,
-      '',
-    ].join('\n');
-    const commit = await git.commit(message);
-    interrupts.check(); // the last point before anything leaves this machine
-    log(
-      `rollback: committed ${commit.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`,
+  return { target, promoted, previous };
+}
+
+/**
+ * After a lost push race, the rollback is re-applied on top of what won only if the remote still pins the version
+ * being rolled back, by the same promotion. Otherwise someone else changed the pin meanwhile (a newer promotion, a
+ * rollback of their own, a hand edit) and the rollback stops (the tree is restored, nothing is pushed).
+ */
+async function requireSameRollback(
+  git: Git,
+  root: string,
+  env: EnvironmentName,
+  plan: RollbackPlan,
+  target: PushTarget,
+): Promise<void> {
+  const { promoted } = plan;
+  const where = `${target.remote}/${target.branch}`;
+  const stop = `someone else changed it; nothing was pushed: check what ${env} should serve and run rollback again if it still needs one`;
+  const now = currentPin(root, env);
+  if (
+    !now ||
+    now.name !== promoted.name ||
+    now.version !== promoted.version ||
+    now.sha256 !== promoted.sha256
+  ) {
+    const pinned = now ? `${now.name} version ${now.version}` : 'no model';
+    throw new CliError(
+      `rollback: ${where} pins ${env} to ${pinned} now, not version ${promoted.version} that this rollback reverts: ${stop}`,
     );
-    if (opts.push) {
-      await git.run(['push', '--quiet', opts.remote ?? 'origin', `HEAD:refs/heads/${branch}`]);
-      log(`rollback: pushed to ${opts.remote ?? 'origin'}/${branch}`);
-    }
-    return { commit, reverted: target, fromVersion: promoted.version, toVersion: previous.version };
-  } catch (err) {
-    await git.restore(startHead, PROMOTION_PATHS);
-    throw interrupts.failure('rollback', err, startHead);
-  } finally {
-    interrupts.dispose();
+  }
+  const newest = await newestUnrevertedPromotion(git, env);
+  if (newest !== plan.target) {
+    throw new CliError(
+      `rollback: on ${where} the newest promotion of ${env} is ${newest?.slice(0, 12) ?? 'none'} now, not ` +
+        `${plan.target.slice(0, 12)} that this rollback reverts: ${stop}`,
+    );
   }
 }
 

@@ -5,11 +5,12 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promote } from '../../src/commands/promote';
 import { rollback } from '../../src/commands/rollback';
+import { chartsSynth } from '../../src/synth';
 import { interruptCli } from '../support/cli-process';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { git, treeState, type TempRepo } from '../support/repo';
+import { cloneRepo, git, treeState, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -71,6 +72,67 @@ describe('rollback (real git repositories in temp dirs)', () => {
     await rollback({ cwd: repo.root, env: 'production', push: true, log: quiet });
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));
   });
+
+  /** A synth that lets `other` push to the remote once, while the rollback is under way, before its push. */
+  const pushingMeanwhile = (other: string, change: () => void): ((root: string) => Promise<void>) => {
+    let pushed = false;
+    return async (root) => {
+      if (!pushed) {
+        pushed = true;
+        git(other, 'pull', '--quiet', '--ff-only');
+        change();
+        git(other, 'push', '--quiet', 'origin', 'main');
+      }
+      await chartsSynth(root);
+    };
+  };
+
+  it('with --push, re-applies the rollback on top when another commit reached the remote meanwhile', async () => {
+    await promote(fakeClient(fake), { cwd: repo.root, env: 'production', push: true, log: quiet });
+    const promotion = git(repo.root, 'rev-parse', 'HEAD');
+    const other = cloneRepo(repo.remote, join(tmp, 'other'));
+    // Another environment's promotion lands between the rollback's start and its push.
+    const synth = pushingMeanwhile(other, () => {
+      const file = join(other, 'charts/environments/staging.model.json');
+      const pin = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+      writeFileSync(file, `${JSON.stringify({ ...pin, version: '5' }, null, 2)}\n`);
+      git(other, 'commit', '--quiet', '--all', '-m', 'someone pinned staging to version 5');
+    });
+
+    const result = await rollback({ cwd: repo.root, env: 'production', push: true, synth, log: quiet });
+    const theirs = git(other, 'rev-parse', 'HEAD');
+    expect(result).toMatchObject({ reverted: promotion, fromVersion: '2', toVersion: '1' });
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(result.commit);
+    expect(git(repo.remote, 'rev-parse', 'main~1')).toBe(theirs);
+    const remotePin = (env: string): unknown =>
+      JSON.parse(git(repo.remote, 'show', `main:charts/environments/${env}.model.json`));
+    expect(remotePin('production')).toMatchObject({ version: '1' });
+    expect(remotePin('staging')).toMatchObject({ version: '5' });
+    expect(
+      git(repo.remote, 'log', '-1', '--format=%(trailers:key=Reverts-Promotion,valueonly)', 'main'),
+    ).toBe(promotion);
+    expect(git(repo.root, 'status', '--porcelain')).toBe('');
+  }, 60_000);
+
+  it('with --push, stops without pushing when the remote changed the same pin meanwhile', async () => {
+    await promote(fakeClient(fake), { cwd: repo.root, env: 'production', push: true, log: quiet });
+    const other = cloneRepo(repo.remote, join(tmp, 'other'));
+    const synth = pushingMeanwhile(other, () => {
+      const file = join(other, PIN);
+      const pin = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+      writeFileSync(file, `${JSON.stringify({ ...pin, version: '7' }, null, 2)}\n`);
+      git(other, 'commit', '--quiet', '--all', '-m', 'someone pinned production to version 7');
+    });
+    const before = treeState(repo.root);
+
+    await expect(
+      rollback({ cwd: repo.root, env: 'production', push: true, synth, log: quiet }),
+    ).rejects.toThrow(
+      /origin\/main pins production to cats-dogs-classifier version 7 now, not version 2 that this rollback reverts: someone else changed it; nothing was pushed/,
+    );
+    expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(other, 'rev-parse', 'HEAD'));
+    expect(treeState(repo.root)).toEqual(before);
+  }, 60_000);
 
   it('fails when there is no promotion to revert, saying so', async () => {
     await expect(rollback({ cwd: repo.root, env: 'production', log: quiet })).rejects.toThrow(

@@ -9,7 +9,7 @@ import { judgeRollout } from '../../src/commands/rollout-status';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { git, type TempRepo } from '../support/repo';
+import { cloneRepo, git, type TempRepo } from '../support/repo';
 import { runCli } from '../support/cli-process';
 
 const NAME = 'cats-dogs-classifier';
@@ -165,22 +165,33 @@ describe('rollout-status: an aborted canary is reverted in git (real repositorie
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(promotion);
   });
 
-  it('on an abort, commits and pushes the rollback: the pin and dist/ are back to the previous version', async () => {
+  it('on an abort, commits and pushes the rollback on top of what reached main since: the pin and dist/ are back to the previous version', async () => {
+    // Someone pushed to main after this checkout (as during verify-deploy's wait): the push race is won.
+    const other = cloneRepo(repo.remote, join(tmp, 'other'));
+    writeFileSync(join(other, 'NOTES.md'), 'pushed while the canary ran\n');
+    git(other, 'add', 'NOTES.md');
+    git(other, 'commit', '--quiet', '-m', 'notes: pushed while the canary ran');
+    git(other, 'push', '--quiet', 'origin', 'main');
+
     const res = await cli(rolloutJson(distTemplate(), STATUS.aborted), '--rollback-on-abort', '--push');
     expect([res.code, res.stdout.trim()]).toEqual([1, 'aborted']);
     expect(res.stderr).toContain('Metric "prediction-mix-distance" assessed Failed');
+    expect(res.stderr).toContain(
+      'rollback: origin/main moved on (push rejected); re-applying on top of it (1/3)',
+    );
 
-    // What a reviewer sees on main: the promotion, then the bot's rollback naming it.
+    // What a reviewer sees on main: the promotion, the other push, then the bot's rollback naming the promotion.
     const head = git(repo.remote, 'rev-parse', 'main');
     expect(git(repo.remote, 'log', '--format=%s', `${initial}..main`).split('\n')).toEqual([
       `rollback(production): ${NAME} 2 -> 1`,
+      'notes: pushed while the canary ran',
       `promote(production): ${NAME} 1 -> 2`,
     ]);
     expect(
       git(repo.remote, 'log', '-1', '--format=%(trailers:key=Reverts-Promotion,valueonly)', 'main'),
     ).toBe(promotion);
-    // The rollback restores exactly the pre-promotion pin and manifests.
-    expect(git(repo.remote, 'diff', '--stat', initial, head)).toBe('');
+    // The rollback restores exactly the pre-promotion pin and manifests (and keeps the other push).
+    expect(git(repo.remote, 'diff', '--name-only', initial, head)).toBe('NOTES.md');
     expect(
       JSON.parse(readFileSync(join(repo.root, 'charts/environments/production.model.json'), 'utf8')).version,
     ).toBe('1');

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { parse, parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS } from '../../charts/src/config';
 import { buildProgram } from '../src/cli';
-import { ROLLBACK_TRAILER } from '../src/commands/rollback';
+import { ROLLBACK_TRAILER } from '../src/promotion-history';
 import { randomUUID } from 'node:crypto';
 import { loadRelayConfig } from '../src/relay/config';
 import { PROMOTION_EVENT_TYPE, PROMOTION_PAYLOAD_FIELDS } from '../src/relay/github';

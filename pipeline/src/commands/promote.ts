@@ -25,13 +25,11 @@ import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
+import { PROMOTION_TRAILER } from '../promotion-history';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { aliasOption, envOption, intOption, modelNameOption, nonEmptyOption, versionOption } from './options';
-
-/** The trailer key that marks a promotion commit; rollback finds commits by it. */
-export const PROMOTION_TRAILER = 'Model-Promotion';
 
 /** Options of {@link promote}. */
 export interface PromoteOptions {

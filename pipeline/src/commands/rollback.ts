@@ -13,13 +13,15 @@ import { currentPin } from '../environments';
 import { evidencePath } from '../evaluation/evidence';
 import { Git, GitError, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
+import {
+  PROMOTION_TRAILER,
+  REVERTS_TRAILER,
+  ROLLBACK_TRAILER,
+  newestUnrevertedPromotion,
+} from '../promotion-history';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
 import { envOption } from './options';
-import { PROMOTION_TRAILER, requireClean } from './promote';
-
-/** The trailer of a rollback commit; `Reverts-Promotion` names the promotion commit it undid. */
-export const ROLLBACK_TRAILER = 'Model-Rollback';
-const REVERTS_TRAILER = 'Reverts-Promotion';
+import { requireClean } from './promote';
 
 /** Options of {@link rollback}. */
 export interface RollbackOptions {
@@ -190,26 +192,6 @@ async function requireSameRollback(
         `${plan.target.slice(0, 12)} that this rollback reverts: ${stop}`,
     );
   }
-}
-
-async function newestUnrevertedPromotion(git: Git, env: EnvironmentName): Promise<string | undefined> {
-  const sep = '\x1e';
-  // Only commits carrying either trailer are listed, so the output stays small however long the history.
-  const log = await git.run([
-    'log',
-    '--extended-regexp',
-    `--grep=^(${PROMOTION_TRAILER}|${REVERTS_TRAILER}): `,
-    `--format=%H%x1f%(trailers:key=${PROMOTION_TRAILER},valueonly,separator=%x1d)%x1f%(trailers:key=${REVERTS_TRAILER},valueonly,separator=%x1d)${sep}`,
-  ]);
-  const reverted = new Set<string>();
-  for (const record of log.split(sep)) {
-    const [sha, promotions, reverts] = record.trim().split('\x1f');
-    if (!sha) continue;
-    for (const r of (reverts ?? '').split('\x1d')) if (r.trim()) reverted.add(r.trim());
-    const forEnv = (promotions ?? '').split('\x1d').some((p) => p.trim().split(' ')[0] === env);
-    if (forEnv && !reverted.has(sha)) return sha;
-  }
-  return undefined;
 }
 
 async function pinAt(git: Git, rev: string, path: string): Promise<ModelPin | undefined> {

@@ -1,4 +1,6 @@
 import type { EnvironmentName } from '../../charts/src/config';
+import { CliError } from './cli-error';
+import type { Selector } from './environments';
 import type { Git } from './git';
 
 /** The trailer of a promotion commit: `Model-Promotion: <env> <model> <old>-><new>`. */
@@ -24,8 +26,17 @@ interface TrailerCommit {
   readonly reverts: readonly string[];
 }
 
-/** The commits of HEAD's history that carry a promotion or rollback trailer, newest first. */
+/**
+ * The commits of HEAD's history that carry a promotion or rollback trailer, newest first. Refuses a shallow clone:
+ * a rollback older than its boundary would silently go unseen.
+ */
 async function trailerCommits(git: Git): Promise<TrailerCommit[]> {
+  if ((await git.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true') {
+    throw new CliError(
+      'the repository is a shallow clone, so its promotion and rollback history is incomplete: fetch the full ' +
+        'history (git fetch --unshallow; in a workflow, actions/checkout with fetch-depth: 0)',
+    );
+  }
   const keys = [PROMOTION_TRAILER, ROLLBACK_TRAILER, REVERTS_TRAILER];
   const field = (key: string): string => `%(trailers:key=${key},valueonly,separator=%x1d)`;
   // Only commits carrying a trailer are listed, so the output stays small however long the history.
@@ -69,4 +80,48 @@ export async function newestUnrevertedPromotion(git: Git, env: EnvironmentName):
     if (commit.promotions.some((p) => p.env === env) && !reverted.has(commit.sha)) return commit.sha;
   }
   return undefined;
+}
+
+/**
+ * The rollback commit that took `version` of model `name` out of `env`, when that is the version's latest fate in
+ * HEAD's history (a promotion of the version into `env` after the rollback, e.g. with an explicit `--version`,
+ * clears it); undefined otherwise.
+ */
+export async function rolledBackBy(
+  git: Git,
+  env: EnvironmentName,
+  name: string,
+  version: string,
+): Promise<string | undefined> {
+  for (const commit of await trailerCommits(git)) {
+    const of = (c: PinChange): boolean => c.env === env && c.name === name;
+    if (commit.rollbacks.some((c) => of(c) && c.from === version)) return commit.sha;
+    if (commit.promotions.some((c) => of(c) && c.to === version)) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Why a rolled-back version is not promoted again, and the ways forward: `check` and `promote` say the same. The
+ * registry still designates the version (a rollback changes git only), so without this the next scheduled run
+ * would promote it again.
+ */
+export function rolledBackMessage(
+  env: EnvironmentName,
+  name: string,
+  version: string,
+  selector: Selector,
+  rollbackCommit: string,
+): string {
+  const move =
+    selector.kind === 'stage'
+      ? `move another version to stage '${selector.value}'`
+      : selector.kind === 'alias'
+        ? `point alias '${selector.value}' at another version`
+        : 'choose another version';
+  return (
+    `version ${version} of '${name}' was rolled back in ${env} by ${rollbackCommit.slice(0, 12)}, so it is not ` +
+    `promoted again: register a new version, ${move}, or promote it deliberately with ` +
+    `'promote --env ${env} --version ${version}'`
+  );
 }

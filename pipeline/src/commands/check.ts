@@ -4,18 +4,23 @@ import { CliError } from '../cli-error';
 import { currentPin, describeSelector, environmentSelector, resolveSelector } from '../environments';
 import { Git } from '../git';
 import { MlflowClient, MlflowError, mlflowConnectionFromEnv } from '../mlflow';
+import { rolledBackBy, rolledBackMessage } from '../promotion-history';
 
 /** Where one environment stands. */
 export interface CheckRow {
   readonly env: EnvironmentName;
   /**
    * `in-sync`: the pin is the registry's version. `pending`: the registry points elsewhere (a promotion is due).
-   * `unset`: the alias/stage has no version. `baked`: the env does not follow the registry. `error`: lookup failed.
+   * `rolled-back`: the registry points at a version this environment rolled back (not promoted again; see
+   * `rollbackCommit`). `unset`: the alias/stage has no version. `baked`: the env does not follow the registry.
+   * `error`: lookup failed.
    */
-  readonly status: 'in-sync' | 'pending' | 'unset' | 'baked' | 'error';
+  readonly status: 'in-sync' | 'pending' | 'rolled-back' | 'unset' | 'baked' | 'error';
   readonly selector?: string;
   readonly pinned?: string;
   readonly registry?: string;
+  /** With `rolled-back`: the rollback commit that took the registry's version out of this environment. */
+  readonly rollbackCommit?: string;
   readonly detail: string;
 }
 
@@ -24,10 +29,12 @@ export const EXIT_PENDING = 3;
 
 /**
  * For every environment, compares the version the registry designates (the env's alias or stage from
- * `charts/environments/<env>.yaml`) with the version pinned in git.
+ * `charts/environments/<env>.yaml`) with the version pinned in git. A version the environment rolled back is not
+ * pending: the registry still names it because a rollback changes git only, and `promote` would not take it again.
  */
 export async function check(client: MlflowClient, cwd: string): Promise<CheckRow[]> {
-  const root = await new Git(cwd).topLevel();
+  const git = new Git(cwd);
+  const root = await git.topLevel();
   const rows: CheckRow[] = [];
   for (const env of ENVIRONMENTS) {
     const pin = currentPin(root, env);
@@ -54,17 +61,28 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
     }
     try {
       const v = await resolveSelector(client, name, selector);
-      const pending = v.version !== pin.version;
-      rows.push({
-        env,
-        status: pending ? 'pending' : 'in-sync',
-        selector: sel,
-        pinned: pin.version,
-        registry: v.version,
-        detail: pending
-          ? `pinned ${pin.version}, registry ${sel} → ${v.version}: promotion pending`
-          : `pinned ${pin.version} = registry ${sel}`,
-      });
+      const found = { env, selector: sel, pinned: pin.version, registry: v.version };
+      if (v.version === pin.version) {
+        rows.push({ ...found, status: 'in-sync', detail: `pinned ${pin.version} = registry ${sel}` });
+        continue;
+      }
+      const rollbackCommit = await rolledBackBy(git, env, name, v.version);
+      rows.push(
+        rollbackCommit
+          ? {
+              ...found,
+              status: 'rolled-back',
+              rollbackCommit,
+              detail:
+                `pinned ${pin.version}, registry ${sel} → ${v.version}: ` +
+                rolledBackMessage(env, name, v.version, selector, rollbackCommit),
+            }
+          : {
+              ...found,
+              status: 'pending',
+              detail: `pinned ${pin.version}, registry ${sel} → ${v.version}: promotion pending`,
+            },
+      );
     } catch (err) {
       // Only an alias or stage without a version is `unset`: a model or server that is not there is an error.
       if (err instanceof MlflowError && err.kind === 'unassigned') {
@@ -83,7 +101,7 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
   return rows;
 }
 
-/** 1 when a lookup failed, {@link EXIT_PENDING} when a promotion is pending, else 0. */
+/** 1 when a lookup failed, {@link EXIT_PENDING} when a promotion is pending, else 0 (in sync or rolled back). */
 export function checkExitCode(rows: readonly CheckRow[]): number {
   if (rows.some((r) => r.status === 'error')) return 1;
   return rows.some((r) => r.status === 'pending') ? EXIT_PENDING : 0;
@@ -97,7 +115,8 @@ export function registerCheckCommand(program: Command): void {
     .option('--json', 'print the rows as JSON on stdout instead of text')
     .addHelpText(
       'after',
-      `\nExit codes: 0 everything in sync, ${EXIT_PENDING} a promotion is pending, 1 a lookup failed, 2 usage.\n` +
+      `\nExit codes: 0 nothing to promote (in sync, or the registry names a version rolled back in git), ` +
+        `${EXIT_PENDING} a promotion is pending, 1 a lookup failed, 2 usage.\n` +
         'Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
     )
     .action(async (o: { json?: boolean }) => {

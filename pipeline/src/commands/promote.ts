@@ -25,7 +25,7 @@ import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
-import { PROMOTION_TRAILER } from '../promotion-history';
+import { PROMOTION_TRAILER, rolledBackBy, rolledBackMessage } from '../promotion-history';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
 import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
@@ -58,6 +58,8 @@ export interface PromoteOptions {
 /** Outcome of {@link promote}. */
 export type PromoteResult =
   | { readonly status: 'unchanged'; readonly version: string }
+  /** The selector names a version this environment rolled back (and nothing promoted it since): nothing done. */
+  | { readonly status: 'rolled-back'; readonly version: string; readonly rollbackCommit: string }
   | {
       readonly status: 'promoted';
       readonly commit: string;
@@ -70,8 +72,10 @@ export type PromoteResult =
 
 /**
  * resolve → download → validate (gate) → pin → synth → one commit (→ push, or → branch + PR body).
- * Idempotent: an environment already pinned to the resolved version yields `unchanged` and no commit. Any failure
- * restores the repository to the commit and files it started from.
+ * Idempotent: an environment already pinned to the resolved version yields `unchanged` and no commit. An alias or
+ * stage that still names a version this environment rolled back yields `rolled-back` and no commit (a rollback
+ * changes git, not the registry); an explicit version selector overrides that. Any failure restores the repository
+ * to the commit and files it started from.
  */
 export async function promote(client: MlflowClient, opts: PromoteOptions): Promise<PromoteResult> {
   const log = opts.log ?? stderrLog;
@@ -112,6 +116,13 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
   if (before && before.name === name && before.version === version.version) {
     log(`promote: ${opts.env} is already pinned to ${name} version ${version.version}; nothing to do`);
     return { status: 'unchanged', version: version.version };
+  }
+  if (selector.kind !== 'version') {
+    const rollbackCommit = await rolledBackBy(git, opts.env, name, version.version);
+    if (rollbackCommit) {
+      log(`promote: ${rolledBackMessage(opts.env, name, version.version, selector, rollbackCommit)}`);
+      return { status: 'rolled-back', version: version.version, rollbackCommit };
+    }
   }
 
   const policy = await environmentPolicy(root, opts.env);
@@ -395,7 +406,7 @@ export function registerPromoteCommand(program: Command): void {
     .description('Resolve a registry version, validate it, pin it for an environment, re-synth and commit')
     .requiredOption('--env <env>', 'environment: local, staging or production', envOption)
     .addOption(
-      new Option('--version <n>', 'promote this version')
+      new Option('--version <n>', 'promote this version, even one rolled back in this environment')
         .argParser(versionOption('--version'))
         .conflicts(['alias', 'stage']),
     )
@@ -425,7 +436,9 @@ export function registerPromoteCommand(program: Command): void {
     .addHelpText(
       'after',
       "\nWithout --version/--alias/--stage the environment's model.alias or model.stage from " +
-        'charts/environments/<env>.yaml is used.\nExit codes: 0 promoted or already pinned, 1 failure (tree restored), 2 usage.\n' +
+        'charts/environments/<env>.yaml is used. A version rolled back in the environment is not promoted again\n' +
+        'from an alias or stage (exit 0, nothing done); --version promotes it deliberately.\n' +
+        'Exit codes: 0 promoted, already pinned or rolled back before, 1 failure (tree restored), 2 usage.\n' +
         'Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
     )
     .action(async (o: PromoteCliOptions) => {

@@ -7,7 +7,8 @@ import { check, checkExitCode } from '../../src/commands/check';
 import { MlflowClient } from '../../src/mlflow';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, registeredDigests, registerInFake, tinyModel, writeModel } from '../support/models';
-import { createTempRepo, type TempRepo } from '../support/repo';
+import { PROMOTION_TRAILER, REVERTS_TRAILER, ROLLBACK_TRAILER } from '../../src/promotion-history';
+import { createTempRepo, git, type TempRepo } from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const execFileAsync = promisify(execFile);
@@ -47,6 +48,75 @@ describe('check', () => {
     expect(rows[1]?.detail).toBe("model 'cats-dogs-classifier' has no alias 'staging'");
     expect(rows[2]?.detail).toBe("pinned 1, registry alias 'production' → 2: promotion pending");
     expect(checkExitCode(rows)).toBe(3);
+  });
+
+  /** Records a pin change in production's history with the trailers promote and rollback write. */
+  const recordPromotion = (from: string, to: string): string => {
+    git(
+      repo.root,
+      'commit',
+      '--quiet',
+      '--allow-empty',
+      '-m',
+      `promote(production): ${NAME} ${from} -> ${to}`,
+      '-m',
+      `${PROMOTION_TRAILER}: production ${NAME} ${from}->${to}`,
+    );
+    return git(repo.root, 'rev-parse', 'HEAD');
+  };
+  const recordRollback = (env: string, from: string, to: string, reverts: string): string => {
+    git(
+      repo.root,
+      'commit',
+      '--quiet',
+      '--allow-empty',
+      '-m',
+      `rollback(${env}): ${NAME} ${from} -> ${to}`,
+      '-m',
+      `${ROLLBACK_TRAILER}: ${env} ${NAME} ${from}->${to}\n${REVERTS_TRAILER}: ${reverts}`,
+    );
+    return git(repo.root, 'rev-parse', 'HEAD');
+  };
+
+  it('reports a version the environment rolled back as rolled-back, not pending, and exits 0', async () => {
+    const rollbackCommit = recordRollback('production', '2', '1', recordPromotion('1', '2'));
+    const rows = await check(fakeClient(fake), repo.root);
+    expect(rows[2]).toEqual({
+      env: 'production',
+      status: 'rolled-back',
+      selector: "alias 'production'",
+      pinned: '1',
+      registry: '2',
+      rollbackCommit,
+      detail:
+        `pinned 1, registry alias 'production' → 2: version 2 of '${NAME}' was rolled back in production by ` +
+        `${rollbackCommit.slice(0, 12)}, so it is not promoted again: register a new version, point alias ` +
+        `'production' at another version, or promote it deliberately with 'promote --env production --version 2'`,
+    });
+    expect(checkExitCode(rows)).toBe(0);
+  });
+
+  it('still reports pending a version rolled back only in another environment, or promoted again since', async () => {
+    const promotion = recordPromotion('1', '2');
+    recordRollback('staging', '2', '1', promotion);
+    expect((await check(fakeClient(fake), repo.root))[2]?.status).toBe('pending');
+    recordRollback('production', '2', '1', promotion);
+    expect((await check(fakeClient(fake), repo.root))[2]?.status).toBe('rolled-back');
+    // Someone promoted version 2 deliberately (--version) after the rollback, then another version replaced it.
+    recordPromotion('1', '2');
+    recordPromotion('2', '1');
+    expect((await check(fakeClient(fake), repo.root))[2]?.status).toBe('pending');
+  });
+
+  it('fails (exit 1) for the environment whose history it needs when the clone is shallow', async () => {
+    recordRollback('production', '2', '1', recordPromotion('1', '2'));
+    git(repo.root, 'push', '--quiet', 'origin', 'main');
+    const shallow = join(tmp, 'shallow');
+    git(tmp, 'clone', '--quiet', '--depth', '1', `file://${repo.remote}`, shallow);
+    const rows = await check(fakeClient(fake), shallow);
+    expect(rows.map((r) => r.status)).toEqual(['in-sync', 'unset', 'error']);
+    expect(rows[2]?.detail).toMatch(/shallow clone.*fetch-depth: 0/);
+    expect(checkExitCode(rows)).toBe(1);
   });
 
   it('exits 0 when everything is in sync', async () => {
@@ -95,5 +165,21 @@ describe('check', () => {
       "production: pending: pinned 1, registry alias 'production' → 2: promotion pending",
       '',
     ]);
+  });
+
+  it('runs as a CLI: --json names the rollback commit of a rolled-back version, exit 0', async () => {
+    const rollbackCommit = recordRollback('production', '2', '1', recordPromotion('1', '2'));
+    const cli = [require.resolve('tsx/cli'), join(__dirname, '../../src/cli.ts'), 'check', '--json'];
+    const result = await execFileAsync(process.execPath, cli, {
+      cwd: repo.root,
+      env: { ...process.env, MLFLOW_TRACKING_URI: fake.url },
+    });
+    const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
+    expect(rows[2]).toMatchObject({
+      env: 'production',
+      status: 'rolled-back',
+      registry: '2',
+      rollbackCommit,
+    });
   });
 });

@@ -3,10 +3,12 @@
  */
 import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { check } from '../../src/commands/check';
 import { promote } from '../../src/commands/promote';
+import { rollback } from '../../src/commands/rollback';
 import { interruptCli } from '../support/cli-process';
 import { FakeMlflow } from '../support/fake-mlflow';
-import { fakeClient, tinyModel, writeModel } from '../support/models';
+import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
 import { cloneRepo, git, setEvaluationPolicy, treeState, type TempRepo } from '../support/repo';
 
@@ -89,6 +91,63 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     expect(git(repo.root, 'log', '-1', '--format=%s')).toBe(
       'promote(production): cats-dogs-classifier 1 -> 2',
     );
+  });
+
+  describe('after a rollback (the registry still names the rolled-back version)', () => {
+    const productionRow = async (): Promise<unknown> =>
+      (await check(fakeClient(fake), repo.root)).find((r) => r.env === 'production');
+
+    it('check and promote do not take the rolled-back version again; a new version is promoted as usual', async () => {
+      await run({ push: true });
+      const { commit: rollbackCommit } = await rollback({
+        cwd: repo.root,
+        env: 'production',
+        push: true,
+        log: quiet,
+      });
+      // What the hourly schedule does next: check, then promote what is pending.
+      expect(await productionRow()).toMatchObject({ status: 'rolled-back', registry: '2', rollbackCommit });
+      const lines: string[] = [];
+      const head = git(repo.root, 'rev-parse', 'HEAD');
+      expect(await run({ push: true, log: (l) => lines.push(l) })).toEqual({
+        status: 'rolled-back',
+        version: '2',
+        rollbackCommit,
+      });
+      expect(lines).toContain(
+        `promote: version 2 of '${NAME}' was rolled back in production by ${rollbackCommit.slice(0, 12)}, so it ` +
+          "is not promoted again: register a new version, point alias 'production' at another version, or " +
+          "promote it deliberately with 'promote --env production --version 2'",
+      );
+      expect([git(repo.root, 'rev-parse', 'HEAD'), git(repo.remote, 'rev-parse', 'main')]).toEqual([
+        head,
+        head,
+      ]);
+
+      // A new version behind the alias is pending and promoted as usual.
+      writeModel(join(tmp, 'm3'), tinyModel(3));
+      await registerInFake(fake, join(tmp, 'm3'), NAME, 'production');
+      expect(await productionRow()).toMatchObject({ status: 'pending', pinned: '1', registry: '3' });
+      expect(await run({ push: true })).toMatchObject({
+        status: 'promoted',
+        oldVersion: '1',
+        newVersion: '3',
+      });
+      expect(git(repo.remote, 'log', '-1', '--format=%s', 'main')).toBe(
+        'promote(production): cats-dogs-classifier 1 -> 3',
+      );
+    }, 120_000);
+
+    it('an explicit --version promotes the rolled-back version deliberately', async () => {
+      await run();
+      await rollback({ cwd: repo.root, env: 'production', log: quiet });
+      expect(await run({ selector: { kind: 'version', value: '2' } })).toMatchObject({
+        status: 'promoted',
+        oldVersion: '1',
+        newVersion: '2',
+      });
+      expect(await productionRow()).toMatchObject({ status: 'in-sync', pinned: '2' });
+    }, 120_000);
   });
 
   it.each([

@@ -267,6 +267,11 @@ describe('promote.yml', () => {
     expect(plan?.env?.PENDING).toBe('${{ steps.check.outputs.pending }}');
   });
 
+  test('the schedule checks out the full history: check reads the rollback commits in it', () => {
+    const checkout = promote.jobs.plan.steps.find((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(checkout?.with?.['fetch-depth']).toBe(0);
+  });
+
   test('one concurrency group per environment, queued rather than cancelled', () => {
     expect(promote.jobs.promote.concurrency).toEqual({
       group: 'promote-${{ matrix.target.environment }}',
@@ -534,6 +539,32 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       expect(JSON.parse(res.outputs.targets)).toEqual([
         { environment: 'production', version: '', alias: 'production' },
       ]);
+    });
+
+    test('the check step passes on the pending environments and warns about a rolled-back one (fake npx)', () => {
+      const bin = join(dir, 'bin');
+      execFileSync('mkdir', ['-p', bin]);
+      const rows = [
+        { env: 'local', status: 'in-sync', detail: "pinned 1 = registry alias 'local'" },
+        { env: 'staging', status: 'pending', detail: 'promotion pending' },
+        {
+          env: 'production',
+          status: 'rolled-back',
+          rollbackCommit: 'abc',
+          detail: 'version 2 was rolled back',
+        },
+      ];
+      writeFileSync(join(dir, 'rows.json'), JSON.stringify(rows));
+      writeFileSync(join(bin, 'npx'), `#!/bin/sh\ncat '${join(dir, 'rows.json')}'\nexit 3\n`, {
+        mode: 0o755,
+      });
+      const res = runStep(stepScript('promote.yml', 'plan', 'check'), {
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        RUNNER_TEMP: dir,
+      });
+      expect(res.status).toBe(0);
+      expect(JSON.parse(res.outputs.pending)).toEqual(['staging']);
+      expect(res.stdout).toContain('::warning::production: version 2 was rolled back\n');
     });
 
     test('the schedule promotes exactly the environments check reported pending', () => {

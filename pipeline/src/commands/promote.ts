@@ -227,6 +227,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       await runSynth(synth, root);
       interrupts.check();
       await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
+      await requireOnlyEnvironmentChanged(git, root, opts.env, branch);
       const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate, evaluation));
       interrupts.check(); // the last point before anything leaves this machine
       log(
@@ -267,6 +268,30 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     throw interrupts.failure('promote', err, startHead);
   } finally {
     interrupts.dispose();
+  }
+}
+
+/**
+ * A promotion commit changes its environment only: the pin, the evidence and `dist/<env>/`. Anything else the
+ * synth staged means `dist/` did not match `charts/` before the promotion (a change committed without `npm run
+ * synth`): committing it here would ship an unreviewed change under the model's name, which verify-deploy would
+ * not even look at. Throws, so the tree is restored.
+ */
+async function requireOnlyEnvironmentChanged(
+  git: Git,
+  root: string,
+  env: EnvironmentName,
+  branch: string,
+): Promise<void> {
+  const own = [modelPinPath(root, env), evidencePath(root, env)].map((p) => relative(root, p));
+  const staged = (await git.run(['diff', '--cached', '--name-only'])).split('\n').filter(Boolean);
+  const foreign = staged.filter((f) => !own.includes(f) && !f.startsWith(`dist/${env}/`));
+  if (foreign.length > 0) {
+    throw new CliError(
+      `promote: the synth also changed ${foreign.length} file(s) outside ${env} (${foreign.slice(0, 5).join(', ')}` +
+        `${foreign.length > 5 ? ', …' : ''}): dist/ on ${branch} does not match charts/, so a change was committed ` +
+        `without npm run synth; run npm run synth, commit that on its own and promote again (nothing was committed)`,
+    );
   }
 }
 

@@ -260,6 +260,25 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
     expect(treeState(repo.root)).toEqual(before);
   });
 
+  it('refuses a promotion whose synth changes another environment: a change committed without synth is not shipped under the model', async () => {
+    const config = join(repo.root, 'charts/environments/staging.yaml');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        'ghcr.io/example/model-gitops:0.1.0',
+        'ghcr.io/example/model-gitops:0.2.0',
+      ),
+    );
+    git(repo.root, 'commit', '--quiet', '-am', 'staging: new image (synth forgotten)');
+    const before = treeState(repo.root);
+    const head = git(repo.root, 'rev-parse', 'HEAD');
+    await expect(run()).rejects.toThrow(
+      /^promote: the synth also changed 2 file\(s\) outside production \(dist\/staging\/AnalysisTemplate\.cats-dogs-classifier-canary-smoke\.yaml, dist\/staging\/Rollout\.cats-dogs-classifier\.yaml\): dist\/ on main does not match charts\/, .*run npm run synth, commit that on its own and promote again \(nothing was committed\)$/,
+    );
+    expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(head);
+    expect(treeState(repo.root)).toEqual(before);
+  });
+
   it('refuses to run on a tree with uncommitted changes', async () => {
     writeFileSync(join(repo.root, 'charts/environments/production.model.json'), '{}\n');
     await expect(run()).rejects.toThrow(/needs a clean working tree but found: +M charts\/environments/);

@@ -229,6 +229,12 @@ describe('endpoints', () => {
   test('multipart images run as one batch and get <requestId>:<index> ids', async () => {
     const before4 = await metricValue(h.server, /^inference_batch_size_bucket\{le="4"\}/);
     const before2 = await metricValue(h.server, /^inference_batch_size_bucket\{le="2"\}/);
+    const preprocessCount = /^inference_preprocess_duration_seconds_count /;
+    const inferenceCount = /^inference_duration_seconds_count /;
+    const [beforePre, beforeInf] = [
+      await metricValue(h.server, preprocessCount),
+      await metricValue(h.server, inferenceCount),
+    ];
     const res = await request(h.server)
       .post('/predict')
       .set('X-Request-Id', 'multi-1')
@@ -245,6 +251,9 @@ describe('endpoints', () => {
     // one model run of 3 images: the le=4 bucket grows by one, the le=2 bucket does not
     expect(await metricValue(h.server, /^inference_batch_size_bucket\{le="4"\}/)).toBe(before4 + 1);
     expect(await metricValue(h.server, /^inference_batch_size_bucket\{le="2"\}/)).toBe(before2);
+    // and one request's preprocessing and one model run timed
+    expect(await metricValue(h.server, preprocessCount)).toBe(beforePre + 1);
+    expect(await metricValue(h.server, inferenceCount)).toBe(beforeInf + 1);
   });
 
   test('JSON base64 instances are accepted', async () => {

@@ -31,12 +31,15 @@ import { send, slowClient, type Outcome } from './support/raw-http';
 jest.setTimeout(240_000);
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
-/** Requests per target; the whole run is also cut at TIME_BOX_MS. */
+/**
+ * Requests per target, all sent: TIME_BOX_MS only stops a run that hangs (3200 requests take ~40 s here, ~55 s
+ * with 0.6 of a core), and a run it cut fails the first test.
+ */
 const PREDICT_REQUESTS = 2000;
 const FEEDBACK_REQUESTS = 600;
 const RELAY_REQUESTS = 600;
 const CONCURRENCY = 8;
-const TIME_BOX_MS = 90_000;
+const TIME_BOX_MS = 180_000;
 const SLOW_BODIES = 40;
 const SLOW_HEADERS = 10;
 /**
@@ -220,14 +223,14 @@ describe('hostile input (seeded fuzz)', () => {
     await new Promise((r) => (github ? github.close(r) : r(undefined)));
   });
 
-  it('sent thousands of hostile requests within the time box', () => {
+  it('sent every hostile request (none cut by the time box)', () => {
     console.log(
       `fuzz (seed ${SEED}): ${outcomes.length} requests; RSS before ${rssBefore.toFixed(0)} MiB, peak ` +
         `${peakRss.toFixed(0)} MiB, after half ${rssMid.toFixed(0)} MiB, after ${rssAfter.toFixed(0)} MiB; slow clients closed by the server during ` +
         `the run: ${slowClosedByServer}/${SLOW_BODIES + SLOW_HEADERS + 10}; relay dispatches ${dispatches}\n` +
         JSON.stringify(tally(outcomes), null, 1),
     );
-    expect(outcomes.length).toBeGreaterThanOrEqual(2000);
+    expect(outcomes.length).toBe(PREDICT_REQUESTS + FEEDBACK_REQUESTS + RELAY_REQUESTS);
   });
 
   it('answers no 5xx other than 503/504 and resets only requests it may refuse early', () => {

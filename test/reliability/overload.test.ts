@@ -147,6 +147,8 @@ describe('overload at ~3x capacity', () => {
   });
 
   it('keeps the queue bounded and no accepted request past the request timeout', () => {
+    // Three times the capacity fills the queue (62-64 of 64 measured): a gauge that stopped reporting it reads 0.
+    expect(maxQueueDepth).toBeGreaterThanOrEqual(queueMax / 2);
     expect(maxQueueDepth).toBeLessThanOrEqual(queueMax);
     expect(Math.max(...ok().map((s) => s.ms))).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS + RUN_SLACK_MS);
     expect(peakRss).toBeLessThanOrEqual(PEAK_RSS_BOUND_MIB);

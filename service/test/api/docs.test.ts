@@ -84,6 +84,9 @@ describe('in headless Chromium', () => {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        // Chromium resolves accounts.google.com and others on its own (the flags above leave some of it): no
+        // name resolves, so the browser reaches 127.0.0.1 only, as a network test must.
+        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
       ],
     });
   });

@@ -111,7 +111,13 @@ export function createApp(deps: AppDeps): express.Express {
       if (!res.writableFinished) gone.abort();
       metrics.inFlight.dec();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      // A path's route template; 'unmatched' when no route of the app answered: an unknown path (404) or a
+      // method the path does not serve (405, answered by the path's fallback, not by its own handler, so the
+      // route's series, e.g. the latency SLO's, hold only its own answers). Bounded either way.
+      const route =
+        res.locals.errorCode === METHOD_NOT_ALLOWED
+          ? 'unmatched'
+          : ((req.route as { path?: string } | undefined)?.path ?? 'unmatched');
       // Never answered by the app: Node answered (a malformed or late body) or the client left first.
       const status = res.headersSent ? res.statusCode : unansweredStatus(req.socket);
       const labels = { route, method: req.method, status: String(status) };
@@ -299,6 +305,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   registerV2Routes(app, { state, metrics, bodies, limits });
 
+  // After the last route: it reads the routes registered above.
+  registerMethodNotAllowed(app);
+
   app.use((_req, _res, next) => {
     next(
       new AppError(
@@ -332,6 +341,44 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   return app;
+}
+
+/** The error code of a 405, the answer to a method its path does not serve. */
+const METHOD_NOT_ALLOWED = 'method_not_allowed';
+
+/** What `app.router` lists (router ≥ 2.3, `listRoutes`); typed here because @types/express omits it. */
+interface RouteListing {
+  listRoutes?(): ReadonlyArray<{ readonly path: string | RegExp; readonly methods?: readonly string[] }>;
+}
+
+/**
+ * Gives every path registered so far a fallback for the methods it does not serve: 405 with `Allow`
+ * (RFC 9110 §15.5.6) naming the path's methods, read from the router's own routes (HEAD wherever GET is,
+ * as Express serves it), so the list follows the routes. Registered after them, so the path's own
+ * handlers come first; the error body has the path's shape (under /v2 the protocol's).
+ */
+function registerMethodNotAllowed(app: express.Express): void {
+  const router = app.router as unknown as RouteListing;
+  if (typeof router.listRoutes !== 'function') {
+    throw new Error('the router cannot list its routes (router.listRoutes): express needs router ≥ 2.3');
+  }
+  const allowed = new Map<string, string[]>();
+  for (const { path, methods } of router.listRoutes()) {
+    if (typeof path !== 'string' || !methods) continue;
+    allowed.set(path, [...new Set([...(allowed.get(path) ?? []), ...methods])]);
+  }
+  for (const [path, methods] of allowed) {
+    if (methods.includes('*')) continue; // every method is served
+    const list = methods.join(', ');
+    app.all(path, (req) => {
+      throw new AppError(
+        405,
+        METHOD_NOT_ALLOWED,
+        `method ${req.method} is not allowed on '${req.path.slice(0, 200)}': use ${methods.join(' or ')}`,
+        { Allow: list },
+      );
+    });
+  }
 }
 
 function parseTopK(value: unknown, classes: number): number {

@@ -349,6 +349,50 @@ describe('endpoints', () => {
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
   });
+
+  test.each([
+    ['GET', '/predict', 'POST', 'use POST'],
+    ['OPTIONS', '/health', 'GET, HEAD', 'use GET or HEAD'],
+    ['PUT', '/feedback', 'POST', 'use POST'],
+    ['DELETE', '/model', 'GET, HEAD', 'use GET or HEAD'],
+    ['POST', '/docs/swagger-ui.css', 'GET, HEAD', 'use GET or HEAD'],
+  ])(
+    'fails when the path does not serve the method: %s %s is 405 with Allow: %s',
+    async (method, path, allow, use) => {
+      const res = await request(h.server)[method.toLowerCase() as 'get'](path);
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe(allow);
+      expect(res.headers['x-request-id']).toEqual(expect.any(String));
+      expect(res.body).toEqual({
+        error: {
+          code: 'method_not_allowed',
+          message: `method ${method} is not allowed on '${path}': ${use}`,
+        },
+      });
+    },
+  );
+
+  test('HEAD is served wherever GET is, and is a 405 where only POST is', async () => {
+    expect((await request(h.server).head('/health')).status).toBe(200);
+    const res = await request(h.server).head('/predict');
+    expect([res.status, res.headers.allow]).toEqual([405, 'POST']);
+  });
+
+  test('a 405 is counted as 4xx under the bounded route label unmatched, not as the path it names', async () => {
+    const before = await metricValue(
+      h.server,
+      /^http_requests_total\{route="unmatched",method="GET",status="405"\}/,
+    );
+    await request(h.server).get('/predict');
+    await request(h.server).get('/v2/models/some-name/infer');
+    const text = (await request(h.server).get('/metrics')).text;
+    expect(text).toMatch(
+      new RegExp(`^http_requests_total\\{route="unmatched",method="GET",status="405"\\} ${before + 2}$`, 'm'),
+    );
+    expect(text).not.toMatch(/^http_requests_total\{route="\/predict",method="GET"/m);
+    expect(text).not.toMatch(/^http_requests_total\{route="[^"]*",method="GET",status="5/m);
+    expect(text).toMatch(/^inference_errors_total\{reason="method_not_allowed"\} \d+$/m);
+  });
 });
 
 describe('a model with 1000 labels, some names repeated (ImageNet names crane and maillot twice)', () => {

@@ -369,7 +369,9 @@ export function openApiDocument(model: DocumentedModel): Json {
         `${metadata.input.channelOrder} input (${metadata.input.layout}), ${labels.length} classes ` +
         `(${uniqueLabels.slice(0, 20).join(', ')}${uniqueLabels.length > 20 ? ', …' : ''}). ` +
         'Every response carries `X-Request-Id`; once the model is loaded also `X-Model-Version`. ' +
-        'Any other path answers 404 `not_found` (under /v2: the protocol error body). A request that is ' +
+        'Any other path answers 404 `not_found` (under /v2: the protocol error body); a method a path does ' +
+        'not list here answers 405 `method_not_allowed` (under /v2: the protocol error body) with an `Allow` ' +
+        "header naming the path's methods (HEAD wherever GET is). A request that is " +
         'not valid HTTP/1.1 (e.g. no `Host` header) answers 400 `malformed_request`, one not received in ' +
         'time 408 `request_timeout`, headers over 16 KiB 431 `headers_too_large`, on any path, as ' +
         '`{"error":{"code","message"}}`.',

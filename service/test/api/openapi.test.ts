@@ -78,6 +78,27 @@ describe('the document', () => {
     expect(readFileSync(committed, 'utf8')).toBe(fresh);
   });
 
+  test('every documented path answers a method it does not document with 405 and an Allow header naming the documented ones', async () => {
+    const paths = doc.paths as Record<string, Record<string, unknown>>;
+    const answers: Record<string, [number, string | undefined]> = {};
+    const expected: Record<string, [number, string]> = {};
+    for (const [template, ops] of Object.entries(paths)) {
+      const path = template.replace('{name}', 'tiny').replace('{version}', '7');
+      const methods = Object.keys(ops)
+        .filter((key) => key !== 'parameters')
+        .map((m) => m.toUpperCase());
+      const allow = methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
+      for (const method of ['get', 'post', 'put', 'delete', 'options'] as const) {
+        if (methods.includes(method.toUpperCase())) continue;
+        const res = await request(svc.server)[method](path);
+        answers[`${method} ${template}`] = [res.status, res.headers.allow];
+        expected[`${method} ${template}`] = [405, allow];
+      }
+    }
+    expect(answers).toEqual(expected);
+    expect((doc.info as { description: string }).description).toContain('405 `method_not_allowed`');
+  });
+
   test('while the model loads, GET /openapi.json is 503 not_ready + Retry-After (the document needs the model)', async () => {
     const app = createApp({
       state: new ServiceState({ name: 'tiny', version: '7' }),

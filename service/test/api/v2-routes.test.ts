@@ -145,6 +145,25 @@ describe('health and metadata', () => {
     },
   );
 
+  test.each([
+    ['get', '/v2/models/tiny/infer', 'POST', 'use POST'],
+    ['get', '/v2/models/other/versions/3/infer', 'POST', 'use POST'],
+    ['post', '/v2/models/tiny', 'GET, HEAD', 'use GET or HEAD'],
+    ['delete', '/v2/models/tiny/versions/7/ready', 'GET, HEAD', 'use GET or HEAD'],
+    ['options', '/v2/health/live', 'GET, HEAD', 'use GET or HEAD'],
+    ['put', '/v2', 'GET, HEAD', 'use GET or HEAD'],
+  ] as const)(
+    'fails when the path does not serve the method: %s %s is 405 with Allow: %s and the protocol error object',
+    async (method, path, allow, use) => {
+      const res = await request(svc.server)[method](path);
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe(allow);
+      expect(res.body).toEqual({
+        error: `method ${method.toUpperCase()} is not allowed on '${path}': ${use}`,
+      });
+    },
+  );
+
   test('fails when the path is no v2 endpoint: 404 with the protocol error object', async () => {
     const res = await request(svc.server).get('/v2/repository/index');
     expect(res.status).toBe(404);

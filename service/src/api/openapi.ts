@@ -417,7 +417,7 @@ const V2_ERROR_MEANING: Readonly<Record<number, string>> = {
   400: 'malformed request: bad JSON, schema, shape, datatype, data or image',
   404: 'no such model or version',
   413: 'body larger than MAX_BODY_BYTES, or more than MAX_IMAGES_PER_REQUEST images',
-  415: 'not application/json (the binary tensor extension is not supported)',
+  415: 'not application/json, or the binary tensor extension (Inference-Header-Content-Length), which is not supported',
   422: 'an image with more than MAX_IMAGE_PIXELS pixels, or a raw tensor that overflows the model',
   500: 'internal error (generic message)',
   503: 'loading, queue full, overloaded, shutting down or no inference worker',

@@ -93,11 +93,17 @@ export function registerV2Routes(app: Express, deps: V2RoutesDeps): void {
 
   app.post(`${MODEL_PATH}/infer`, async (req, res) => {
     const model = modelFor(req);
+    // The header announces a body in the binary tensor extension's format (a JSON header, then raw
+    // tensor bytes), whatever the Content-Type says: a format this server does not take, so 415 too.
+    if (req.headers['inference-header-content-length'] !== undefined) {
+      throw new AppError(
+        415,
+        'unsupported_media_type',
+        'the binary tensor extension (Inference-Header-Content-Length) is not supported: send the tensors as JSON without that header',
+      );
+    }
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    if (
-      req.headers['inference-header-content-length'] !== undefined ||
-      (type !== '' && type !== 'application/json')
-    ) {
+    if (type !== '' && type !== 'application/json') {
       throw new AppError(
         415,
         'unsupported_media_type',

@@ -584,12 +584,27 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
       .set('Inference-Header-Content-Length', '10')
       .send(Buffer.alloc(20));
     expect(binary.status).toBe(415);
-    expect(binary.body.error).toContain('binary tensor extension is not supported');
+    expect(binary.body.error).toBe(
+      'the binary tensor extension (Inference-Header-Content-Length) is not supported: send the tensors as JSON without that header',
+    );
     const text = await request(svc.server)
       .post('/v2/models/tiny/infer')
       .set('Content-Type', 'text/plain')
       .send('hi');
     expect(text.status).toBe(415);
+  });
+
+  test('fails when a JSON body carries the binary tensor extension header: 415 naming the header, not the JSON type', async () => {
+    const res = await request(svc.server)
+      .post('/v2/models/tiny/infer')
+      .set('Content-Type', 'application/json')
+      .set('Inference-Header-Content-Length', '40')
+      .send(JSON.stringify(bytes([jpeg.toString('base64')])));
+    expect(res.status).toBe(415);
+    expect(res.body).toEqual({
+      error:
+        'the binary tensor extension (Inference-Header-Content-Length) is not supported: send the tensors as JSON without that header',
+    });
   });
 
   test('fails when the body is larger than MAX_BODY_BYTES: 413', async () => {

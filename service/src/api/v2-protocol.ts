@@ -35,11 +35,17 @@ export const DatatypeSchema = z.enum([
   'BYTES',
 ]);
 
+/** `$parameter`: a parameter's value, a string, number or boolean; 400 saying so for anything else. */
+export const ParameterValueSchema = z.union([z.string(), z.number(), z.boolean()], {
+  error: (issue) =>
+    `is ${describeElement(issue.input)}: a parameter value must be a string, number or boolean`,
+});
+
 /**
  * `$parameters`: key/value pairs, values string, number or boolean ("Parameters"). Optional request fields
  * also accept `null`, as clients that serialise unset fields send them.
  */
-export const ParametersSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+export const ParametersSchema = z.record(z.string(), ParameterValueSchema);
 
 /** `$metadata_tensor`; -1 marks a variable-size dimension. */
 export const MetadataTensorSchema = z.object({
@@ -202,10 +208,12 @@ export function parseInferenceRequest(raw: unknown): InferenceRequest {
   const parsed = InferenceRequestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw invalid(
-      `'${issue?.path.join('.') || '(root)'}' ${issue?.message}: expected ` +
-        '{"inputs":[{"name","shape","datatype","data"}],"outputs"?:[{"name"}]}',
-    );
+    // A parameter value's message says what is allowed; anything else is told the request's shape.
+    const expected =
+      issue?.path.at(-2) === 'parameters'
+        ? ''
+        : ': expected {"inputs":[{"name","shape","datatype","data"}],"outputs"?:[{"name"}]}';
+    throw invalid(`'${issue?.path.join('.') || '(root)'}' ${issue?.message}${expected}`);
   }
   for (const [where, params] of [
     ['parameters', parsed.data.parameters],

@@ -462,6 +462,29 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
   });
 
   test.each([
+    ['the request', { parameters: { foo: { a: 1 } }, ...bytes(['AA==']) }, "'parameters.foo' is an object"],
+    [
+      'an input',
+      { inputs: [{ ...bytes(['AA==']).inputs[0], parameters: { foo: null } }] },
+      "'inputs.0.parameters.foo' is null",
+    ],
+    [
+      'an output',
+      { ...bytes(['AA==']), outputs: [{ name: 'probabilities', parameters: { classification: [1] } }] },
+      "'outputs.0.parameters.classification' is an array",
+    ],
+  ])(
+    'fails when a parameter of %s is no string, number or boolean: 400 saying what a parameter value is ($parameter)',
+    async (_case, body, where) => {
+      const res = await infer(body);
+      expect([res.status, res.body]).toEqual([
+        400,
+        { error: `${where}: a parameter value must be a string, number or boolean` },
+      ]);
+    },
+  );
+
+  test.each([
     ['a BYTES element', 'BYTES', '[1]', (deep: string) => `[${deep}]`, "'inputs.0.data.0' is an array"],
     [
       'an FP32 element of flat data',

@@ -50,33 +50,21 @@ describe('check', () => {
     expect(checkExitCode(rows)).toBe(3);
   });
 
-  /** Records a pin change in production's history with the trailers promote and rollback write. */
-  const recordPromotion = (from: string, to: string): string => {
-    git(
-      repo.root,
-      'commit',
-      '--quiet',
-      '--allow-empty',
-      '-m',
+  /** An empty commit with `subject` and `trailers`, as promote and rollback write them; returns its sha. */
+  const recordCommit = (subject: string, trailers: string): string => {
+    git(repo.root, 'commit', '--quiet', '--allow-empty', '-m', subject, '-m', trailers);
+    return git(repo.root, 'rev-parse', 'HEAD');
+  };
+  const recordPromotion = (from: string, to: string): string =>
+    recordCommit(
       `promote(production): ${NAME} ${from} -> ${to}`,
-      '-m',
       `${PROMOTION_TRAILER}: production ${NAME} ${from}->${to}`,
     );
-    return git(repo.root, 'rev-parse', 'HEAD');
-  };
-  const recordRollback = (env: string, from: string, to: string, reverts: string): string => {
-    git(
-      repo.root,
-      'commit',
-      '--quiet',
-      '--allow-empty',
-      '-m',
+  const recordRollback = (env: string, from: string, to: string, reverts: string): string =>
+    recordCommit(
       `rollback(${env}): ${NAME} ${from} -> ${to}`,
-      '-m',
       `${ROLLBACK_TRAILER}: ${env} ${NAME} ${from}->${to}\n${REVERTS_TRAILER}: ${reverts}`,
     );
-    return git(repo.root, 'rev-parse', 'HEAD');
-  };
 
   it('reports a version the environment rolled back as rolled-back, not pending, and exits 0', async () => {
     const rollbackCommit = recordRollback('production', '2', '1', recordPromotion('1', '2'));

@@ -10,7 +10,14 @@ import { interruptCli } from '../support/cli-process';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient, registerInFake, tinyModel, writeModel } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { cloneRepo, git, setEvaluationPolicy, treeState, type TempRepo } from '../support/repo';
+import {
+  cloneRepo,
+  git,
+  pushFromElsewhere,
+  setEvaluationPolicy,
+  treeState,
+  type TempRepo,
+} from '../support/repo';
 
 const NAME = 'cats-dogs-classifier';
 const quiet = (): void => undefined;
@@ -78,12 +85,13 @@ describe('promote (fake MLflow, real git repositories in temp dirs)', () => {
   }, 60_000);
 
   it('re-applies the promotion on top when the push loses a race', async () => {
-    const other = cloneRepo(repo.remote, join(tmp, 'other'));
-    writeFileSync(join(other, 'NOTES.md'), 'someone else was faster\n');
-    git(other, 'add', 'NOTES.md');
-    git(other, 'commit', '--quiet', '-m', 'unrelated change');
-    git(other, 'push', '--quiet', 'origin', 'main');
-    const theirs = git(other, 'rev-parse', 'HEAD');
+    const theirs = pushFromElsewhere(
+      repo.remote,
+      join(tmp, 'other'),
+      'NOTES.md',
+      'someone else was faster\n',
+      'unrelated change',
+    );
 
     await run({ push: true });
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(git(repo.root, 'rev-parse', 'HEAD'));

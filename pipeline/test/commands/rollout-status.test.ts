@@ -9,7 +9,7 @@ import { judgeRollout } from '../../src/commands/rollout-status';
 import { FakeMlflow } from '../support/fake-mlflow';
 import { fakeClient } from '../support/models';
 import { startPromotionFixture } from '../support/promotion-fixture';
-import { cloneRepo, git, type TempRepo } from '../support/repo';
+import { git, pushFromElsewhere, type TempRepo } from '../support/repo';
 import { runCli } from '../support/cli-process';
 
 const NAME = 'cats-dogs-classifier';
@@ -167,11 +167,13 @@ describe('rollout-status: an aborted canary is reverted in git (real repositorie
 
   it('on an abort, commits and pushes the rollback on top of what reached main since: the pin and dist/ are back to the previous version', async () => {
     // Someone pushed to main after this checkout (as during verify-deploy's wait): the push race is won.
-    const other = cloneRepo(repo.remote, join(tmp, 'other'));
-    writeFileSync(join(other, 'NOTES.md'), 'pushed while the canary ran\n');
-    git(other, 'add', 'NOTES.md');
-    git(other, 'commit', '--quiet', '-m', 'notes: pushed while the canary ran');
-    git(other, 'push', '--quiet', 'origin', 'main');
+    pushFromElsewhere(
+      repo.remote,
+      join(tmp, 'other'),
+      'NOTES.md',
+      'pushed while the canary ran\n',
+      'notes: pushed while the canary ran',
+    );
 
     const res = await cli(rolloutJson(distTemplate(), STATUS.aborted), '--rollback-on-abort', '--push');
     expect([res.code, res.stdout.trim()]).toEqual([1, 'aborted']);

@@ -54,6 +54,20 @@ function storeChampion(fake: FakeMlflow, dir: string, model: BuiltModel, version
   return { name: 'clf', version, sha256, files, source: `mlflow-artifacts:/${prefix}` };
 }
 
+/** A staging gate's input for `model`, written to `<tmp>/challenger`; the gate's log lines go to `lines`. */
+function challengerInput(tmp: string, model: BuiltModel, lines: string[]): PromotionEvaluationInput {
+  const { files } = writeModel(join(tmp, 'challenger'), model);
+  return {
+    env: 'staging',
+    repoRoot: REPO_ROOT,
+    policy: policy(),
+    challengerDir: join(tmp, 'challenger'),
+    challengerFiles: files,
+    location: 'mlflow-artifacts:/1/run/artifacts/model',
+    log: (l) => lines.push(l),
+  };
+}
+
 describe('evaluatePromotion (the evaluation part of the promotion gate)', () => {
   let tmp: string;
   let fake: FakeMlflow;
@@ -72,17 +86,7 @@ describe('evaluatePromotion (the evaluation part of the promotion gate)', () => 
   });
 
   function input(over: Partial<PromotionEvaluationInput> = {}): PromotionEvaluationInput {
-    const { files } = writeModel(join(tmp, 'challenger'), tinyModel(1));
-    return {
-      env: 'staging',
-      repoRoot: REPO_ROOT,
-      policy: policy(),
-      challengerDir: join(tmp, 'challenger'),
-      challengerFiles: files,
-      location: 'mlflow-artifacts:/1/run/artifacts/model',
-      log: (l) => lines.push(l),
-      ...over,
-    };
+    return { ...challengerInput(tmp, tinyModel(1), lines), ...over };
   }
 
   it('passes a first promotion on the absolute thresholds alone, and logs the golden set', async () => {
@@ -261,18 +265,7 @@ describe('gateChallenger (the whole promotion gate on a challenger, as promote a
   });
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
-  function input(model: BuiltModel): PromotionEvaluationInput {
-    const { files } = writeModel(join(tmp, 'challenger'), model);
-    return {
-      env: 'staging',
-      repoRoot: REPO_ROOT,
-      policy: policy(),
-      challengerDir: join(tmp, 'challenger'),
-      challengerFiles: files,
-      location: 'mlflow-artifacts:/1/run/artifacts/model',
-      log: (l) => lines.push(l),
-    };
-  }
+  const input = (model: BuiltModel): PromotionEvaluationInput => challengerInput(tmp, model, lines);
 
   it('passes a good challenger with what the structural checks measured and the evaluation', async () => {
     const result = await gateChallenger(undefined, input(tinyModel(1)));

@@ -65,6 +65,25 @@ export function cloneRepo(remote: string, into: string): string {
   return into;
 }
 
+/**
+ * Someone else's push to main: in a fresh clone of `remote` at `into`, writes `file` (relative) with `content`,
+ * commits it with `message` and pushes. Returns that commit.
+ */
+export function pushFromElsewhere(
+  remote: string,
+  into: string,
+  file: string,
+  content: string,
+  message: string,
+): string {
+  const other = cloneRepo(remote, into);
+  writeFileSync(join(other, file), content);
+  git(other, 'add', file);
+  git(other, 'commit', '--quiet', '-m', message);
+  git(other, 'push', '--quiet', 'origin', 'main');
+  return git(other, 'rev-parse', 'HEAD');
+}
+
 /** What identifies a working tree's state: HEAD, branches, status (incl. untracked) and any content diff. */
 export function treeState(root: string): { head: string; branches: string; status: string; diff: string } {
   return {

@@ -28,7 +28,14 @@ import { InterruptGuard } from '../interrupts';
 import { PROMOTION_TRAILER, rolledBackBy, rolledBackMessage } from '../promotion-history';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
-import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
+import {
+  PROMOTION_PATHS,
+  chartsSynth,
+  listChanges,
+  runSynth,
+  stageEnvironmentChange,
+  type SynthFn,
+} from '../synth';
 import { aliasOption, envOption, intOption, modelNameOption, nonEmptyOption, versionOption } from './options';
 
 /** Options of {@link promote}. */
@@ -226,8 +233,14 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
       interrupts.check();
       await runSynth(synth, root);
       interrupts.check();
-      await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
-      await requireOnlyEnvironmentChanged(git, root, opts.env, branch);
+      const foreign = await stageEnvironmentChange(git, root, opts.env);
+      if (foreign.length > 0) {
+        throw new CliError(
+          `promote: the synth also changed ${foreign.length} file(s) outside ${opts.env} (${listChanges(foreign)}): ` +
+            `dist/ on ${branch} does not match charts/, so a change was committed without npm run synth; run ` +
+            'npm run synth, commit that on its own and promote again (nothing was committed)',
+        );
+      }
       const commit = await git.commit(promotionMessage(opts.env, old, pin, selector, gate, evaluation));
       interrupts.check(); // the last point before anything leaves this machine
       log(
@@ -268,30 +281,6 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     throw interrupts.failure('promote', err, startHead);
   } finally {
     interrupts.dispose();
-  }
-}
-
-/**
- * A promotion commit changes its environment only: the pin, the evidence and `dist/<env>/`. Anything else the
- * synth staged means `dist/` did not match `charts/` before the promotion (a change committed without `npm run
- * synth`): committing it here would ship an unreviewed change under the model's name, which verify-deploy would
- * not even look at. Throws, so the tree is restored.
- */
-async function requireOnlyEnvironmentChanged(
-  git: Git,
-  root: string,
-  env: EnvironmentName,
-  branch: string,
-): Promise<void> {
-  const own = [modelPinPath(root, env), evidencePath(root, env)].map((p) => relative(root, p));
-  const staged = (await git.run(['diff', '--cached', '--name-only'])).split('\n').filter(Boolean);
-  const foreign = staged.filter((f) => !own.includes(f) && !f.startsWith(`dist/${env}/`));
-  if (foreign.length > 0) {
-    throw new CliError(
-      `promote: the synth also changed ${foreign.length} file(s) outside ${env} (${foreign.slice(0, 5).join(', ')}` +
-        `${foreign.length > 5 ? ', …' : ''}): dist/ on ${branch} does not match charts/, so a change was committed ` +
-        `without npm run synth; run npm run synth, commit that on its own and promote again (nothing was committed)`,
-    );
   }
 }
 

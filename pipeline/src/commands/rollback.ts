@@ -19,7 +19,15 @@ import {
   ROLLBACK_TRAILER,
   newestUnrevertedPromotion,
 } from '../promotion-history';
-import { PROMOTION_PATHS, chartsSynth, runSynth, type SynthFn } from '../synth';
+import {
+  PROMOTION_PATHS,
+  chartsSynth,
+  dropChanges,
+  listChanges,
+  runSynth,
+  stageEnvironmentChange,
+  type SynthFn,
+} from '../synth';
 import { envOption } from './options';
 import { requireClean } from './promote';
 
@@ -99,7 +107,16 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       interrupts.check();
       await runSynth(opts.synth ?? chartsSynth, root);
       interrupts.check();
-      await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
+      // Rolling back is the way out of an incident, so it is not refused for a stale dist/: it commits this
+      // environment's change alone and leaves the rest as it was, saying so.
+      const foreign = await stageEnvironmentChange(git, root, opts.env);
+      if (foreign.length > 0) {
+        await dropChanges(git, foreign);
+        log(
+          `rollback: left out ${foreign.length} file(s) outside ${opts.env} that the synth changed (${listChanges(foreign)}): ` +
+            'dist/ does not match charts/; run npm run synth and commit that on its own',
+        );
+      }
       const message = [
         `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
         '',

@@ -99,9 +99,27 @@ describe('rollback (real git repositories in temp dirs)', () => {
       git(other, 'commit', '--quiet', '--all', '-m', 'someone pinned staging to version 5');
     });
 
-    const result = await rollback({ cwd: repo.root, env: 'production', push: true, synth, log: quiet });
+    const lines: string[] = [];
+    const result = await rollback({
+      cwd: repo.root,
+      env: 'production',
+      push: true,
+      synth,
+      log: (l) => lines.push(l),
+    });
     const theirs = git(other, 'rev-parse', 'HEAD');
     expect(result).toMatchObject({ reverted: promotion, fromVersion: '2', toVersion: '1' });
+    // Their pin change came without its synth: the rollback commits production's files alone and says so.
+    const changed = git(repo.remote, 'show', '--name-only', '--format=', 'main').split('\n');
+    expect(changed.length).toBeGreaterThan(1);
+    expect(
+      changed.filter((f) => !/^(dist\/production\/|charts\/environments\/production\.)/.test(f)),
+    ).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^rollback: left out 2 file\(s\) outside production that the synth changed \(dist\/staging\/AnalysisTemplate\.cats-dogs-classifier-canary-smoke\.yaml, dist\/staging\/Rollout\.cats-dogs-classifier\.yaml\): dist\/ does not match charts\//,
+      ),
+    );
     expect(git(repo.remote, 'rev-parse', 'main')).toBe(result.commit);
     expect(git(repo.remote, 'rev-parse', 'main~1')).toBe(theirs);
     const remotePin = (env: string): unknown =>

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Classifier, scoreImage } from '../../service/src';
 import { ModelLoadError } from '../../service/src/model/format';
 import { CliError } from './cli-error';
+import { DEFAULT_LATENCY_BUDGET_MS } from './commands/options';
 import { sampleImages } from './samples';
 
 /** Options of {@link validateModelDir}. */
@@ -13,7 +14,7 @@ export interface GateOptions {
   readonly files?: Readonly<Record<string, string>>;
   /**
    * Budget for the median time of one sample image (preprocessing + inference, one core, after warm-up).
-   * @default 1000
+   * @default {@link DEFAULT_LATENCY_BUDGET_MS}
    */
   readonly latencyBudgetMs?: number;
   /**
@@ -51,7 +52,7 @@ export class GateRefused extends CliError {
  * per image within the budget. Throws {@link GateRefused}.
  */
 export async function validateModelDir(dir: string, opts: GateOptions): Promise<GateReport> {
-  const budget = opts.latencyBudgetMs ?? 1000;
+  const budget = opts.latencyBudgetMs ?? DEFAULT_LATENCY_BUDGET_MS;
   let classifier: Classifier;
   try {
     classifier = await Classifier.open(dir, { expectedFiles: opts.files, maxPixels: opts.maxImagePixels });

@@ -13,7 +13,7 @@ import type { GateReport } from '../gate';
 import { Git } from '../git';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
-import { envOption, intOption, nonEmptyOption, versionOption } from './options';
+import { envOption, latencyBudgetOption, nonEmptyOption, versionOption } from './options';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
@@ -26,7 +26,7 @@ export interface EvaluateOptions {
   readonly golden?: string;
   /** … or an environment: its golden set, thresholds and champion, exactly as `promote` judges. */
   readonly env?: EnvironmentName;
-  /** Median time budget per sample image in the gate's structural checks. @default 1000 */
+  /** Median time budget per sample image in the gate's structural checks. @default DEFAULT_LATENCY_BUDGET_MS (1000 ms) */
   readonly latencyBudgetMs?: number;
   /** Any directory inside the repository (for `env`). @default process.cwd() */
   readonly cwd?: string;
@@ -188,11 +188,7 @@ export function registerEvaluateCommand(program: Command): void {
       "the environment's golden set, thresholds and champion (as promote judges)",
       envOption,
     )
-    .addOption(
-      new Option('--latency-budget-ms <ms>', 'gate: median time budget per sample image')
-        .default(1000)
-        .argParser(intOption('--latency-budget-ms', 1)),
-    )
+    .addOption(latencyBudgetOption())
     .option(
       '--json',
       'print JSON (gate, accuracy 0..1, samples, perClass[].recall, confusion) instead of text',

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import {
   ENVIRONMENTS,
   ModelAliasSchema,
@@ -77,4 +77,14 @@ export function nonEmptyOption(flag: string): (value: string) => string {
     if (value.trim() === '') throw new InvalidArgumentError(`${flag} must not be empty`);
     return value;
   };
+}
+
+/** The gate's budget for the median time of one sample image, when `--latency-budget-ms` is not given. */
+export const DEFAULT_LATENCY_BUDGET_MS = 1000;
+
+/** `--latency-budget-ms` of `promote` and `evaluate`: the gate's median time budget per sample image. */
+export function latencyBudgetOption(): Option {
+  return new Option('--latency-budget-ms <ms>', 'gate: median time budget per sample image')
+    .default(DEFAULT_LATENCY_BUDGET_MS)
+    .argParser(intOption('--latency-budget-ms', 1));
 }

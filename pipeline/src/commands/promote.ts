@@ -36,7 +36,14 @@ import {
   stageEnvironmentChange,
   type SynthFn,
 } from '../synth';
-import { aliasOption, envOption, intOption, modelNameOption, nonEmptyOption, versionOption } from './options';
+import {
+  aliasOption,
+  envOption,
+  latencyBudgetOption,
+  modelNameOption,
+  nonEmptyOption,
+  versionOption,
+} from './options';
 
 /** Options of {@link promote}. */
 export interface PromoteOptions {
@@ -55,7 +62,7 @@ export interface PromoteOptions {
   readonly remote?: string;
   /** Attempts when the push is rejected because the remote moved (each re-applies the promotion on top). @default 3 */
   readonly pushAttempts?: number;
-  /** Median time budget per sample image in the gate. @default 1000 */
+  /** Median time budget per sample image in the gate. @default DEFAULT_LATENCY_BUDGET_MS (1000 ms) */
   readonly latencyBudgetMs?: number;
   /** @default - the charts' synth, in process */
   readonly synth?: SynthFn;
@@ -442,11 +449,7 @@ export function registerPromoteCommand(program: Command): void {
     .addOption(new Option('--push', 'push the commit to the current branch of the remote').conflicts('pr'))
     .option('--pr', 'commit on a new branch, push it and print a pull request body on stdout')
     .option('--remote <name>', 'git remote to push to', 'origin')
-    .addOption(
-      new Option('--latency-budget-ms <ms>', 'gate: median time budget per sample image')
-        .default(1000)
-        .argParser(intOption('--latency-budget-ms', 1)),
-    )
+    .addOption(latencyBudgetOption())
     .addHelpText(
       'after',
       "\nWithout --version/--alias/--stage the environment's model.alias or model.stage from " +

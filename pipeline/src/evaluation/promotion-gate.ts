@@ -115,7 +115,7 @@ export async function evaluatePromotion(
 
 /** Inputs of {@link gateChallenger}: the evaluation's, and the structural checks' latency budget. */
 export interface ChallengerGateInput extends PromotionEvaluationInput {
-  /** Median time budget per sample image (`--latency-budget-ms`). @default 1000 */
+  /** Median time budget per sample image (`--latency-budget-ms`). @default DEFAULT_LATENCY_BUDGET_MS (1000 ms) */
   readonly latencyBudgetMs?: number;
 }
 

@@ -1,4 +1,4 @@
-import { LABELS_JSON_FILE, LABELS_TXT_FILE, parseLabelsFile } from '../../src/model/format';
+import { LABELS_JSON_FILE, LABELS_TXT_FILE, ONE_UNIT_FIX, parseLabelsFile } from '../../src/model/format';
 
 describe('labels.json', () => {
   test('is a JSON array of strings, in output order, names may repeat', () => {
@@ -33,6 +33,9 @@ describe('labels.json', () => {
     expect(message('["cat", 2]')).toMatch(/^labels\.json: '1' /);
     expect(message('[]')).toMatch(/^labels\.json: '\(root\)' .+: write a JSON array/);
     expect(message('{"labels": ["cat"]}')).toMatch(/^labels\.json: '\(root\)' /);
+    expect(message('["cat"]')).toMatch(
+      /^labels\.json: '\(root\)' a classifier has at least 2 classes, one label each: /,
+    );
   });
 });
 
@@ -42,12 +45,14 @@ describe('labels.txt', () => {
     expect(parseLabelsFile('labels.txt', 'cat\ndog\n')).toEqual(['cat', 'dog']);
     expect(parseLabelsFile('labels.txt', 'cat\r\ndog')).toEqual(['cat', 'dog']);
     expect(parseLabelsFile('labels.txt', '  tabby cat \r\n\tdog\r\n')).toEqual(['tabby cat', 'dog']);
-    expect(parseLabelsFile('labels.txt', 'cat')).toEqual(['cat']);
-    expect(parseLabelsFile('labels.txt', `${'x'.repeat(200)}\n`)).toEqual(['x'.repeat(200)]);
+    expect(parseLabelsFile('labels.txt', 'cat\ndog')).toEqual(['cat', 'dog']);
+    expect(parseLabelsFile('labels.txt', `${'x'.repeat(200)}\ny\n`)).toEqual(['x'.repeat(200), 'y']);
   });
 
-  test('is not read as JSON: a JSON array is one label', () => {
-    expect(parseLabelsFile('labels.txt', '["cat", "dog"]')).toEqual(['["cat", "dog"]']);
+  test('is not read as JSON: a JSON array is one label, and one label is not a classifier', () => {
+    expect(() => parseLabelsFile('labels.txt', '["cat", "dog"]')).toThrow(
+      `labels.txt: a classifier has at least 2 classes, one label each: ${ONE_UNIT_FIX}`,
+    );
   });
 
   test('fails when it holds no labels', () => {

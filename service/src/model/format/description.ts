@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ONE_UNIT_FIX } from './io';
+import { LabelsSchema } from './labels';
 
 /**
  * The serving description: what the service needs to feed a model and read its output. Every source of
@@ -18,9 +18,7 @@ export type Interpolation = (typeof INTERPOLATIONS)[number];
 /** Each field's rule, once; the partial (per source) and the complete (resolved) schemas are built from it. */
 const fields = {
   /** Class labels in the order of the output vector (names may repeat: the class index is the identity). */
-  labels: z
-    .array(z.string().min(1).max(200))
-    .min(2, { message: `a classifier has at least 2 classes, one label each: ${ONE_UNIT_FIX}` }),
+  labels: LabelsSchema,
   input: {
     /** Name of the image input of the graph. */
     name: z.string().min(1),

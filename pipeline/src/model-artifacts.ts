@@ -5,6 +5,7 @@ import {
   DESCRIPTION_FILES,
   METADATA_FILE,
   MLMODEL_FILE,
+  missingExternalData,
   onnxFileOf,
   readOnnxGraph,
 } from '../../service/src/model/format';
@@ -98,9 +99,7 @@ export async function downloadServingFiles(
   const absent = external.filter((f) => !sizes.has(f));
   if (absent.length > 0) {
     throw new CliError(
-      `the registered model at '${location}' is not servable: ${onnxFile} keeps its weights in ${absent.join(', ')} ` +
-        `(ONNX external data) but the directory has no such file (found: ${[...sizes.keys()].join(', ')}): ` +
-        'log the model again with mlflow.onnx.log_model, which uploads the external data beside it',
+      `the registered model at '${location}' is not servable: ${missingExternalData(onnxFile, absent, [...sizes.keys()])}`,
     );
   }
   return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, external, onProgress)) };

@@ -192,7 +192,7 @@ describe('a version logged the standard way (MLmodel, no model.json)', () => {
     );
     const before = treeState(repo.root);
     await expect(promoteVersion(v.version)).rejects.toThrow(
-      /model\.onnx keeps its weights in weights\.bin \(ONNX external data\) but the directory has no such file \(found: MLmodel, model\.onnx\)/,
+      /is not servable: model\.onnx: the graph keeps tensors in 'weights\.bin' \(ONNX external data, .*\) but the directory has no such file \(found: MLmodel, model\.onnx\)/,
     );
     expect(treeState(repo.root)).toEqual(before);
   });

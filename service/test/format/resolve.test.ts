@@ -508,7 +508,8 @@ describe("resolving a graph with external data (mlflow.onnx.log_model's default)
     expect(await loadError(tmp.dir)).toBe(
       `${join(tmp.dir, 'model.onnx')}: the graph keeps tensors in '${LOCATION}' (ONNX external data, what ` +
         'mlflow.onnx.log_model writes by default) but the directory has no such file (found: MLmodel, model.onnx): ' +
-        'upload the whole directory the model was saved to, or log it with save_as_external_data=False',
+        'log the model again with mlflow.onnx.log_model, which uploads that file beside model.onnx, or save it ' +
+        'with save_as_external_data=False',
     );
   });
 

@@ -127,13 +127,7 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
           'save the model again with another location for its external data',
       );
     }
-    if (!names.has(file)) {
-      throw new ModelLoadError(
-        `${onnxPath}: the graph keeps tensors in '${file}' (ONNX external data, what mlflow.onnx.log_model writes ` +
-          `by default) but the directory has no such file (found: ${listNames(names)}): upload the whole directory ` +
-          'the model was saved to, or log it with save_as_external_data=False',
-      );
-    }
+    if (!names.has(file)) throw new ModelLoadError(missingExternalData(onnxPath, [file], [...names]));
     const data = await read(file);
     externalData.push({ path: file, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
@@ -256,6 +250,23 @@ export function fileDigestMismatches(
     if (!(name in expected)) problems.push(`${name} influences serving but is not pinned`);
   }
   return problems;
+}
+
+/**
+ * The message for external-data files the graph names but its directory lacks (`found` lists what it holds):
+ * the same whether the directory is on disk or in the registry.
+ */
+export function missingExternalData(
+  onnxFile: string,
+  missing: readonly string[],
+  found: readonly string[],
+): string {
+  return (
+    `${onnxFile}: the graph keeps tensors in ${missing.map((f) => `'${f}'`).join(', ')} (ONNX external data, what ` +
+    `mlflow.onnx.log_model writes by default) but the directory has no such file (found: ${[...found].sort().join(', ') || 'nothing'}): ` +
+    'log the model again with mlflow.onnx.log_model, which uploads that file beside model.onnx, or save it with ' +
+    'save_as_external_data=False'
+  );
 }
 
 /** The ONNX file a directory's `MLmodel` names, or `model.onnx` without one. */

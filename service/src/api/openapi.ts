@@ -121,7 +121,7 @@ export function openApiDocument(model: DocumentedModel): Json {
     name: 'version',
     in: 'path',
     required: true,
-    description: 'model version (404 naming the loaded version for any other)',
+    description: 'model version (404 naming the served version for any other)',
     schema: { type: 'string', examples: [model.version] },
   };
   const v2Model = (path: string, op: Json, withVersion: boolean): [string, Json] => [

@@ -181,7 +181,7 @@ export function checkModelPath(model: ServedModel, name: string, version: string
     throw new AppError(
       404,
       'model_version_not_found',
-      `model '${name}' has no version '${version}' here: the loaded version is '${model.version}'`,
+      `model '${name}' has no version '${version}' here: the served version is '${model.version}'`,
     );
   }
 }

@@ -117,8 +117,8 @@ describe('health and metadata', () => {
   test.each([
     ['/v2/models/nope', "unknown model 'nope': this server serves 'tiny'"],
     ['/v2/models/nope/ready', "unknown model 'nope'"],
-    ['/v2/models/tiny/versions/3', "model 'tiny' has no version '3' here: the loaded version is '7'"],
-    ['/v2/models/tiny/versions/3/ready', "the loaded version is '7'"],
+    ['/v2/models/tiny/versions/3', "model 'tiny' has no version '3' here: the served version is '7'"],
+    ['/v2/models/tiny/versions/3/ready', "the served version is '7'"],
   ])(
     'fails when the model or version is unknown: GET %s is 404 with the error object',
     async (path, text) => {
@@ -201,9 +201,9 @@ describe('health and metadata', () => {
       ['get', '/v2/models/nope', "unknown model 'nope': this server serves 'tiny'"],
       ['get', '/v2/models/nope/ready', "unknown model 'nope'"],
       ['post', '/v2/models/nope/infer', "unknown model 'nope'"],
-      ['get', '/v2/models/tiny/versions/3', "the loaded version is '7'"],
-      ['get', '/v2/models/tiny/versions/3/ready', "the loaded version is '7'"],
-      ['post', '/v2/models/tiny/versions/3/infer', "the loaded version is '7'"],
+      ['get', '/v2/models/tiny/versions/3', "the served version is '7'"],
+      ['get', '/v2/models/tiny/versions/3/ready', "the served version is '7'"],
+      ['post', '/v2/models/tiny/versions/3/infer', "the served version is '7'"],
     ] as const)(
       'fails when the model or version is unknown: %s %s is 404, as once loaded',
       async (method, path, text) => {
@@ -644,7 +644,7 @@ describe('bad input gets the protocol error object with a 4xx, never a 500', () 
     ]);
     const version = await infer(bytes(['AA==']), '/v2/models/tiny/versions/8/infer');
     expect(version.status).toBe(404);
-    expect(version.body.error).toContain("the loaded version is '7'");
+    expect(version.body.error).toContain("the served version is '7'");
   });
 
   test('seeded fuzz: 200 mutated requests get 200 or 4xx with the error object, and serving goes on', async () => {

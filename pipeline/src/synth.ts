@@ -28,14 +28,8 @@ export async function runSynth(synth: SynthFn, repoRoot: string): Promise<void> 
   }
 }
 
-/** A change staged outside the environment's own files: git's status letter (A, M, D) and the path. */
-export interface ForeignChange {
-  readonly status: string;
-  readonly path: string;
-}
-
 /**
- * Stages what a pin change and its synth changed under {@link PROMOTION_PATHS} and returns the staged changes
+ * Stages what a pin change and its synth changed under {@link PROMOTION_PATHS} and returns the staged paths
  * outside `env`'s own files (its pin, its evidence, `dist/<env>/`). A synth changes nothing else unless `dist/`
  * did not match `charts/` before (a change committed without `npm run synth`): such changes must not ship under a
  * model's name, unreviewed, in a commit verify-deploy judges by `env` alone.
@@ -44,35 +38,22 @@ export async function stageEnvironmentChange(
   git: Git,
   root: string,
   env: EnvironmentName,
-): Promise<ForeignChange[]> {
+): Promise<string[]> {
   await git.run(['add', '--all', '--', ...PROMOTION_PATHS]);
   const own = [modelPinPath(root, env), evidencePath(root, env)].map((p) => relative(root, p));
-  const staged = await git.run(['diff', '--cached', '--name-status', '--no-renames']);
+  const staged = await git.run(['diff', '--cached', '--name-only', '--no-renames']);
   return staged
     .split('\n')
     .filter(Boolean)
-    .map((line) => {
-      const [status = '', path = ''] = line.split('\t');
-      return { status, path };
-    })
-    .filter((c) => !own.includes(c.path) && !c.path.startsWith(`dist/${env}/`));
+    .filter((path) => !own.includes(path) && !path.startsWith(`dist/${env}/`));
 }
 
-/** Takes `changes` back out of the index and the tree: those paths stay as HEAD has them. */
-export async function dropChanges(git: Git, changes: readonly ForeignChange[]): Promise<void> {
-  if (changes.length === 0) return;
-  const paths = changes.map((c) => c.path);
-  await git.run(['reset', '--quiet', '--', ...paths]);
-  const tracked = changes.filter((c) => c.status !== 'A').map((c) => c.path);
-  if (tracked.length > 0) await git.run(['checkout', 'HEAD', '--', ...tracked]);
-  const added = changes.filter((c) => c.status === 'A').map((c) => c.path);
-  if (added.length > 0) await git.run(['clean', '-fq', '--', ...added]);
+/** Takes `paths` back out of the index and the tree, added, changed or deleted: they stay as HEAD has them. */
+export async function dropChanges(git: Git, paths: readonly string[]): Promise<void> {
+  if (paths.length > 0) await git.run(['restore', '--source=HEAD', '--staged', '--worktree', '--', ...paths]);
 }
 
-/** `a, b, c, d, e, …`: the first five paths of `changes`, for a message. */
-export function listChanges(changes: readonly ForeignChange[]): string {
-  return `${changes
-    .slice(0, 5)
-    .map((c) => c.path)
-    .join(', ')}${changes.length > 5 ? ', …' : ''}`;
+/** `a, b, c, d, e, …`: the first five of `paths`, for a message. */
+export function listChanges(paths: readonly string[]): string {
+  return `${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''}`;
 }

@@ -268,11 +268,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
           prBody: body,
         };
       }
-      if (!opts.push) {
-        await tagPassed(commit);
-        return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
-      }
-      if (await pushOrCatchUp(git, pushTarget, attempt, base)) {
+      if (!opts.push || (await pushOrCatchUp(git, pushTarget, attempt, base))) {
         await tagPassed(commit);
         return { status: 'promoted', commit, oldVersion: old?.version, newVersion: pin.version };
       }

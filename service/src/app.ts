@@ -83,6 +83,15 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Once draining, every answer closes its connection (also one to a request that arrived before), so a
+  // client's pool stops reusing a socket the server is about to close and moves to other pods. Decided when
+  // the head is written (Node's implicit head goes through writeHead too): Node then writes `Connection:
+  // close` instead of `keep-alive`. Set once on this app's response prototype, not per request.
+  const writeHead = app.response.writeHead as (...args: unknown[]) => Response;
+  app.response.writeHead = function (this: Response, ...args: unknown[]): Response {
+    if (state.draining) this.shouldKeepAlive = false;
+    return writeHead.apply(this, args);
+  } as Response['writeHead'];
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
@@ -92,14 +101,6 @@ export function createApp(deps: AppDeps): express.Express {
     const gone = new AbortController();
     req.gone = gone.signal;
     res.setHeader('X-Request-Id', req.id);
-    // Once draining, every answer closes its connection (also one to a request that arrived before), so a
-    // client's pool stops reusing a socket the server is about to close and moves to other pods. Decided
-    // when the head is written: Node writes `Connection: close` instead of `keep-alive`.
-    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
-    res.writeHead = ((...args: unknown[]) => {
-      if (state.draining) res.shouldKeepAlive = false;
-      return writeHead(...args);
-    }) as Response['writeHead'];
     const model = state.model;
     if (model) res.setHeader('X-Model-Version', model.version);
     metrics.inFlight.inc();
@@ -348,7 +349,8 @@ const METHOD_NOT_ALLOWED = 'method_not_allowed';
 
 /** What `app.router` lists (router ≥ 2.3, `listRoutes`); typed here because @types/express omits it. */
 interface RouteListing {
-  listRoutes?(): ReadonlyArray<{ readonly path: string | RegExp; readonly methods?: readonly string[] }>;
+  // Every route here is a string path registered with get/post, so each listed route has both.
+  listRoutes?(): ReadonlyArray<{ readonly path: string; readonly methods: readonly string[] }>;
 }
 
 /**
@@ -364,11 +366,9 @@ function registerMethodNotAllowed(app: express.Express): void {
   }
   const allowed = new Map<string, string[]>();
   for (const { path, methods } of router.listRoutes()) {
-    if (typeof path !== 'string' || !methods) continue;
     allowed.set(path, [...new Set([...(allowed.get(path) ?? []), ...methods])]);
   }
   for (const [path, methods] of allowed) {
-    if (methods.includes('*')) continue; // every method is served
     const list = methods.join(', ');
     app.all(path, (req) => {
       throw new AppError(

@@ -79,7 +79,8 @@ export const PREDICTION_ERROR_STATUS: Readonly<Record<PredictionErrorCode, numbe
   shutting_down: 503,
   no_inference_worker: 503,
   timeout: 504,
-  // Never seen by the client, who left; the status logs and counts it as nginx does.
+  // Never seen by the client, who left. The request is logged and counted with 499 by the request's close
+  // handler (client-errors.ts, unansweredStatus), before this answer is written to a closed socket.
   client_gone: 499,
   inference_failed: 500,
 };

@@ -285,8 +285,8 @@ function checkCount(count: number, maxImages: number): void {
 /**
  * The elements of `data`, flat: either already flat with product(shape) elements, or nested exactly like
  * `shape`. Each element must be a finite number (FP32) or a string (BYTES); 400 naming the first bad one.
- * Nothing here recurses into the data: a client can nest arrays or objects thousands of levels deep in a
- * few KB, deeper than the call stack goes.
+ * A bad element is described in a few words, never stringified whole: a client can nest arrays or objects
+ * thousands of levels deep in a few KB, deeper than JSON.stringify's call stack goes.
  */
 function flatten(data: readonly unknown[], shape: readonly number[], datatype: 'FP32' | 'BYTES'): unknown[] {
   const total = shape.reduce((a, b) => a * b, 1);
@@ -314,34 +314,21 @@ function flatten(data: readonly unknown[], shape: readonly number[], datatype: '
     data.forEach((v, i) => check(v, `.${i}`));
     return out;
   }
-  // Depth first in row-major order, with the levels entered so far on a stack of our own.
-  const levels: {
-    readonly values: readonly unknown[];
-    readonly depth: number;
-    readonly path: string;
-    next: number;
-  }[] = [];
-  const enter = (values: readonly unknown[], depth: number, path: string): void => {
-    if (values.length !== shape[depth]) {
+  // The recursion is as deep as the shape's rank (checked before): nesting deeper is a bad element.
+  const walk = (level: readonly unknown[], depth: number, path: string): void => {
+    if (level.length !== shape[depth]) {
       throw invalid(
-        `'inputs.0.data${path}' has ${values.length} elements; dimension ${depth} of shape [${shape.join(',')}] is ${shape[depth]}`,
+        `'inputs.0.data${path}' has ${level.length} elements; dimension ${depth} of shape [${shape.join(',')}] is ${shape[depth]}`,
       );
     }
-    levels.push({ values, depth, path, next: 0 });
+    const last = depth === shape.length - 1;
+    level.forEach((v, i) => {
+      if (last) check(v, `${path}.${i}`);
+      else if (Array.isArray(v)) walk(v, depth + 1, `${path}.${i}`);
+      else throw invalid(`'inputs.0.data${path}.${i}' must be an array: nested data follows the shape`);
+    });
   };
-  enter(data, 0, '');
-  for (let level = levels.at(-1); level; level = levels.at(-1)) {
-    if (level.next === level.values.length) {
-      levels.pop();
-      continue;
-    }
-    const i = level.next++;
-    const value = level.values[i];
-    const path = `${level.path}.${i}`;
-    if (level.depth === shape.length - 1) check(value, path);
-    else if (Array.isArray(value)) enter(value, level.depth + 1, path);
-    else throw invalid(`'inputs.0.data${path}' must be an array: nested data follows the shape`);
-  }
+  walk(data, 0, '');
   return out;
 }
 

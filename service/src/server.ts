@@ -80,8 +80,6 @@ async function main(): Promise<void> {
   });
   const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   state.setModel({
-    name: config.modelName,
-    version: config.modelVersion,
     sha256: files.sha256,
     metadataSha256: files.metadataSha256,
     files: files.files,

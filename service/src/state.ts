@@ -60,15 +60,9 @@ export class ServiceState {
     return this.isDraining;
   }
 
-  /** Marks the model loaded and warmed up: readiness can turn 200. It must be the served model. */
-  setModel(model: LoadedModel): void {
-    const { name, version } = this.served;
-    if (model.name !== name || model.version !== version) {
-      throw new Error(
-        `the loaded model '${model.name}' version '${model.version}' is not the served one, '${name}' version '${version}'`,
-      );
-    }
-    this.current = model;
+  /** Marks the served model loaded and warmed up: readiness can turn 200. */
+  setModel(model: Omit<LoadedModel, keyof ServedModel>): void {
+    this.current = { ...this.served, ...model };
   }
 
   /** Readiness turns 503 for good; requests are still served. */

@@ -65,8 +65,6 @@ async function startHarness(
   });
   const state = new ServiceState({ name: 'tiny', version: '7' });
   state.setModel({
-    name: 'tiny',
-    version: '7',
     sha256: model.sha256,
     metadataSha256: model.metadataSha256,
     files: model.files,

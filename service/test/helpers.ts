@@ -122,8 +122,6 @@ export async function startTestService(
   });
   const state = new ServiceState({ name: 'tiny', version: '7' });
   state.setModel({
-    name: 'tiny',
-    version: '7',
     sha256: files.sha256,
     metadataSha256: files.metadataSha256,
     files: files.files,

@@ -19,7 +19,7 @@ interface PinChange {
 }
 
 /** A commit carrying at least one of the trailers above. */
-interface TrailerCommit {
+export interface TrailerCommit {
   readonly sha: string;
   readonly promotions: readonly PinChange[];
   readonly rollbacks: readonly PinChange[];
@@ -30,7 +30,7 @@ interface TrailerCommit {
  * The commits of HEAD's history that carry a promotion or rollback trailer, newest first. Refuses a shallow clone:
  * a rollback older than its boundary would silently go unseen.
  */
-async function trailerCommits(git: Git): Promise<TrailerCommit[]> {
+export async function readPromotionHistory(git: Git): Promise<TrailerCommit[]> {
   if ((await git.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true') {
     throw new CliError(
       'the repository is a shallow clone, so its promotion and rollback history is incomplete: fetch the full ' +
@@ -75,7 +75,7 @@ function parsePinChange(value: string): PinChange {
 /** The newest promotion commit of `env` in HEAD's history that no rollback has reverted yet. */
 export async function newestUnrevertedPromotion(git: Git, env: EnvironmentName): Promise<string | undefined> {
   const reverted = new Set<string>();
-  for (const commit of await trailerCommits(git)) {
+  for (const commit of await readPromotionHistory(git)) {
     for (const r of commit.reverts) reverted.add(r);
     if (commit.promotions.some((p) => p.env === env) && !reverted.has(commit.sha)) return commit.sha;
   }
@@ -84,16 +84,16 @@ export async function newestUnrevertedPromotion(git: Git, env: EnvironmentName):
 
 /**
  * The rollback commit that took `version` of model `name` out of `env`, when that is the version's latest fate in
- * HEAD's history (a promotion of the version into `env` after the rollback, e.g. with an explicit `--version`,
+ * `history` ({@link readPromotionHistory}) (a promotion of the version into `env` after the rollback, e.g. with an explicit `--version`,
  * clears it); undefined otherwise.
  */
-export async function rolledBackBy(
-  git: Git,
+export function rolledBackBy(
+  history: readonly TrailerCommit[],
   env: EnvironmentName,
   name: string,
   version: string,
-): Promise<string | undefined> {
-  for (const commit of await trailerCommits(git)) {
+): string | undefined {
+  for (const commit of history) {
     const of = (c: PinChange): boolean => c.env === env && c.name === name;
     if (commit.rollbacks.some((c) => of(c) && c.from === version)) return commit.sha;
     if (commit.promotions.some((c) => of(c) && c.to === version)) return undefined;

@@ -4,7 +4,12 @@ import { CliError } from '../cli-error';
 import { currentPin, describeSelector, environmentSelector, resolveSelector } from '../environments';
 import { Git } from '../git';
 import { MlflowClient, MlflowError, mlflowConnectionFromEnv } from '../mlflow';
-import { rolledBackBy, rolledBackMessage } from '../promotion-history';
+import {
+  readPromotionHistory,
+  rolledBackBy,
+  rolledBackMessage,
+  type TrailerCommit,
+} from '../promotion-history';
 
 /** Where one environment stands. */
 export interface CheckRow {
@@ -36,6 +41,7 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
   const git = new Git(cwd);
   const root = await git.topLevel();
   const rows: CheckRow[] = [];
+  let history: Promise<TrailerCommit[]> | undefined;
   for (const env of ENVIRONMENTS) {
     const pin = currentPin(root, env);
     const selector = await environmentSelector(root, env);
@@ -66,7 +72,8 @@ export async function check(client: MlflowClient, cwd: string): Promise<CheckRow
         rows.push({ ...found, status: 'in-sync', detail: `pinned ${pin.version} = registry ${sel}` });
         continue;
       }
-      const rollbackCommit = await rolledBackBy(git, env, name, v.version);
+      history ??= readPromotionHistory(git); // read once, and only when some environment differs
+      const rollbackCommit = rolledBackBy(await history, env, name, v.version);
       rows.push(
         rollbackCommit
           ? {

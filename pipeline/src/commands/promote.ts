@@ -25,7 +25,12 @@ import { commitLines, markdownReport } from '../evaluation/report';
 import type { GateReport } from '../gate';
 import { Git, pushOrCatchUp, type PushTarget } from '../git';
 import { InterruptGuard } from '../interrupts';
-import { PROMOTION_TRAILER, rolledBackBy, rolledBackMessage } from '../promotion-history';
+import {
+  PROMOTION_TRAILER,
+  readPromotionHistory,
+  rolledBackBy,
+  rolledBackMessage,
+} from '../promotion-history';
 import { MlflowClient, mlflowConnectionFromEnv } from '../mlflow';
 import { downloadServingFiles } from '../model-artifacts';
 import {
@@ -132,7 +137,7 @@ export async function promote(client: MlflowClient, opts: PromoteOptions): Promi
     return { status: 'unchanged', version: version.version };
   }
   if (selector.kind !== 'version') {
-    const rollbackCommit = await rolledBackBy(git, opts.env, name, version.version);
+    const rollbackCommit = rolledBackBy(await readPromotionHistory(git), opts.env, name, version.version);
     if (rollbackCommit) {
       log(`promote: ${rolledBackMessage(opts.env, name, version.version, selector, rollbackCommit)}`);
       return { status: 'rolled-back', version: version.version, rollbackCommit };

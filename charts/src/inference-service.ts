@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { CanaryRollout } from './canary-rollout';
 import { validateImage } from './config/image-reference';
-import { APP_NAME } from './config/names';
+import { APP_NAME, DNS_LABEL } from './config/names';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit, wholeSeconds } from './container-settings';
 import { Delivery } from './delivery';
 import { POD_TEMPLATE_HASH_LABEL } from './monitoring/canary-analysis';
@@ -758,7 +758,7 @@ export function configHash(data: Readonly<Record<string, string>>): string {
 }
 
 function validateName(prop: string, value: string): void {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+  if (!DNS_LABEL.test(value)) {
     throw new Error(
       `'${prop}' '${value}' must be a DNS label: lower-case letters, digits and '-', at most 63.`,
     );

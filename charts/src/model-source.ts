@@ -1,5 +1,6 @@
 import { parseIpv4Cidr } from './cidr';
 import type { ModelPin } from './config/model-pin';
+import { DNS_LABEL } from './config/names';
 
 /** Where the init container finds MLflow, and the Secret that holds its credentials. */
 export interface MlflowConnection {
@@ -131,7 +132,7 @@ export function uriPort(uri: string): number {
 }
 
 function dnsLabel(prop: string, value: string): void {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+  if (!DNS_LABEL.test(value)) {
     throw new Error(
       `'${prop}' '${value}' must be a DNS label: lower-case letters, digits and '-', at most 63.`,
     );

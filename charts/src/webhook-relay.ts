@@ -4,7 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../../imports/prometheus-servicemonitor-monitoring.coreos.com';
 import { validateImage } from './config/image-reference';
-import { APP_NAME, GitHubRepositorySchema } from './config/names';
+import { APP_NAME, DNS_HOST_NAME, GitHubRepositorySchema } from './config/names';
 import { containerResources, httpProbe, ProbeTiming, sizeLimit } from './container-settings';
 import { CLI_PATH } from './inference-service';
 import { workloadNetworkPolicy } from './network-policy';
@@ -203,10 +203,7 @@ export class WebhookRelay extends Construct {
           "ingress controller's namespace (e.g. ingress-nginx), or remove 'ingress'.",
       );
     }
-    if (
-      props.ingress &&
-      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(props.ingress.host)
-    ) {
+    if (props.ingress && !DNS_HOST_NAME.test(props.ingress.host)) {
       throw new Error(
         `'ingress.host' '${props.ingress.host}' must be a fully qualified DNS name, e.g. relay.example.com.`,
       );

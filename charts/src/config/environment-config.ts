@@ -12,22 +12,15 @@ import { EvaluationPolicySchema } from './evaluation-policy';
 import { ExternalTrafficField, externalTrafficProblems } from './external-traffic';
 import { validateImage } from './image-reference';
 import { ENVIRONMENTS, ModelAliasSchema, RegisteredModelNameSchema, type EnvironmentName } from './model-pin';
-import { APP_NAME, GitHubRepositorySchema } from './names';
+import { APP_NAME, DNS_HOST_NAME, DNS_LABEL, DNS_SUBDOMAIN, GitHubRepositorySchema } from './names';
 
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-'");
+const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and '-'");
 const port = z.number().int().min(1).max(65535);
-/** One DNS-1123 label, the unit of the subdomains and host names below. */
-const DNS_NAME_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 /** A DNS-1123 subdomain, as Kubernetes requires of e.g. an IngressClass name. */
 const dnsSubdomain = z
   .string()
   .max(253)
-  .regex(
-    new RegExp(`^${DNS_NAME_LABEL}(\\.${DNS_NAME_LABEL})*$`),
-    "must be a DNS subdomain: lower-case letters, digits, '-' and '.'",
-  );
+  .regex(DNS_SUBDOMAIN, "must be a DNS subdomain: lower-case letters, digits, '-' and '.'");
 /** Annotations, whose keys Kubernetes requires to be qualified names: `[prefix/]name`. */
 const annotations = z.record(
   z.string().refine((key) => {
@@ -244,10 +237,7 @@ export const EnvironmentConfigSchema = z
           .strictObject({
             host: z
               .string()
-              .regex(
-                new RegExp(`^${DNS_NAME_LABEL}(\\.${DNS_NAME_LABEL})+$`),
-                'must be a fully qualified DNS name, e.g. relay.example.com',
-              ),
+              .regex(DNS_HOST_NAME, 'must be a fully qualified DNS name, e.g. relay.example.com'),
             className: dnsSubdomain.optional(),
             tlsSecretName: dnsLabel.optional(),
             annotations: annotations.optional(),

@@ -150,6 +150,8 @@ export function autoscalingProblems(
     const min = field === 'scaleDownStabilizationWindow' ? 0 : 1;
     if (!Number.isInteger(seconds) || seconds < min) {
       problems.push({ field, message: `(${seconds} s) must be a whole number of seconds ≥ ${min}` });
+    } else if (field === 'scaleDownStabilizationWindow' && seconds > 3600) {
+      problems.push({ field, message: `(${seconds} s) must be ≤ 3600: the HPA API allows at most an hour` });
     }
   }
   if (problems.length > 0) return problems;

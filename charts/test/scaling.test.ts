@@ -97,6 +97,13 @@ describe('Scaling', () => {
     ).toBeDefined();
   });
 
+  it('fails on a scale-down window over the HPA API bound of an hour', () => {
+    expect(messageOf(() => Scaling.autoscaled({ scaleDownStabilizationWindow: Duration.hours(2) }))).toBe(
+      "'scaleDownStabilizationWindow' (7200 s) must be ≤ 3600: the HPA API allows at most an hour.",
+    );
+    expect(Scaling.autoscaled({ scaleDownStabilizationWindow: Duration.hours(1) }).autoscaling).toBeDefined();
+  });
+
   it('names the fields as the caller renders them', () => {
     const problems = autoscalingProblems(resolveAutoscaling({ minReplicas: 12 }), (f) => `'hpa.${f}'`);
     expect(problems).toEqual([

@@ -84,11 +84,7 @@ const AutoscalingSchema = z
     memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
     // Not negative (a Duration cannot be); whole seconds is the construct's rule, reported in the file's words below.
     // The HPA API's own bound (behavior.scaleDown.stabilizationWindowSeconds ≤ 3600).
-    scaleDownStabilizationWindowSeconds: z
-      .number()
-      .min(0)
-      .max(3600, 'must be ≤ 3600: the HPA API allows at most an hour')
-      .optional(),
+    scaleDownStabilizationWindowSeconds: z.number().min(0).optional(),
   })
   .transform(({ scaleDownStabilizationWindowSeconds: window, ...counts }) => ({
     ...counts,

@@ -69,7 +69,7 @@ describe('environment config validation', () => {
     const c = production();
     c.autoscaling.scaleDownStabilizationWindowSeconds = 7200;
     expect(errorOf(c)).toContain(
-      "'autoscaling.scaleDownStabilizationWindowSeconds' must be ≤ 3600: the HPA API allows at most an hour",
+      "'autoscaling.scaleDownStabilizationWindowSeconds' (7200 s) must be ≤ 3600: the HPA API allows at most an hour",
     );
   });
 

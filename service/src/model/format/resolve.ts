@@ -119,18 +119,23 @@ export async function readModelFiles(dir: string, expected: ExpectedDigests = {}
   }
   const several = severalInputsProblem(graph.inputs);
   if (several) throw new ModelLoadError(`${onnxPath}: ${several}`);
-  const externalData: ExternalDataFile[] = [];
-  for (const file of graph.externalData) {
-    if (file === onnxFile || (DESCRIPTION_FILES as readonly string[]).includes(file)) {
-      throw new ModelLoadError(
-        `${onnxPath}: its external data is stored in '${file}', a file the model directory uses for something else: ` +
-          'save the model again with another location for its external data',
-      );
-    }
-    if (!names.has(file)) throw new ModelLoadError(missingExternalData(onnxPath, [file], [...names]));
-    const data = await read(file);
-    externalData.push({ path: file, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const taken = graph.externalData.find(
+    (f) => f === onnxFile || (DESCRIPTION_FILES as readonly string[]).includes(f),
+  );
+  if (taken !== undefined) {
+    throw new ModelLoadError(
+      `${onnxPath}: its external data is stored in '${taken}', a file the model directory uses for something else: ` +
+        'save the model again with another location for its external data',
+    );
   }
+  const absent = graph.externalData.filter((f) => !names.has(f));
+  if (absent.length > 0) throw new ModelLoadError(missingExternalData(onnxPath, absent, [...names]));
+  const externalData: ExternalDataFile[] = await Promise.all(
+    graph.externalData.map(async (path) => {
+      const data = await read(path);
+      return { path, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    }),
+  );
   if (mlmodel?.signature) {
     const problems = [
       ...signatureMismatches(mlmodel.signature.inputs, graph.inputs, 'inputs'),

@@ -602,6 +602,13 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       git('commit', '-q', '-m', 'initial pins');
     });
 
+    /** verify-deploy's `changed` step for a push from `before` to HEAD. */
+    const changedSince = (before: string): ReturnType<typeof runStep> =>
+      runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
+        BEFORE: before,
+        GITHUB_SHA: git('rev-parse', 'HEAD'),
+      });
+
     test('lists the environments whose pins changed in the push (local is not verified)', () => {
       const before = git('rev-parse', 'HEAD');
       pin('production', '2');
@@ -609,10 +616,7 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       git('commit', '-qam', 'promote(production): 1 -> 2');
       pin('staging', '3');
       git('commit', '-qam', 'promote(staging): 1 -> 3');
-      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
-        BEFORE: before,
-        GITHUB_SHA: git('rev-parse', 'HEAD'),
-      });
+      const res = changedSince(before);
       expect(res.status).toBe(0);
       expect(JSON.parse(res.outputs.environments)).toEqual(['production', 'staging']);
     });
@@ -626,10 +630,7 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
       writeFileSync(join(dir, 'NOTES.md'), 'a change beside the pins\n');
       git('add', '.');
       git('commit', '-qm', 'a push without staging or production pins');
-      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
-        BEFORE: before,
-        GITHUB_SHA: git('rev-parse', 'HEAD'),
-      });
+      const res = changedSince(before);
       expect(res.status).toBe(0);
       expect(JSON.parse(res.outputs.environments)).toEqual([]);
     });
@@ -637,10 +638,7 @@ describe('workflow scripts, run for real with bash, git and jq', () => {
     test('a push whose "before" is unknown (new branch, force push) compares with the parent commit', () => {
       pin('staging', '2');
       git('commit', '-qam', 'promote(staging): 1 -> 2');
-      const res = runStep(stepScript('verify-deploy.yml', 'changed', 'diff'), {
-        BEFORE: '0000000000000000000000000000000000000000',
-        GITHUB_SHA: git('rev-parse', 'HEAD'),
-      });
+      const res = changedSince('0000000000000000000000000000000000000000');
       expect(JSON.parse(res.outputs.environments)).toEqual(['staging']);
     });
 

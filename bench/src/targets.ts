@@ -169,7 +169,10 @@ export const TARGETS: readonly TargetSpec[] = [
       `CPU-ms per image at saturation ${f2(m.peer.service.cpuMsPerImage)} against the peer's ` +
         `${f2(m.peer.peer.cpuMsPerImage)}; one call at a time, preprocessing ${f2(m.floor.preprocessCpuMs)} ` +
         `(sharp) against ${f2(m.peer.cost.preprocessCpuMs)} (Pillow), inference ${f2(m.floor.inferenceCpuMs)} ` +
-        `(ONNX Runtime) against ${f2(m.peer.cost.inferenceCpuMs)} (torch)`,
+        `(ONNX Runtime) against ${f2(m.peer.cost.inferenceCpuMs)} (torch); with HTTP, hand-offs and garbage ` +
+        `collection free, decoding and inference alone would reach at most ` +
+        `${f2(m.peer.peer.cpuMsPerImage / (m.floor.preprocessCpuMs + m.floor.inferenceCpuMs))}x the peer on ` +
+        `the same cores`,
   },
   {
     id: 'p50-vs-peer',
@@ -184,7 +187,9 @@ export const TARGETS: readonly TargetSpec[] = [
       `the service's p50 is the in-process single image (${f2(singleImageP50(m))} ms: decoding, then inference ` +
         `in a worker) plus ${f2(m.peer.service.p50OneConnectionMs - singleImageP50(m))} ms of HTTP; the peer ` +
         `preprocesses and infers on the request's own thread, ` +
-        `${f2(m.peer.cost.preprocessCpuMs + m.peer.cost.inferenceCpuMs)} CPU-ms per image`,
+        `${f2(m.peer.cost.preprocessCpuMs + m.peer.cost.inferenceCpuMs)} CPU-ms per image; with HTTP free, ` +
+        `the in-process single image alone is ${f2(singleImageP50(m) / m.peer.peer.p50OneConnectionMs)}x the ` +
+        `peer's p50`,
   },
   {
     id: 'p99-vs-peer',

@@ -144,13 +144,34 @@ describe('bench targets', () => {
     const results = evaluateTargets(measuredModel({ peer: slowPeerRatio }));
     expect(byId(results, 'p50-vs-peer').limitedBy).toBe(
       "the service's p50 is the in-process single image (9.50 ms: decoding, then inference in a worker) plus " +
-        "10.00 ms of HTTP; the peer preprocesses and infers on the request's own thread, 9.00 CPU-ms per image",
+        "10.00 ms of HTTP; the peer preprocesses and infers on the request's own thread, 9.00 CPU-ms per image; " +
+        "with HTTP free, the in-process single image alone is 0.47x the peer's p50",
     );
     expect(byId(results, 'p99-vs-peer').limitedBy).toBe(
       "p99 − p50 at one connection 20.50 ms against the peer's 5.00; at one connection in the sweep the main " +
         'thread paused for 4 full garbage collections (44.4 per 1000 images, 5.0 ms each on average) and 50 ' +
         'young-generation ones (0.5 ms each), longest event-loop stall 10.0 ms',
     );
+  });
+
+  it('says how far the peer ratio could go with everything but decoding and inference free', () => {
+    // The peer spends 12 CPU-ms per image at saturation; this service's decoding and inference alone take 8 + 2:
+    // 1.2x at best, short of 1.5x whatever HTTP costs. The same peer at 18 CPU-ms leaves room up to 1.8x.
+    const cheapPeer = peer({
+      service: { ...peer().service, saturationImagesPerSec: 110 },
+      peer: { ...peer().peer, cpuMsPerImage: 12 },
+    });
+    const costlyPeer = peer({ service: { ...peer().service, saturationImagesPerSec: 110 } });
+    const reach = (p: ReturnType<typeof peer>) =>
+      byId(evaluateTargets(measuredModel({ peer: p })), 'saturation-vs-peer');
+    expect(reach(cheapPeer)).toMatchObject({ met: false, missedBy: '0.40x (27 % short)' });
+    expect(reach(cheapPeer).limitedBy).toBe(
+      "CPU-ms per image at saturation 10.00 against the peer's 12.00; one call at a time, preprocessing 8.00 " +
+        '(sharp) against 5.00 (Pillow), inference 2.00 (ONNX Runtime) against 4.00 (torch); with HTTP, ' +
+        'hand-offs and garbage collection free, decoding and inference alone would reach at most 1.20x the ' +
+        'peer on the same cores',
+    );
+    expect(reach(costlyPeer).limitedBy).toMatch(/would reach at most 1\.80x the peer on the same cores$/);
   });
 
   it('marks the service targets not measured when the default option failed to run', () => {

@@ -456,7 +456,8 @@ export function registerPromoteCommand(program: Command): void {
       "\nWithout --version/--alias/--stage the environment's model.alias or model.stage from " +
         'charts/environments/<env>.yaml is used. A version rolled back in the environment is not promoted again\n' +
         'from an alias or stage (exit 0, nothing done); --version promotes it deliberately.\n' +
-        'Exit codes: 0 promoted, already pinned or rolled back before, 1 failure (tree restored), 2 usage.\n' +
+        'Exit codes: 0 promoted, already pinned or rolled back before, 1 failure (tree restored), 2 usage,\n' +
+        '130/143 interrupted by SIGINT/SIGTERM (tree restored).\n' +
         'Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.',
     )
     .action(async (o: PromoteCliOptions) => {

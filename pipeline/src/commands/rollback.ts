@@ -230,7 +230,8 @@ export function registerRollbackCommand(program: Command): void {
     .option('--remote <name>', 'git remote to push to', 'origin')
     .addHelpText(
       'after',
-      '\nExit codes: 0 rolled back, 1 nothing to roll back or failure (tree restored), 2 usage.',
+      '\nExit codes: 0 rolled back, 1 nothing to roll back or failure (tree restored), 2 usage, ' +
+        '130/143 interrupted by SIGINT/SIGTERM (tree restored).',
     )
     .action(async (o: { env: EnvironmentName; push?: boolean; remote: string }) => {
       await rollback({ cwd: process.cwd(), env: o.env, push: o.push, remote: o.remote });

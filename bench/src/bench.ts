@@ -178,7 +178,8 @@ export interface BenchReport {
   readonly models: readonly ModelResult[];
 }
 
-function healthProber(url: string, everyMs = 100): { stop(): Promise<LatencySummary> } {
+/** Probes `GET /health` every 100 ms until stopped; a failed probe counts as 5 s. */
+function healthProber(url: string): { stop(): Promise<LatencySummary> } {
   const samples: number[] = [];
   let running = true;
   const loop = (async () => {
@@ -188,7 +189,7 @@ function healthProber(url: string, everyMs = 100): { stop(): Promise<LatencySumm
       } catch {
         samples.push(5000);
       }
-      await sleep(everyMs);
+      await sleep(100);
     }
   })();
   return {

@@ -110,8 +110,6 @@ export interface PeerServerOptions {
   readonly port: number;
   /** Worker processes. @default - os.availableParallelism(), as the service's INFERENCE_WORKERS default */
   readonly workers?: number;
-  /** torch intra-op threads per worker. @default 1 (the service's ORT_INTRA_OP_THREADS default) */
-  readonly threads?: number;
   /** @default - {@link peerPython} */
   readonly python?: string;
 }
@@ -123,7 +121,8 @@ export interface PeerServerOptions {
  */
 export function peerServerCommands(o: PeerServerOptions): PeerCommand[] {
   const workers = o.workers ?? os.availableParallelism();
-  const threads = o.threads ?? 1;
+  // One torch thread per worker, as the service's ORT_INTRA_OP_THREADS default.
+  const threads = 1;
   if (!Number.isInteger(workers) || workers < 1) {
     throw new Error(`peer workers (${workers}) must be a whole number ≥ 1`);
   }

@@ -29,12 +29,6 @@ export function summarize(values: readonly number[]): LatencySummary {
   };
 }
 
-/** Rounds for display/JSON: 2 decimals, NaN kept as null by JSON.stringify. */
-export function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
-
 /** Median (mean of the two middle values for an even count); NaN when empty. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

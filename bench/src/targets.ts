@@ -362,8 +362,8 @@ export function checkTarget(t: TargetSpec, measured: Measured | undefined): Targ
 }
 
 /** Every target for one model. */
-export function evaluateTargets(m: MeasuredModel, targets: readonly TargetSpec[] = TARGETS): TargetResult[] {
-  return targets.map((t) => {
+export function evaluateTargets(m: MeasuredModel): TargetResult[] {
+  return TARGETS.map((t) => {
     const result = checkTarget(t, t.measure(m));
     return result.met === false ? { ...result, limitedBy: t.limits(m) ?? null } : result;
   });

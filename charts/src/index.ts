@@ -6,7 +6,6 @@ export * from './argocd-chart';
 export * from './canary-rollout';
 export * from './config';
 export * from './config/environment-config';
-export * from './config';
 export * from './container-settings';
 export * from './config/external-traffic';
 export * from './config/image-reference';

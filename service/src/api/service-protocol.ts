@@ -195,6 +195,3 @@ export const FEEDBACK_ERRORS: ErrorCatalog = {
 
 /** Errors of the GET routes that need the model (`/model`, `/openapi.json`). */
 export const MODEL_ERRORS: ErrorCatalog = { 503: ['not_ready'] };
-
-/** Any path that is no route. */
-export const NOT_FOUND_ERRORS: ErrorCatalog = { 404: ['not_found'] };

@@ -233,10 +233,21 @@ describe('loadRelayConfig: each rule, to the character', () => {
     );
   });
 
-  test('an http API URL is allowed, and every trailing slash is dropped', () => {
+  test('an http API URL is allowed to a loopback host only, and every trailing slash is dropped', () => {
     expect(
       loadRelayConfig({ ...REQUIRED, GITHUB_API_URL: 'http://127.0.0.1:9000/api/v3//' }).GITHUB_API_URL,
     ).toBe('http://127.0.0.1:9000/api/v3');
+    expect(loadRelayConfig({ ...REQUIRED, GITHUB_API_URL: 'http://localhost:9000' }).GITHUB_API_URL).toBe(
+      'http://localhost:9000',
+    );
+    expect(loadRelayConfig({ ...REQUIRED, GITHUB_API_URL: 'http://[::1]:9000' }).GITHUB_API_URL).toBe(
+      'http://[::1]:9000',
+    );
+    // Anywhere else the token would cross the network in clear text.
+    expect(configError({ ...REQUIRED, GITHUB_API_URL: 'http://ghe.example.com/api/v3' })).toContain(
+      'GITHUB_API_URL: must be https: the token travels in its Authorization header (http only to a loopback ' +
+        "host, for tests) (got 'http://ghe.example.com/api/v3')",
+    );
   });
 
   test.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])(

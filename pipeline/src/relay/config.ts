@@ -10,6 +10,8 @@ import {
 
 /** Variables whose values must never appear in an error message or a log line. */
 const SECRET_VARIABLES = new Set(['MLFLOW_WEBHOOK_SECRET', 'GITHUB_TOKEN']);
+/** Hosts an `http:` GITHUB_API_URL may name: the token must not cross a network in clear text. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const intFromEnv = (min: number, max: number, fallback: number) =>
   z
@@ -86,6 +88,11 @@ export const RelayEnvSchema = z
         const url = new URL(u);
         return url.search === '' && url.hash === '';
       }, 'must have no query or fragment: the API path is appended to it')
+      .refine((u) => {
+        if (!URL.canParse(u)) return true;
+        const url = new URL(u);
+        return url.protocol === 'https:' || LOOPBACK_HOSTS.has(url.hostname);
+      }, 'must be https: the token travels in its Authorization header (http only to a loopback host, for tests)')
       .default('https://api.github.com')
       .transform((u) => u.replace(/\/+$/, '')),
     /** Registered model whose alias events are relayed; events for other models are ignored. */

@@ -82,6 +82,18 @@ describe('model pin', () => {
     );
   });
 
+  it('fails when the source or run id MLflow reported is not one line, before it reaches a commit message', () => {
+    for (const [field, value] of [
+      ['source', 'mlflow-artifacts://x\nModel-Rollback: staging/1/run/artifacts/model'],
+      ['runId', 'abc\r\n'],
+      ['source', 'mlflow-artifacts:/1/abc\u0000/artifacts/model'],
+    ] as const) {
+      expect(() => formatModelPin({ ...pin, [field]: value })).toThrow(
+        `model pin: invalid model pin: '${field}' must be one line without control characters (as MLflow reported it)`,
+      );
+    }
+  });
+
   it('fails when a pinned file name is a path', () => {
     expect(() => formatModelPin({ ...pin, files: { ...pin.files, '../x': 'a'.repeat(64) } })).toThrow(
       /must be a file name in the model directory/,

@@ -56,6 +56,15 @@ export function isLegacyPin(raw: unknown): boolean {
  * model.json when present): `model-fetch` downloads exactly these and verifies each. MLflow versions are
  * strings of digits (MLflow answers them as JSON strings).
  */
+/**
+ * Text MLflow reported (the version's source, its run): one line, since promote and rollback copy it into their
+ * commit messages, where a line break would add lines of MLflow's choosing to the message a reviewer reads.
+ */
+const oneLine = z
+  .string()
+  .min(1)
+  .regex(/^\P{Cc}+$/u, 'must be one line without control characters (as MLflow reported it)');
+
 export const ModelPinSchema = z.preprocess(
   fromLegacy,
   z
@@ -69,9 +78,9 @@ export const ModelPinSchema = z.preprocess(
       /** sha256 of each file that influences serving, by file name in the model directory. */
       files: z.record(z.string(), sha256Hex),
       /** Resolved artifact location of the version (e.g. `mlflow-artifacts:/1/<run>/artifacts/model`). */
-      source: z.string().min(1),
+      source: oneLine,
       /** The MLflow run that produced the artifacts, when known. */
-      runId: z.string().min(1).optional(),
+      runId: oneLine.optional(),
     })
     .strict()
     .superRefine((pin, ctx) => {

@@ -462,14 +462,19 @@ describe("resolving a graph with external data (mlflow.onnx.log_model's default)
   const LOCATION = '3f2938cc-1b2a-11f0-9c1e-0242ac120002';
   const external = (threshold = 1): ReturnType<typeof withExternalData> =>
     withExternalData(softmaxClassifier(), LOCATION, threshold);
-
-  test('the data file is read and pinned beside the ONNX file, and handed on under the name the graph uses', async () => {
+  /** The model directory as mlflow.onnx.log_model leaves it: MLmodel, model.onnx and its data file. */
+  const writeExternalModel = (): { graph: Uint8Array; data: Uint8Array } => {
     const { onnx: graph, data } = external();
     writeDir(tmp.dir, {
       MLmodel: { fixture: 'MLmodel.with-metadata' },
       'model.onnx': graph,
       [LOCATION]: data,
     });
+    return { graph, data };
+  };
+
+  test('the data file is read and pinned beside the ONNX file, and handed on under the name the graph uses', async () => {
+    const { graph, data } = writeExternalModel();
     const files = await readModelFiles(tmp.dir);
     expect(files.files).toEqual({
       MLmodel: sha256Hex(fixture('MLmodel.with-metadata')),
@@ -488,12 +493,7 @@ describe("resolving a graph with external data (mlflow.onnx.log_model's default)
   });
 
   test('a data file that differs from the pin is refused like any other pinned file', async () => {
-    const { onnx: graph, data } = external();
-    writeDir(tmp.dir, {
-      MLmodel: { fixture: 'MLmodel.with-metadata' },
-      'model.onnx': graph,
-      [LOCATION]: data,
-    });
+    const { data } = writeExternalModel();
     const pinned = (await readModelFiles(tmp.dir)).files;
     writeFileSync(join(tmp.dir, LOCATION), Buffer.concat([data, Buffer.from([0])]));
     expect(await loadError(tmp.dir, { files: pinned })).toMatch(

@@ -323,8 +323,7 @@ export async function requireClean(git: Git, command: string): Promise<void> {
   const dirty = await git.dirtyEntries(PROMOTION_PATHS);
   if (dirty.length > 0) {
     throw new CliError(
-      `${command} needs a clean working tree but found: ${dirty.slice(0, 5).join(', ')}` +
-        `${dirty.length > 5 ? ', …' : ''}: commit or stash these changes first`,
+      `${command} needs a clean working tree but found: ${listChanges(dirty)}: commit or stash these changes first`,
     );
   }
 }

@@ -92,14 +92,32 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   // From here on the tree is rewritten: a signal stops at the next step and the tree is restored.
   const interrupts = new InterruptGuard();
   log(`rollback: reverting ${target.slice(0, 12)} (${opts.env}: ${promoted.version} → ${previous.version})`);
+  // The plan does not change between attempts (requireSameRollback stops when it would): neither does what
+  // the commit restores and says.
+  const evidenceRel = relative(root, evidencePath(root, opts.env));
+  const hadEvidence = await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`]);
+  const message = [
+    `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
+    '',
+    `Environment: ${opts.env}`,
+    `Model: ${promoted.name}`,
+    `Version: ${promoted.version} -> ${previous.version}`,
+    `sha256: ${previous.sha256}`,
+    `Source: ${previous.source}`,
+    '',
+    `This reverts the pin change of commit ${target}.`,
+    '',
+    `${ROLLBACK_TRAILER}: ${opts.env} ${promoted.name} ${promoted.version}->${previous.version}`,
+    `${REVERTS_TRAILER}: ${target}`,
+    '',
+  ].join('\n');
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) await requireSameRollback(git, root, opts.env, plan, pushTarget);
       const base = await git.head();
       writeModelPin(pinFile, previous);
       // The gate's evidence goes back with the pin, so smoke compares against what the gate saw for that version.
-      const evidenceRel = relative(root, evidencePath(root, opts.env));
-      if (await git.succeeds(['cat-file', '-e', `${target}^:${evidenceRel}`])) {
+      if (hadEvidence) {
         await git.run(['checkout', `${target}^`, '--', evidenceRel]);
       } else {
         rmSync(evidencePath(root, opts.env), { force: true });
@@ -117,21 +135,6 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
             'dist/ does not match charts/; run npm run synth and commit that on its own',
         );
       }
-      const message = [
-        `rollback(${opts.env}): ${promoted.name} ${promoted.version} -> ${previous.version}`,
-        '',
-        `Environment: ${opts.env}`,
-        `Model: ${promoted.name}`,
-        `Version: ${promoted.version} -> ${previous.version}`,
-        `sha256: ${previous.sha256}`,
-        `Source: ${previous.source}`,
-        '',
-        `This reverts the pin change of commit ${target}.`,
-        '',
-        `${ROLLBACK_TRAILER}: ${opts.env} ${promoted.name} ${promoted.version}->${previous.version}`,
-        `${REVERTS_TRAILER}: ${target}`,
-        '',
-      ].join('\n');
       const commit = await git.commit(message);
       interrupts.check(); // the last point before anything leaves this machine
       log(
@@ -166,13 +169,23 @@ async function planRollback(git: Git, root: string, env: EnvironmentName): Promi
       `cannot roll back ${target.slice(0, 12)}: the pin ${pinRel} did not exist before it; promote a version instead`,
     );
   }
-  if (!now || now.version !== promoted.version || now.sha256 !== promoted.sha256) {
+  if (!stillPins(now, promoted)) {
     throw new CliError(
       `cannot roll back ${target.slice(0, 12)} (${promoted.name} ${previous.version} -> ${promoted.version}): ` +
         `${pinRel} has changed since (now version ${now?.version ?? 'none'}); promote the version you want instead`,
     );
   }
   return { target, promoted, previous };
+}
+
+/** Whether the environment's pin is still the one the promotion being rolled back wrote. */
+function stillPins(now: ModelPin | undefined, promoted: ModelPin): boolean {
+  return (
+    now !== undefined &&
+    now.name === promoted.name &&
+    now.version === promoted.version &&
+    now.sha256 === promoted.sha256
+  );
 }
 
 /**
@@ -191,12 +204,7 @@ async function requireSameRollback(
   const where = `${target.remote}/${target.branch}`;
   const stop = `someone else changed it; nothing was pushed: check what ${env} should serve and run rollback again if it still needs one`;
   const now = currentPin(root, env);
-  if (
-    !now ||
-    now.name !== promoted.name ||
-    now.version !== promoted.version ||
-    now.sha256 !== promoted.sha256
-  ) {
+  if (!stillPins(now, promoted)) {
     const pinned = now ? `${now.name} version ${now.version}` : 'no model';
     throw new CliError(
       `rollback: ${where} pins ${env} to ${pinned} now, not version ${promoted.version} that this rollback reverts: ${stop}`,

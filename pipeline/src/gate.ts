@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Classifier, scoreImage } from '../../service/src';
 import { ModelLoadError } from '../../service/src/model/format';
 import { CliError } from './cli-error';
-import { DEFAULT_LATENCY_BUDGET_MS } from './commands/options';
+import { DEFAULT_LATENCY_BUDGET_MS } from './latency-budget';
 import { sampleImages } from './samples';
 
 /** Options of {@link validateModelDir}. */

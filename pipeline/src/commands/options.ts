@@ -6,6 +6,7 @@ import {
   type EnvironmentName,
 } from '../../../charts/src/config';
 import type { z } from 'zod';
+import { DEFAULT_LATENCY_BUDGET_MS } from '../latency-budget';
 
 /** Parser for a registered model version: a positive integer, kept as a string as MLflow does. */
 export function versionOption(flag: string): (value: string) => string {
@@ -78,9 +79,6 @@ export function nonEmptyOption(flag: string): (value: string) => string {
     return value;
   };
 }
-
-/** The gate's budget for the median time of one sample image, when `--latency-budget-ms` is not given. */
-export const DEFAULT_LATENCY_BUDGET_MS = 1000;
 
 /** `--latency-budget-ms` of `promote` and `evaluate`: the gate's median time budget per sample image. */
 export function latencyBudgetOption(): Option {

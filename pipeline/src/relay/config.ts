@@ -83,16 +83,23 @@ export const RelayEnvSchema = z
     /** GitHub REST API base URL (GitHub Enterprise: `https://host/api/v3`). */
     GITHUB_API_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://api.github.com' })
-      .refine((u) => {
-        if (!URL.canParse(u)) return true; // not a URL at all: the check above says so
+      .superRefine((u, ctx) => {
+        if (!URL.canParse(u)) return; // not a URL at all: the check above says so
         const url = new URL(u);
-        return url.search === '' && url.hash === '';
-      }, 'must have no query or fragment: the API path is appended to it')
-      .refine((u) => {
-        if (!URL.canParse(u)) return true;
-        const url = new URL(u);
-        return url.protocol === 'https:' || LOOPBACK_HOSTS.has(url.hostname);
-      }, 'must be https: the token travels in its Authorization header (http only to a loopback host, for tests)')
+        if (url.search !== '' || url.hash !== '') {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must have no query or fragment: the API path is appended to it',
+          });
+        }
+        if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'must be https: the token travels in its Authorization header (http only to a loopback host, for tests)',
+          });
+        }
+      })
       .default('https://api.github.com')
       .transform((u) => u.replace(/\/+$/, '')),
     /** Registered model whose alias events are relayed; events for other models are ignored. */

@@ -184,11 +184,10 @@ async function shutdown(
   }, config.shutdownTimeoutMs);
   force.unref();
   await new Promise<void>((resolve) => {
+    // close() also closes idle keep-alive connections (Node ≥ 19); one busy now closes once answered, since every
+    // answer while draining says `Connection: close` (app.ts), rather than after KEEP_ALIVE_TIMEOUT_MS (65 s by
+    // default, past SHUTDOWN_TIMEOUT_MS: the process exited 1).
     server.close(() => resolve());
-    // Idle keep-alive connections close now; one busy now closes once answered, since every answer while
-    // draining says `Connection: close` (app.ts), rather than after KEEP_ALIVE_TIMEOUT_MS (65 s by default,
-    // past SHUTDOWN_TIMEOUT_MS: the process exited 1).
-    server.closeIdleConnections();
   });
   await pool()?.close();
   logger.info({ exitCode }, 'stopped');

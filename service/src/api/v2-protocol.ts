@@ -36,7 +36,7 @@ export const DatatypeSchema = z.enum([
 ]);
 
 /** `$parameter`: a parameter's value, a string, number or boolean; 400 saying so for anything else. */
-export const ParameterValueSchema = z.union([z.string(), z.number(), z.boolean()], {
+const ParameterValueSchema = z.union([z.string(), z.number(), z.boolean()], {
   error: (issue) =>
     `is ${describeElement(issue.input)}: a parameter value must be a string, number or boolean`,
 });
@@ -347,20 +347,18 @@ function describeElement(value: unknown): string {
  */
 export function decodeOutputs(request: InferenceRequest, classes: number): OutputRequest[] {
   if (!request.outputs || request.outputs.length === 0) return [{ classification: null }];
-  const first = new Map<string, number>();
   return request.outputs.map((output, i) => {
     if (output.name !== PROBABILITIES_OUTPUT) {
       throw invalid(
         `'outputs.${i}.name' '${output.name}' is not an output of the model: use '${PROBABILITIES_OUTPUT}'`,
       );
     }
-    const earlier = first.get(output.name);
-    if (earlier !== undefined) {
+    // The model has one output, so every entry after the first names it again.
+    if (i > 0) {
       throw invalid(
-        `'outputs.${i}.name' '${output.name}' is requested twice (also 'outputs.${earlier}.name'): request each output once`,
+        `'outputs.${i}.name' '${output.name}' is requested twice (also 'outputs.0.name'): request each output once`,
       );
     }
-    first.set(output.name, i);
     const k = output.parameters?.classification;
     if (k === undefined) return { classification: null };
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {

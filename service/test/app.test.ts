@@ -371,7 +371,19 @@ describe('endpoints', () => {
   );
 
   test('HEAD is served wherever GET is, and is a 405 where only POST is', async () => {
-    expect((await request(h.server).head('/health')).status).toBe(200);
+    for (const path of [
+      '/health',
+      '/ready',
+      '/model',
+      '/metrics',
+      '/openapi.json',
+      '/docs',
+      '/v2',
+      '/v2/health/live',
+    ]) {
+      const get = (await request(h.server).get(path)).status;
+      expect([path, get, (await request(h.server).head(path)).status]).toEqual([path, 200, 200]);
+    }
     const res = await request(h.server).head('/predict');
     expect([res.status, res.headers.allow]).toEqual([405, 'POST']);
   });

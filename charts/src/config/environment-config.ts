@@ -82,8 +82,8 @@ const AutoscalingSchema = z
     maxReplicas: z.number().int().min(1).optional(),
     cpuUtilizationPercent: z.number().int().min(1).max(100).optional(),
     memoryUtilizationPercent: z.number().int().min(1).max(100).optional(),
-    // Not negative (a Duration cannot be); whole seconds is the construct's rule, reported in the file's words below.
-    // The HPA API's own bound (behavior.scaleDown.stabilizationWindowSeconds ≤ 3600).
+    // Not negative (a Duration cannot be); whole seconds and the HPA API's bound (≤ 3600) are the construct's rules
+    // (autoscalingProblems in scaling.ts), reported in the file's words below.
     scaleDownStabilizationWindowSeconds: z.number().min(0).optional(),
   })
   .transform(({ scaleDownStabilizationWindowSeconds: window, ...counts }) => ({

@@ -73,6 +73,8 @@ export async function downloadServingFiles(
   }
   const described = DESCRIPTION_FILES.filter((f) => sizes.has(f));
   const digests = await downloadArtifactFiles(client, location, destDir, described, onProgress);
+  const notServable = (why: string): CliError =>
+    new CliError(`the registered model at '${location}' is not servable: ${why}`);
   const mlmodelPath = join(destDir, MLMODEL_FILE);
   let onnxFile: string;
   try {
@@ -81,12 +83,12 @@ export async function downloadServingFiles(
       mlmodelPath,
     );
   } catch (err) {
-    throw new CliError(`the registered model at '${location}' is not servable: ${(err as Error).message}`);
+    throw notServable((err as Error).message);
   }
   if (!sizes.has(onnxFile)) {
-    throw new CliError(
-      `the registered model at '${location}' is not servable: its ${MLMODEL_FILE} names the ONNX file '${onnxFile}' ` +
-        `(flavors.onnx.data) but the directory has no such file (found: ${[...sizes.keys()].join(', ')})`,
+    throw notServable(
+      `its ${MLMODEL_FILE} names the ONNX file '${onnxFile}' (flavors.onnx.data) but the directory has no such ` +
+        `file (found: ${[...sizes.keys()].join(', ')})`,
     );
   }
   Object.assign(digests, await downloadArtifactFiles(client, location, destDir, [onnxFile], onProgress));
@@ -94,13 +96,11 @@ export async function downloadServingFiles(
   try {
     external = readOnnxGraph(readFileSync(join(destDir, onnxFile)), join(destDir, onnxFile)).externalData;
   } catch (err) {
-    throw new CliError(`the registered model at '${location}' is not servable: ${(err as Error).message}`);
+    throw notServable((err as Error).message);
   }
   const absent = external.filter((f) => !sizes.has(f));
   if (absent.length > 0) {
-    throw new CliError(
-      `the registered model at '${location}' is not servable: ${missingExternalData(onnxFile, absent, [...sizes.keys()])}`,
-    );
+    throw notServable(missingExternalData(onnxFile, absent, [...sizes.keys()]));
   }
   return { ...digests, ...(await downloadArtifactFiles(client, location, destDir, external, onProgress)) };
 }
